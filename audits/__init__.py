@@ -1,0 +1,1 @@
+"""Audit planning, random draws, schedules and rectification: functions that take a session and flush."""
