@@ -1,0 +1,26 @@
+"""GreenShield: the Flask application (factory, configuration, web and API, CLI, services)."""
+from __future__ import annotations
+
+from flask import Flask
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app: defaults, environment and instance config, then ``config``; extensions; blueprints.
+
+    Importing this package starts nothing: no scheduler, no model loading, no database connection.
+    """
+    from greenshield.config import instance_path_from_env, load_config
+
+    app = Flask(__name__, instance_path=(config or {}).get("INSTANCE_PATH") or instance_path_from_env(),
+                instance_relative_config=True)
+    load_config(app, config)
+
+    from greenshield import db, errors, extensions, web
+    from greenshield.auth import policy
+
+    db.init_app(app)
+    extensions.init_app(app)
+    errors.init_app(app)
+    app.before_request(policy.enforce)
+    web.init_app(app)
+    return app

@@ -1,0 +1,12 @@
+"""Registers every feature's API blueprint on the flask-smorest Api (and so in the OpenAPI document)."""
+from __future__ import annotations
+
+from flask_smorest import Api
+
+
+def register(api: Api) -> None:
+    from greenshield.auth.api import blp as accounts
+    from greenshield.registry.api import blp as registry
+
+    for blueprint in (accounts, registry):
+        api.register_blueprint(blueprint)

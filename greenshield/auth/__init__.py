@@ -1,0 +1,1 @@
+"""Accounts, sign-in, API tokens, and the role-and-scope policy every route declares."""

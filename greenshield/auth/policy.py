@@ -1,0 +1,152 @@
+"""Every route declares who may call it; a request is refused before the view runs otherwise.
+
+``@allow(Role.ADMIN, Role.INSPECTOR)`` or ``@public`` on the view function; an endpoint with neither is
+refused (deny by default). Scope (region / outlets) is checked by the helpers below inside the view.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import TypeVar
+
+from flask import current_app, g, redirect, request, session as cookie, url_for
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import Select, select
+
+from greenshield import db
+from greenshield.auth.services import user_for_token
+from greenshield.errors import NotFound, OutOfScope, Unauthenticated
+from models import Outlet, Region, Role, User
+from models.registry import prefix_of
+
+F = TypeVar("F", bound=Callable)
+PUBLIC = frozenset({"public"})
+ALL_ROLES = frozenset(Role)
+csrf = CSRFProtect()
+
+# flask-smorest's own endpoints (the OpenAPI document) are public.
+PUBLIC_ENDPOINT_PREFIXES = ("api-docs.", "static")
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def allow(*roles: Role) -> Callable[[F], F]:
+    """Let only users of ``roles`` call this view (scope is still the view's business)."""
+    def mark(fn: F) -> F:
+        fn.__gs_roles__ = frozenset(roles)
+        return fn
+    return mark
+
+
+def public(fn: F) -> F:
+    """Let anyone call this view, signed in or not."""
+    fn.__gs_roles__ = PUBLIC
+    return fn
+
+
+def roles_of(view: Callable) -> frozenset | None:
+    return getattr(view, "__gs_roles__", None)
+
+
+def current_user() -> User | None:
+    return g.get("user")
+
+
+def _user_from_cookie() -> User | None:
+    uid = cookie.get("uid")
+    if uid is None:
+        return None
+    now = dt.datetime.now(dt.timezone.utc).timestamp()
+    idle = current_app.config["SESSION_IDLE_MINUTES"] * 60
+    absolute = current_app.config["SESSION_ABSOLUTE_HOURS"] * 3600
+    if now - cookie.get("seen", 0) > idle or now - cookie.get("auth", 0) > absolute:
+        cookie.clear()
+        return None
+    user = db.session().get(User, uid)
+    if user is None or not user.active or cookie.get("pw") != user.password_hash[-16:]:
+        cookie.clear()
+        return None
+    cookie["seen"] = now
+    return user
+
+
+def enforce() -> object | None:
+    """``before_request``: resolve the caller and apply the endpoint's declared roles."""
+    if request.method not in SAFE_METHODS:
+        db.mark_write()
+    endpoint = request.endpoint
+    view = current_app.view_functions.get(endpoint) if endpoint else None
+    if view is None:
+        return None  # 404 / 405 follow from routing
+    roles = roles_of(view)
+    if roles is None and endpoint.startswith(PUBLIC_ENDPOINT_PREFIXES):
+        roles = PUBLIC
+    header = request.headers.get("Authorization", "")
+    user = None
+    if header.startswith("Bearer "):
+        user = user_for_token(db.session(), header[7:].strip())
+        if user is None:
+            raise Unauthenticated("The bearer token is invalid, expired or revoked.")
+        g.auth_method = "token"
+    else:
+        user = _user_from_cookie()
+        g.auth_method = "session" if user else None
+        # Cookies ride along with forged requests; bearer tokens do not, so only cookie callers need CSRF.
+        if request.method not in SAFE_METHODS and (user is not None or not request.path.startswith("/api/")):
+            csrf.protect()
+    g.user = user
+    if roles is None:
+        raise OutOfScope("This route declares no access policy and is refused.")
+    if roles is PUBLIC:
+        return None
+    if user is None:
+        if request.path.startswith("/api/"):
+            raise Unauthenticated("Sign in or send a bearer token.")
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    if user.role not in roles:
+        raise OutOfScope("Your role may not do this.")
+    return None
+
+
+def region_prefix(user: User) -> str | None:
+    """The region prefix an inspector is limited to, or None when the user is not region-scoped."""
+    if user.role is Role.INSPECTOR and user.region_code:
+        return prefix_of(user.region_code)
+    return None
+
+
+def outlet_in_scope(user: User, outlet: Outlet) -> bool:
+    """Whether ``user`` may see ``outlet``: admins all, inspectors their region, managers their outlets."""
+    if user.role is Role.ADMIN:
+        return True
+    if user.role is Role.INSPECTOR:
+        return outlet.region_code.startswith(region_prefix(user) or "")
+    if user.role is Role.OUTLET_MANAGER:
+        return any(o.id == outlet.id for o in user.outlets)
+    return False
+
+
+def scope_outlets(stmt: Select, user: User) -> Select:
+    """Restrict a statement that selects from (or joins) ``Outlet`` to the outlets ``user`` may see."""
+    if user.role is Role.ADMIN:
+        return stmt
+    if user.role is Role.INSPECTOR:
+        return stmt.where(Outlet.region_code.startswith(region_prefix(user) or ""))
+    if user.role is Role.OUTLET_MANAGER:
+        return stmt.where(Outlet.id.in_([o.id for o in user.outlets]))
+    return stmt.where(False)
+
+
+def outlet_for(user: User, code: str) -> Outlet:
+    """The outlet ``code`` if ``user`` may see it. Raises NotFound, or OutOfScope for another's outlet."""
+    outlet = db.session().scalar(select(Outlet).where(Outlet.code == code.upper()))
+    if outlet is None:
+        raise NotFound(f"No outlet {code}.")
+    if not outlet_in_scope(user, outlet):
+        raise OutOfScope(f"Outlet {outlet.code} is outside your scope.")
+    return outlet
+
+
+def region_in_scope(user: User, region: Region) -> bool:
+    """Whether ``region`` lies inside the region ``user`` is limited to (always, when not region-scoped)."""
+    prefix = region_prefix(user)
+    return prefix is None or region.code.startswith(prefix)

@@ -1,0 +1,136 @@
+"""Password hashing, sign-in with lockout, and bearer tokens."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from greenshield.errors import Conflict, Invalid, NotFound
+from models import ApiToken, Outlet, Region, Role, User, utcnow
+
+_hasher = PasswordHasher()
+TOKEN_PREFIX = "gs_"
+MIN_PASSWORD_LENGTH = 10
+# Verifying against this keeps a sign-in for an unknown user as slow as one for a known user.
+_DUMMY_HASH = _hasher.hash("greenshield-timing-equaliser")
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of ``password``; raises Invalid when it is too short."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Invalid(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.",
+                      details={"password": ["too short"]})
+    return _hasher.hash(password)
+
+
+def verify_password(user: User | None, password: str) -> bool:
+    try:
+        return _hasher.verify(user.password_hash if user else _DUMMY_HASH, password) and user is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+class SignInRefused(Exception):
+    """Wrong credentials, or an account that is locked or inactive; ``reason`` says which."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def sign_in(session: Session, username: str, password: str, *, max_failures: int, lock_minutes: int) -> User:
+    """The user whose credentials these are. Counts failures and locks the account after ``max_failures``.
+
+    Raises SignInRefused('invalid' | 'locked'). The caller commits in both outcomes.
+    """
+    user = session.scalar(select(User).where(User.username == username))
+    now = utcnow()
+    if user is not None and user.locked_until is not None and user.locked_until > now:
+        raise SignInRefused("locked")
+    if not verify_password(user, password) or not user.active:
+        if user is not None:
+            user.failed_logins += 1
+            if user.failed_logins >= max_failures:
+                user.locked_until = now + dt.timedelta(minutes=lock_minutes)
+                user.failed_logins = 0
+        raise SignInRefused("invalid")
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    return user
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(session: Session, user: User, *, days: int) -> tuple[ApiToken, str]:
+    """A new bearer token for ``user``, valid ``days`` days. Returns the row and the token (shown once)."""
+    if not 1 <= days <= 366:
+        raise Invalid("A token is valid for 1 to 366 days.", details={"days": ["must be 1-366"]})
+    plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(user=user, token_hash=_digest(plain), prefix=plain[:10],
+                     expires_at=utcnow() + dt.timedelta(days=days))
+    session.add(token)
+    session.flush()
+    return token, plain
+
+
+def user_for_token(session: Session, plain: str) -> User | None:
+    """The active user of a valid, unexpired, unrevoked token, else None."""
+    if not plain.startswith(TOKEN_PREFIX):
+        return None
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(plain)))
+    now = utcnow()
+    if token is None or not token.usable(now):
+        return None
+    if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=5):
+        token.last_used_at = now
+    return token.user
+
+
+def revoke_token(session: Session, user: User, token_id: int) -> ApiToken:
+    token = session.get(ApiToken, token_id)
+    if token is None or (token.user_id != user.id and user.role is not Role.ADMIN):
+        raise NotFound("No such token.")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+    return token
+
+
+def create_user(session: Session, *, username: str, password: str, role: Role, region_code: str | None = None,
+                outlet_codes: list[str] = (), display_name: str = "", agency: str | None = None) -> User:
+    """A new account. Inspectors need a region; outlet managers need at least one outlet.
+
+    Raises Conflict for a taken username and Invalid for a missing or unknown scope.
+    """
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise Conflict(f'The username "{username}" is taken.', details={"username": ["already exists"]})
+    region = None
+    if role is Role.INSPECTOR:
+        if not region_code:
+            raise Invalid("An inspector needs a region.", details={"region_code": ["required for inspectors"]})
+    if region_code:
+        region = session.get(Region, region_code)
+        if region is None:
+            raise Invalid(f"Unknown region {region_code}.", details={"region_code": ["unknown region"]})
+    outlets = []
+    if role is Role.OUTLET_MANAGER:
+        if not outlet_codes:
+            raise Invalid("An outlet manager needs at least one outlet.", details={"outlet_codes": ["required"]})
+        outlets = list(session.scalars(select(Outlet).where(Outlet.code.in_(outlet_codes))))
+        unknown = sorted(set(outlet_codes) - {o.code for o in outlets})
+        if unknown:
+            raise Invalid(f"Unknown outlet(s): {', '.join(unknown)}.", details={"outlet_codes": unknown})
+    user = User(username=username, display_name=display_name or username, password_hash=hash_password(password),
+                role=role, region=region if role is Role.INSPECTOR else None, agency=agency, outlets=outlets)
+    session.add(user)
+    session.flush()
+    return user

@@ -1,0 +1,121 @@
+"""The ``greenshield`` command: database, demo data, accounts, the web server, and each feature's verbs."""
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from greenshield import create_app
+
+
+@click.group(cls=FlaskGroup, create_app=create_app, add_default_commands=True, add_version_option=False,
+             help="GreenShield: delivery-channel security back office (绿盾).\n\n"
+                  "Configuration comes from DATABASE_URL, GREENSHIELD_INSTANCE and GREENSHIELD_SECRET_KEY.")
+def main() -> None:
+    pass
+
+
+@main.command("init-db")
+@with_appcontext
+def init_db() -> None:
+    """Migrate the database to the newest schema and load the reference data (safe to run again)."""
+    from greenshield import db, migrate
+    from greenshield.reference import load_reference_data
+
+    database = db.database()
+    migrate.upgrade(database.engine)
+    with db.job_session() as session:
+        load_reference_data(session)
+    for hook in current_app.extensions.get("greenshield.init_hooks", []):
+        hook()
+    click.echo(f"Database ready at revision {migrate.current_revision(database.engine)}; reference data loaded.")
+
+
+@main.command("seed-demo")
+@click.option("--days", default=28, show_default=True, help="How many days of collection logs to generate.")
+@click.option("--seed", default=2026, show_default=True, help="Random seed, so the demo is reproducible.")
+@with_appcontext
+def seed_demo(days: int, seed: int) -> None:
+    """Fill the database with a believable demo province and print one account of each role."""
+    from greenshield import db
+    from greenshield.demo import seed_demo_province
+
+    with db.job_session() as session:
+        accounts = seed_demo_province(session, days=days, seed=seed)
+    click.echo("Demo accounts (for evaluation only; change or deactivate them in production):")
+    for username, role, password in accounts:
+        click.echo(f"  {username:<12} {role:<15} {password}")
+
+
+@main.group()
+def users() -> None:
+    """Manage accounts and API tokens."""
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(["admin", "inspector", "outlet_manager", "investigator", "auditor"]))
+@click.option("--outlet", "outlets", multiple=True, help="Outlet code (outlet managers; repeat for several).")
+@click.option("--region", help="GB/T 2260 region code (inspectors: 150000 for the whole province).")
+@click.option("--name", "display_name", default="", help="Display name.")
+@click.option("--agency", help="Agency of an investigator (e.g. 呼和浩特市公安局).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead of prompting.")
+@with_appcontext
+def users_create(username, role, outlets, region, display_name, agency, password_stdin) -> None:
+    """Create the account USERNAME with a role and its scope."""
+    from greenshield import db
+    from greenshield.auth.services import create_user
+    from greenshield.errors import DomainError
+    from models import Role
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        with db.job_session() as session:
+            create_user(session, username=username, password=password, role=Role(role), region_code=region,
+                        outlet_codes=[o.upper() for o in outlets], display_name=display_name, agency=agency)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"Created {role} {username}.")
+
+
+@users.command("token")
+@click.argument("username")
+@click.option("--days", default=30, show_default=True, help="Days until the token expires (1-366).")
+@with_appcontext
+def users_token(username, days) -> None:
+    """Issue a bearer token for USERNAME; the token is the last line printed."""
+    from sqlalchemy import select
+
+    from greenshield import db
+    from greenshield.auth.services import issue_token
+    from greenshield.errors import DomainError
+    from models import User
+
+    try:
+        with db.job_session() as session:
+            user = session.scalar(select(User).where(User.username == username))
+            if user is None or not user.active:
+                raise click.ClickException(f"No active user {username}.")
+            token, plain = issue_token(session, user, days=days)
+            expires = token.expires_at
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"Token for {username}, expires {expires:%Y-%m-%d %H:%M} UTC:")
+    click.echo(plain)
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="gunicorn worker processes.")
+@click.option("--timeout", default=300, show_default=True, help="Seconds a worker may take for one request (large uploads).")
+def serve(host, port, workers, timeout) -> None:
+    """Serve the web UI and API with gunicorn (the production WSGI server)."""
+    from greenshield.server import run
+
+    run(host=host, port=port, workers=workers, timeout=timeout)

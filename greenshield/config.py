@@ -1,0 +1,76 @@
+"""Configuration: defaults, then the environment, then the instance folder, then a test override."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+class DefaultConfig:
+    SECRET_KEY: str | None = None
+    DATABASE_URL: str | None = None
+    SQLALCHEMY_ECHO = False
+    BABEL_DEFAULT_LOCALE = "zh"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    LANGUAGES = ("zh", "en")
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_IDLE_MINUTES = 30
+    SESSION_ABSOLUTE_HOURS = 12
+    LOGIN_MAX_FAILURES = 5
+    LOGIN_LOCK_MINUTES = 15
+    LOGIN_RATE_LIMIT = "20 per minute"
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    TOKEN_DEFAULT_DAYS = 30
+    WTF_CSRF_CHECK_DEFAULT = False
+    WTF_CSRF_TIME_LIMIT = None
+    MAX_CONTENT_LENGTH = 256 * 2**20
+    REAL_NAME_THRESHOLD = 0.998
+    API_TITLE = "GreenShield"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api/v1"
+    OPENAPI_JSON_PATH = "openapi.json"
+
+
+ENV_KEYS = {
+    "DATABASE_URL": "DATABASE_URL",
+    "GREENSHIELD_SECRET_KEY": "SECRET_KEY",
+}
+
+
+def load_config(app, override: dict | None) -> None:
+    """Fill ``app.config`` in order: defaults, environment, instance ``config.py``, ``override``.
+
+    The instance folder comes from ``GREENSHIELD_INSTANCE`` (default ``./instance``). When no secret key is
+    configured one is generated once and kept in the instance folder, so sessions survive restarts.
+    """
+    app.config.from_object(DefaultConfig)
+    for env, key in ENV_KEYS.items():
+        if os.environ.get(env):
+            app.config[key] = os.environ[env]
+    app.config.from_pyfile("config.py", silent=True)
+    if override:
+        app.config.update(override)
+    instance = Path(app.instance_path)
+    app.config.setdefault("INSTANCE_PATH", str(instance))
+    if not app.config.get("DATABASE_URL"):
+        app.config["DATABASE_URL"] = f"sqlite:///{instance / 'greenshield.db'}"
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(instance)
+
+
+def instance_path_from_env() -> str:
+    """The instance folder as an absolute path."""
+    return str(Path(os.environ.get("GREENSHIELD_INSTANCE", "instance")).resolve())
+
+
+def _instance_secret(instance: Path) -> str:
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()

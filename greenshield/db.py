@@ -1,0 +1,117 @@
+"""One engine per app and one session per request or job: commit at the boundary, roll back on error."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask, current_app, g
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+EXTENSION = "greenshield.db"
+
+
+class Database:
+    """The engine and session factory of one app (``app.extensions['greenshield.db']``)."""
+
+    def __init__(self, url: str, echo: bool = False):
+        self.url = url
+        self.engine = make_engine(url, echo=echo)
+        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+
+    def bind_to(self, connection: Connection | None) -> None:
+        """Make every new session join ``connection`` with savepoints (tests roll it back), or undo it."""
+        if connection is None:
+            self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        else:
+            self.sessionmaker = sessionmaker(
+                bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+            )
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+
+def make_engine(url: str, echo: bool = False) -> Engine:
+    """An engine; SQLite gets WAL, foreign keys, a busy timeout and real transactions (BEGIN issued by us)."""
+    if not url.startswith("sqlite"):
+        return create_engine(url, echo=echo, pool_pre_ping=True)
+    engine = create_engine(url, echo=echo, connect_args={"timeout": 60})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        # Writers take the lock up front so that two writers queue instead of deadlocking on upgrade.
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def init_app(app: Flask) -> None:
+    database = Database(app.config["DATABASE_URL"], echo=app.config["SQLALCHEMY_ECHO"])
+    app.extensions[EXTENSION] = database
+
+    @app.after_request
+    def _commit(response):
+        session: Session | None = g.pop("_db_session", None)
+        if session is not None:
+            try:
+                if response.status_code < 400:
+                    session.commit()
+                else:
+                    session.rollback()
+            finally:
+                session.close()
+        return response
+
+    @app.teardown_appcontext
+    def _close(_exc):
+        session: Session | None = g.pop("_db_session", None)
+        if session is not None:
+            session.rollback()
+            session.close()
+
+
+def database() -> Database:
+    return current_app.extensions[EXTENSION]
+
+
+def session() -> Session:
+    """The session of the current request or app context, opened on first use."""
+    if "_db_session" not in g:
+        db = database()
+        s = db.sessionmaker()
+        if db.dialect == "sqlite" and g.get("_db_write"):
+            s.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+        g._db_session = s
+    return g._db_session
+
+
+def mark_write() -> None:
+    """Declare that this request writes (SQLite then takes the write lock at BEGIN)."""
+    g._db_write = True
+
+
+@contextmanager
+def job_session() -> Iterator[Session]:
+    """A session for a CLI command or scheduled job: committed when the block succeeds, else rolled back."""
+    s = database().sessionmaker()
+    try:
+        yield s
+        s.commit()
+    except BaseException:
+        s.rollback()
+        raise
+    finally:
+        s.close()

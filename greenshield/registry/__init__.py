@@ -1,0 +1,1 @@
+"""The registry: outlets, X-ray machines, staff, contract customers and read-only reference data."""

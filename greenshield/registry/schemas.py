@@ -1,0 +1,161 @@
+"""Input and output schemas of the registry routes."""
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from greenshield.fields import Code, Text
+from greenshield.registry.services import today as _today
+
+OUTLET_KINDS = ("outlet", "sorting_centre")
+STAFF_ROLES = ("courier", "screener")
+
+
+class OutletIn(Schema):
+    code = Code(required=True)
+    name = Text(128, required=True)
+    enterprise_code = Code(r"^[A-Z0-9]{2,16}$", required=True)
+    region_code = fields.String(required=True, validate=validate.Regexp(r"^\d{6}$", error="must be a 6-digit GB/T 2260 code"))
+    kind = fields.String(load_default="outlet", validate=validate.OneOf(OUTLET_KINDS))
+
+
+class OutletPatch(Schema):
+    name = Text(128)
+    enterprise_code = Code(r"^[A-Z0-9]{2,16}$")
+    region_code = fields.String(validate=validate.Regexp(r"^\d{6}$", error="must be a 6-digit GB/T 2260 code"))
+    kind = fields.String(validate=validate.OneOf(OUTLET_KINDS))
+    active = fields.Boolean()
+
+
+class OutletOut(Schema):
+    code = fields.String()
+    name = fields.String()
+    enterprise_code = fields.String(attribute="enterprise.code")
+    enterprise_name = fields.String(attribute="enterprise.name")
+    region_code = fields.String()
+    region_name = fields.String(attribute="region.name")
+    kind = fields.Function(lambda o: o.kind.value)
+    active = fields.Boolean()
+
+
+class MachineIn(Schema):
+    code = Code(required=True)
+    outlet_code = Code(required=True)
+    model = Text(64, required=True)
+    installed_on = fields.Date(required=True)
+
+
+class MachinePatch(Schema):
+    outlet_code = Code()
+    model = Text(64)
+    installed_on = fields.Date()
+    active = fields.Boolean()
+
+
+class MachineOut(Schema):
+    code = fields.String()
+    outlet_code = fields.String(attribute="outlet.code")
+    model = fields.String()
+    installed_on = fields.Date()
+    active = fields.Boolean()
+
+
+class StaffIn(Schema):
+    staff_id = Code(r"^[A-Z0-9-]{2,32}$", required=True)
+    name = Text(64, required=True)
+    outlet_code = Code(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(STAFF_ROLES))
+    certificate_no = Text(64, load_default=None, allow_none=True)
+
+    @validates_schema
+    def _screeners_need_certificate(self, data, **_):
+        if data.get("role") == "screener" and not data.get("certificate_no"):
+            raise ValidationError("screeners need a certificate number", "certificate_no")
+
+
+class StaffPatch(Schema):
+    name = Text(64)
+    outlet_code = Code()
+    role = fields.String(validate=validate.OneOf(STAFF_ROLES))
+    certificate_no = Text(64, allow_none=True)
+    active = fields.Boolean()
+
+
+class StaffOut(Schema):
+    staff_id = fields.String()
+    name = fields.String()
+    outlet_code = fields.String(attribute="outlet.code")
+    role = fields.Function(lambda s: s.role.value)
+    certificate_no = fields.String(allow_none=True)
+    active = fields.Boolean()
+
+
+class ContractCustomerIn(Schema):
+    code = Code(r"^[A-Z0-9-]{2,32}$", required=True)
+    name = Text(128, required=True)
+    credit_code = fields.String(required=True)
+    outlet_code = Code(required=True)
+    filed_on = fields.Date(required=True)
+    valid_until = fields.Date(required=True)
+
+    @validates_schema
+    def _dates_in_order(self, data, **_):
+        if data.get("filed_on") and data.get("valid_until") and data["valid_until"] < data["filed_on"]:
+            raise ValidationError("must not be before filed_on", "valid_until")
+
+
+class ContractCustomerPatch(Schema):
+    name = Text(128)
+    credit_code = fields.String()
+    filed_on = fields.Date()
+    valid_until = fields.Date()
+    active = fields.Boolean()
+
+
+class ContractCustomerOut(Schema):
+    code = fields.String()
+    name = fields.String()
+    credit_code = fields.String()
+    outlet_code = fields.String(attribute="outlet.code")
+    filed_on = fields.Date()
+    valid_until = fields.Date()
+    active = fields.Boolean()
+    valid_today = fields.Function(lambda c: c.valid_on(_today()))
+
+
+class EnterpriseIn(Schema):
+    code = Code(r"^[A-Z0-9]{2,16}$", required=True)
+    name = Text(64, required=True)
+
+
+class EnterpriseOut(Schema):
+    code = fields.String()
+    name = fields.String()
+    active = fields.Boolean()
+
+
+class RegionOut(Schema):
+    code = fields.String()
+    name = fields.String()
+    name_en = fields.String()
+    parent_code = fields.String(allow_none=True)
+    level = fields.Integer()
+
+
+class IdTypeOut(Schema):
+    code = fields.String()
+    name_zh = fields.String()
+    name_en = fields.String()
+
+
+class CategoryOut(Schema):
+    code = fields.Integer()
+    name_zh = fields.String()
+    name_en = fields.String()
+
+
+class ListArgs(Schema):
+    q = fields.String(validate=validate.Length(max=64))
+    region = fields.String(validate=validate.Regexp(r"^\d{6}$"))
+    enterprise = fields.String(validate=validate.Length(max=16))
+    outlet = fields.String(validate=validate.Length(max=32))
+    include_inactive = fields.Boolean(load_default=False)

@@ -1,0 +1,127 @@
+"""Registry use cases: create and edit registry entries, resolving the codes users give to rows.
+
+Functions flush and never commit; they raise Invalid for unknown codes and Conflict for taken ones.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from greenshield.errors import Conflict, Invalid
+from inspection.identity import InvalidIdentity, validate_credit_code
+from models import ContractCustomer, Enterprise, Outlet, OutletKind, Region, Staff, StaffRole, XrayMachine
+
+
+def _by_code(session: Session, model, column, value: str, field: str, label: str):
+    row = session.scalar(select(model).where(column == value))
+    if row is None:
+        raise Invalid(f"Unknown {label} {value}.", details={field: [f"unknown {label}"]})
+    return row
+
+
+def enterprise(session: Session, code: str) -> Enterprise:
+    return _by_code(session, Enterprise, Enterprise.code, code, "enterprise_code", "enterprise")
+
+
+def region(session: Session, code: str) -> Region:
+    return _by_code(session, Region, Region.code, code, "region_code", "region")
+
+
+def outlet(session: Session, code: str) -> Outlet:
+    return _by_code(session, Outlet, Outlet.code, code, "outlet_code", "outlet")
+
+
+def _unique(session: Session, model, column, value: str, field: str) -> None:
+    if session.scalar(select(column).where(column == value)) is not None:
+        raise Conflict(f"{value} already exists.", details={field: ["already exists"]})
+
+
+def credit_code(value: str) -> str:
+    try:
+        return validate_credit_code(value)
+    except InvalidIdentity as exc:
+        raise Invalid(str(exc), details={"credit_code": [str(exc)]}) from None
+
+
+def create_enterprise(session: Session, data: dict[str, Any]) -> Enterprise:
+    _unique(session, Enterprise, Enterprise.code, data["code"], "code")
+    row = Enterprise(code=data["code"], name=data["name"], active=True)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def create_outlet(session: Session, data: dict[str, Any]) -> Outlet:
+    _unique(session, Outlet, Outlet.code, data["code"], "code")
+    row = Outlet(code=data["code"], name=data["name"], enterprise=enterprise(session, data["enterprise_code"]),
+                 region=region(session, data["region_code"]), kind=OutletKind(data["kind"]), active=True)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def update_outlet(session: Session, row: Outlet, data: dict[str, Any]) -> Outlet:
+    if "enterprise_code" in data:
+        row.enterprise = enterprise(session, data.pop("enterprise_code"))
+    if "region_code" in data:
+        row.region = region(session, data.pop("region_code"))
+    if "kind" in data:
+        row.kind = OutletKind(data.pop("kind"))
+    for key, value in data.items():
+        setattr(row, key, value)
+    session.flush()
+    return row
+
+
+def create_machine(session: Session, data: dict[str, Any]) -> XrayMachine:
+    _unique(session, XrayMachine, XrayMachine.code, data["code"], "code")
+    row = XrayMachine(code=data["code"], outlet=outlet(session, data["outlet_code"]), model=data["model"],
+                      installed_on=data["installed_on"], active=True)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def create_staff(session: Session, data: dict[str, Any]) -> Staff:
+    _unique(session, Staff, Staff.staff_id, data["staff_id"], "staff_id")
+    row = Staff(staff_id=data["staff_id"], name=data["name"], outlet=outlet(session, data["outlet_code"]),
+                role=StaffRole(data["role"]), certificate_no=data.get("certificate_no"), active=True)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def create_contract_customer(session: Session, data: dict[str, Any]) -> ContractCustomer:
+    _unique(session, ContractCustomer, ContractCustomer.code, data["code"], "code")
+    row = ContractCustomer(code=data["code"], name=data["name"], credit_code=credit_code(data["credit_code"]),
+                           outlet=outlet(session, data["outlet_code"]), filed_on=data["filed_on"],
+                           valid_until=data["valid_until"], active=True)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def update_row(session: Session, row, data: dict[str, Any]):
+    """Apply a partial update, resolving ``outlet_code`` and checking credit codes, roles and dates."""
+    if "outlet_code" in data:
+        row.outlet = outlet(session, data.pop("outlet_code"))
+    if "credit_code" in data:
+        data["credit_code"] = credit_code(data["credit_code"])
+    if "role" in data:
+        data["role"] = StaffRole(data["role"])
+    for key, value in data.items():
+        setattr(row, key, value)
+    if isinstance(row, Staff) and row.role is StaffRole.SCREENER and not row.certificate_no:
+        raise Invalid("Screeners need a certificate number.", details={"certificate_no": ["required for screeners"]})
+    if isinstance(row, ContractCustomer) and row.valid_until < row.filed_on:
+        raise Invalid("valid_until is before filed_on.", details={"valid_until": ["must not be before filed_on"]})
+    session.flush()
+    return row
+
+
+def today() -> dt.date:
+    """Today's date in China (Asia/Shanghai), where filings and days are counted."""
+    return dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()

@@ -1,0 +1,170 @@
+"""Registry pages: list, create, edit and deactivate outlets, machines, staff and contract customers.
+
+One table of page definitions drives all four, reusing the API's schemas and services.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
+from marshmallow import Schema, ValidationError
+from sqlalchemy import select
+
+from greenshield import db
+from greenshield.auth.policy import allow, current_user
+from greenshield.errors import DomainError
+from greenshield.registry import schemas as s, services
+from greenshield.registry.api import READERS, _filtered, _get
+from models import ContractCustomer, Enterprise, Outlet, Region, Role, Staff, XrayMachine
+
+bp = Blueprint("registry_pages", __name__, url_prefix="/registry")
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: object
+    kind: str = "text"  # text | date | select
+    choices: Callable[[], list[tuple[str, str]]] | None = None
+    edit: bool = True
+
+
+@dataclass(frozen=True)
+class Page:
+    title: object
+    model: type
+    key: str
+    columns: tuple[tuple[str, object], ...]
+    fields: tuple[Field, ...]
+    schema_in: type[Schema]
+    schema_patch: type[Schema]
+    schema_out: type[Schema]
+    create: Callable
+
+
+def _outlets():
+    return [(o.code, f"{o.code} {o.name}") for o in db.session().scalars(select(Outlet).where(Outlet.active).order_by(Outlet.code))]
+
+
+def _enterprises():
+    return [(e.code, f"{e.code} {e.name}") for e in db.session().scalars(select(Enterprise).order_by(Enterprise.code))]
+
+
+def _regions():
+    return [(r.code, f"{r.code} {r.name}") for r in db.session().scalars(select(Region).order_by(Region.code))]
+
+
+OUTLET_FIELD = Field("outlet_code", _l("Outlet"), "select", _outlets)
+PAGES = {
+    "outlets": Page(
+        _l("Outlets"), Outlet, "code",
+        (("code", _l("Code")), ("name", _l("Name")), ("enterprise_name", _l("Enterprise")),
+         ("region_name", _l("Region")), ("kind", _l("Kind"))),
+        (Field("code", _l("Code"), edit=False), Field("name", _l("Name")),
+         Field("enterprise_code", _l("Enterprise"), "select", _enterprises),
+         Field("region_code", _l("Region"), "select", _regions),
+         Field("kind", _l("Kind"), "select", lambda: [("outlet", _l("Outlet")), ("sorting_centre", _l("Sorting centre"))])),
+        s.OutletIn, s.OutletPatch, s.OutletOut, services.create_outlet),
+    "xray-machines": Page(
+        _l("X-ray machines"), XrayMachine, "code",
+        (("code", _l("Code")), ("outlet_code", _l("Outlet")), ("model", _l("Model")), ("installed_on", _l("Installed on"))),
+        (Field("code", _l("Code"), edit=False), OUTLET_FIELD, Field("model", _l("Model")),
+         Field("installed_on", _l("Installed on"), "date")),
+        s.MachineIn, s.MachinePatch, s.MachineOut, services.create_machine),
+    "staff": Page(
+        _l("Staff"), Staff, "staff_id",
+        (("staff_id", _l("Staff ID")), ("name", _l("Name")), ("outlet_code", _l("Outlet")), ("role", _l("Role")),
+         ("certificate_no", _l("Certificate no."))),
+        (Field("staff_id", _l("Staff ID"), edit=False), Field("name", _l("Name")), OUTLET_FIELD,
+         Field("role", _l("Role"), "select", lambda: [("courier", _l("Courier")), ("screener", _l("Screener"))]),
+         Field("certificate_no", _l("Certificate no."))),
+        s.StaffIn, s.StaffPatch, s.StaffOut, services.create_staff),
+    "contract-customers": Page(
+        _l("Contract customers"), ContractCustomer, "code",
+        (("code", _l("Code")), ("name", _l("Name")), ("credit_code", _l("Credit code")), ("outlet_code", _l("Outlet")),
+         ("filed_on", _l("Filed on")), ("valid_until", _l("Valid until")), ("valid_today", _l("Valid today"))),
+        (Field("code", _l("Code"), edit=False), Field("name", _l("Name")), Field("credit_code", _l("Credit code")),
+         Field("outlet_code", _l("Outlet"), "select", _outlets, edit=False),
+         Field("filed_on", _l("Filed on"), "date"), Field("valid_until", _l("Valid until"), "date")),
+        s.ContractCustomerIn, s.ContractCustomerPatch, s.ContractCustomerOut, services.create_contract_customer),
+}
+
+
+def _page(kind: str) -> Page:
+    page = PAGES.get(kind)
+    if page is None:
+        abort(404)
+    return page
+
+
+def _form_data(page: Page, editing: bool) -> dict:
+    names = [f.name for f in page.fields if f.edit or not editing]
+    return {n: request.form[n].strip() for n in names if request.form.get(n, "").strip()}
+
+
+@bp.route("/<kind>")
+@allow(*READERS)
+def index(kind):
+    page = _page(kind)
+    args = {"q": request.args.get("q") or None, "include_inactive": request.args.get("all") == "1"}
+    key_column = getattr(page.model, page.key)
+    rows = db.session().scalars(_filtered(select(page.model), page.model, args).order_by(key_column).limit(500)).all()
+    return render_template("registry/index.html", kind=kind, page=page, rows=page.schema_out(many=True).dump(rows),
+                           raw=rows, args=args, can_edit=current_user().role is Role.ADMIN)
+
+
+@bp.route("/<kind>/new", methods=["GET", "POST"])
+@allow(Role.ADMIN)
+def create(kind):
+    page = _page(kind)
+    values, errors = {}, {}
+    if request.method == "POST":
+        values = _form_data(page, editing=False)
+        try:
+            row = page.create(db.session(), page.schema_in().load(values))
+        except ValidationError as exc:
+            errors = exc.messages
+        except DomainError as exc:
+            errors = exc.details or {"_": [exc.message]}
+        else:
+            flash(_l("Saved."))
+            return redirect(url_for(".index", kind=kind, q=getattr(row, page.key)))
+    return render_template("registry/form.html", kind=kind, page=page, values=values, errors=errors, editing=False), \
+        422 if errors else 200
+
+
+@bp.route("/<kind>/<key>/edit", methods=["GET", "POST"])
+@allow(Role.ADMIN)
+def edit(kind, key):
+    page = _page(kind)
+    row = _get(page.model, getattr(page.model, page.key), key)
+    errors = {}
+    values = page.schema_out().dump(row)
+    if request.method == "POST":
+        values = {**values, **_form_data(page, editing=True)}
+        try:
+            data = page.schema_patch().load(_form_data(page, editing=True))
+            services.update_outlet(db.session(), row, data) if page.model is Outlet else \
+                services.update_row(db.session(), row, data)
+        except ValidationError as exc:
+            errors = exc.messages
+        except DomainError as exc:
+            errors = exc.details or {"_": [exc.message]}
+        else:
+            flash(_l("Saved."))
+            return redirect(url_for(".index", kind=kind))
+    return render_template("registry/form.html", kind=kind, page=page, values=values, errors=errors, editing=True,
+                           key=key), 422 if errors else 200
+
+
+@bp.route("/<kind>/<key>/active", methods=["POST"])
+@allow(Role.ADMIN)
+def set_active(kind, key):
+    """Deactivate (or reactivate) an entry; registry entries are never deleted."""
+    page = _page(kind)
+    row = _get(page.model, getattr(page.model, page.key), key)
+    row.active = request.form.get("active") == "1"
+    flash(_l("Saved."))
+    return redirect(url_for(".index", kind=kind, all=1))

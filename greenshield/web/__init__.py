@@ -1,0 +1,24 @@
+"""The browser side: page blueprints, template helpers and the health check."""
+from __future__ import annotations
+
+from flask import Flask, g
+from flask_babel import get_locale
+from flask_wtf.csrf import generate_csrf
+
+from models import Role
+
+
+def init_app(app: Flask) -> None:
+    from greenshield.auth.views import bp as auth
+    from greenshield.registry.views import bp as registry
+    from greenshield.web.navigation import nav_items, role_label
+    from greenshield.web.views import bp as web
+
+    for blueprint in (web, auth, registry):
+        app.register_blueprint(blueprint)
+
+    @app.context_processor
+    def _template_globals():
+        return {"current_user": g.get("user"), "csrf_token": generate_csrf, "Role": Role,
+                "locale": str(get_locale() or "zh"),
+                "nav_items": nav_items, "role_label": role_label}

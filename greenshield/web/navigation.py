@@ -1,0 +1,47 @@
+"""The navigation of each role: what a person of that role comes to do."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app, url_for
+from flask_babel import lazy_gettext as _l
+
+from models import Role
+
+READERS = (Role.ADMIN, Role.INSPECTOR, Role.OUTLET_MANAGER)
+
+
+@dataclass(frozen=True)
+class NavItem:
+    roles: tuple[Role, ...]
+    endpoint: str
+    label: object
+    hint: object
+    args: tuple[tuple[str, str], ...] = ()
+
+
+NAV = (
+    NavItem(READERS, "registry_pages.index", _l("Outlets"), _l("Outlets and sorting centres"), (("kind", "outlets"),)),
+    NavItem(READERS, "registry_pages.index", _l("X-ray machines"), _l("Machines per outlet"), (("kind", "xray-machines"),)),
+    NavItem(READERS, "registry_pages.index", _l("Staff"), _l("Couriers and screeners"), (("kind", "staff"),)),
+    NavItem(READERS, "registry_pages.index", _l("Contract customers"), _l("Filed bulk senders"),
+            (("kind", "contract-customers"),)),
+)
+
+ROLE_LABELS = {
+    Role.ADMIN: _l("Administrator"),
+    Role.INSPECTOR: _l("Inspector"),
+    Role.OUTLET_MANAGER: _l("Outlet manager"),
+    Role.INVESTIGATOR: _l("Investigator"),
+    Role.AUDITOR: _l("Auditor"),
+}
+
+
+def nav_items(role: Role) -> list[dict]:
+    """The navigation entries of ``role`` whose pages this app has."""
+    return [{"url": url_for(item.endpoint, **dict(item.args)), "label": item.label, "hint": item.hint}
+            for item in NAV if role in item.roles and item.endpoint in current_app.view_functions]
+
+
+def role_label(role: Role) -> str:
+    return str(ROLE_LABELS[role])

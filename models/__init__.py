@@ -1,0 +1,38 @@
+"""The SQLAlchemy model of GreenShield: typed mapped classes, one module per aggregate.
+
+Imports nothing else of the project; every other package builds on it.
+"""
+from models.base import Base, UTCDateTime, utcnow
+from models.registry import (
+    ContractCustomer,
+    Enterprise,
+    IdType,
+    Outlet,
+    OutletKind,
+    ProhibitedCategory,
+    Region,
+    Staff,
+    StaffRole,
+    XrayMachine,
+)
+from models.accounts import ApiToken, Role, User, user_outlets
+
+__all__ = [
+    "ApiToken",
+    "Base",
+    "ContractCustomer",
+    "Enterprise",
+    "IdType",
+    "Outlet",
+    "OutletKind",
+    "ProhibitedCategory",
+    "Region",
+    "Role",
+    "Staff",
+    "StaffRole",
+    "UTCDateTime",
+    "User",
+    "XrayMachine",
+    "user_outlets",
+    "utcnow",
+]
