@@ -15,7 +15,7 @@ def create_app(config: dict | None = None) -> Flask:
                 instance_relative_config=True)
     load_config(app, config)
 
-    from greenshield import db, errors, extensions, web
+    from greenshield import cli, db, errors, extensions, web
     from greenshield.auth import policy
 
     db.init_app(app)
@@ -23,4 +23,5 @@ def create_app(config: dict | None = None) -> Flask:
     errors.init_app(app)
     app.before_request(policy.enforce)
     web.init_app(app)
+    cli.register(app)
     return app

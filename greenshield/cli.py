@@ -10,14 +10,21 @@ from flask.cli import FlaskGroup, with_appcontext
 from greenshield import create_app
 
 
-@click.group(cls=FlaskGroup, create_app=create_app, add_default_commands=True, add_version_option=False,
-             help="GreenShield: delivery-channel security back office (绿盾).\n\n"
-                  "Configuration comes from DATABASE_URL, GREENSHIELD_INSTANCE and GREENSHIELD_SECRET_KEY.")
-def main() -> None:
-    pass
+main = FlaskGroup(
+    create_app=create_app, add_version_option=False, name="greenshield",
+    help="GreenShield: delivery-channel security back office (绿盾).\n\n"
+         "Configuration comes from DATABASE_URL, GREENSHIELD_INSTANCE and GREENSHIELD_SECRET_KEY.",
+)
+"""The ``greenshield`` console script; the commands themselves are registered on each app by ``register``."""
 
 
-@main.command("init-db")
+def register(app) -> None:
+    """Add the core commands to ``app.cli`` (features add theirs the same way)."""
+    for command in (init_db, seed_demo, users, serve):
+        app.cli.add_command(command)
+
+
+@click.command("init-db")
 @with_appcontext
 def init_db() -> None:
     """Migrate the database to the newest schema and load the reference data (safe to run again)."""
@@ -33,7 +40,7 @@ def init_db() -> None:
     click.echo(f"Database ready at revision {migrate.current_revision(database.engine)}; reference data loaded.")
 
 
-@main.command("seed-demo")
+@click.command("seed-demo")
 @click.option("--days", default=28, show_default=True, help="How many days of collection logs to generate.")
 @click.option("--seed", default=2026, show_default=True, help="Random seed, so the demo is reproducible.")
 @with_appcontext
@@ -49,7 +56,7 @@ def seed_demo(days: int, seed: int) -> None:
         click.echo(f"  {username:<12} {role:<15} {password}")
 
 
-@main.group()
+@click.group()
 def users() -> None:
     """Manage accounts and API tokens."""
 
@@ -109,7 +116,7 @@ def users_token(username, days) -> None:
     click.echo(plain)
 
 
-@main.command("serve")
+@click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="gunicorn worker processes.")

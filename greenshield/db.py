@@ -33,8 +33,17 @@ class Database:
         return self.engine.dialect.name
 
 
+def normalise_url(url: str) -> str:
+    """``postgresql://`` and ``postgres://`` mean psycopg 3 here (SQLAlchemy would pick psycopg2)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
 def make_engine(url: str, echo: bool = False) -> Engine:
     """An engine; SQLite gets WAL, foreign keys, a busy timeout and real transactions (BEGIN issued by us)."""
+    url = normalise_url(url)
     if not url.startswith("sqlite"):
         return create_engine(url, echo=echo, pool_pre_ping=True)
     engine = create_engine(url, echo=echo, connect_args={"timeout": 60})

@@ -182,7 +182,10 @@ def _resident(id_no: str, today: datetime.date) -> None:
 def _hmt_residence(id_no: str, today: datetime.date) -> None:
     _check_gb11643("residence permit number", id_no, today)
     if id_no[:6] not in _HMT_AREAS:
-        raise InvalidIdentity("residence permit number must start with 810000, 820000 or 830000")
+        raise InvalidIdentity(
+            "residence permit number must start with the area code of Hong Kong (810000), Macao (820000)"
+            " or Taiwan (830000)"
+        )
 
 
 def _foreign_permanent(id_no: str, today: datetime.date) -> None:

@@ -31,7 +31,7 @@ def run_migrations_online() -> None:
     url = config.get_main_option("sqlalchemy.url") or os.environ.get("DATABASE_URL")
     if not url:
         raise SystemExit("Set DATABASE_URL (or use `greenshield init-db`, which knows the instance database).")
-    engine = create_engine(url)
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
     with engine.connect() as conn:
         _configure(conn)
         with context.begin_transaction():

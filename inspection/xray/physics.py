@@ -55,6 +55,18 @@ def colour_density(density: np.ndarray, material: np.ndarray | float) -> np.ndar
     return density[..., None] * channel_gains(material)
 
 
+def harden(density: np.ndarray, hardening: float | None) -> np.ndarray:
+    """Effective optical density after beam hardening: ``c·ln(1 + a/c)`` (``None`` = no hardening).
+
+    A polychromatic beam loses its soft photons first, so thick metal attenuates less than ``exp(-μt)``
+    predicts; scanners' displays compress dense regions further. Lower ``c`` = stronger compression.
+    """
+    if hardening is None:
+        return density
+    c = np.float32(hardening)
+    return (c * np.log1p(np.maximum(density, 0.0) / c)).astype(np.float32)
+
+
 def transmit(density: np.ndarray) -> np.ndarray:
     """Transmission ``exp(-density)`` as float32 (grey H×W or colour H×W×3)."""
     return np.exp(-np.maximum(density, 0.0)).astype(np.float32)

@@ -1,0 +1,173 @@
+"""Shared fixtures: one migrated database per test run (SQLite, or PostgreSQL with TEST_DATABASE_URL),
+a ``db`` that rolls back after every test, and factories that return callables."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, select, text
+
+from greenshield import create_app, db as gdb, migrate
+from greenshield.auth.services import create_user, issue_token
+from greenshield.reference import load_reference_data
+from models import Enterprise, Outlet, OutletKind, Region, Role
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def pytest_report_header(config):
+    return f"database: {os.environ.get('TEST_DATABASE_URL') or 'sqlite (temporary file)'}"
+
+
+@pytest.fixture(scope="session")
+def instance_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("instance")
+
+
+@pytest.fixture(scope="session")
+def database_url(instance_dir) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        return f"sqlite:///{instance_dir / 'test.db'}"
+    engine = create_engine(gdb.normalise_url(url))
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def app_config(database_url, instance_dir) -> dict:
+    return {
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "INSTANCE_PATH": str(instance_dir),
+        "SECRET_KEY": "test-secret",
+        "WTF_CSRF_ENABLED": False,
+        "LOGIN_RATE_LIMIT": "10000 per minute",
+    }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fast_password_hashing():
+    """argon2id with small parameters: the same algorithm, without 60 ms per test user."""
+    from argon2 import PasswordHasher
+
+    from greenshield.auth import services
+
+    original = services._hasher
+    services._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    services._hasher = original
+
+
+@pytest.fixture(scope="session")
+def app(app_config):
+    app = create_app(app_config)
+    migrate.upgrade(app.extensions[gdb.EXTENSION].engine)
+    with app.app_context(), gdb.job_session() as session:
+        load_reference_data(session)
+    yield app
+    app.extensions[gdb.EXTENSION].engine.dispose()
+
+
+@pytest.fixture
+def db(app):
+    """The app's database, bound to one connection whose transaction is rolled back after the test."""
+    database = app.extensions[gdb.EXTENSION]
+    connection = database.engine.connect()
+    transaction = connection.begin()
+    database.bind_to(connection)
+    try:
+        yield database
+    finally:
+        database.bind_to(None)
+        transaction.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def session(app, db):
+    """A session inside the test's transaction, for arranging data and checking what was stored."""
+    s = db.sessionmaker()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def client(app, db):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app, db):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make_outlet(session):
+    counter = iter(range(1, 10_000))
+
+    def make(code: str | None = None, *, region: str = "150100", enterprise: str = "SF", kind: str = "outlet") -> Outlet:
+        outlet = Outlet(code=code or f"TEST-{next(counter):04d}", name=f"测试网点 {code or ''}".strip(),
+                        enterprise=session.scalar(select(Enterprise).where(Enterprise.code == enterprise)),
+                        region=session.get(Region, region), kind=OutletKind(kind), active=True)
+        session.add(outlet)
+        session.flush()
+        return outlet
+
+    return make
+
+
+@pytest.fixture
+def make_user(session):
+    counter = iter(range(1, 10_000))
+
+    def make(role: str = "admin", *, username: str | None = None, region: str | None = None,
+             outlets: list[str] = (), password: str = "correct-horse-battery") -> object:
+        role_ = Role(role)
+        if role_ is Role.INSPECTOR and region is None:
+            region = "150000"
+        user = create_user(session, username=username or f"{role.replace('_', '')}{next(counter)}", password=password,
+                           role=role_, region_code=region, outlet_codes=list(outlets), display_name=role)
+        session.flush()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def bearer(session):
+    """``bearer(user)`` -> headers with a fresh API token of that user."""
+    def make(user, days: int = 1) -> dict[str, str]:
+        _, plain = issue_token(session, user, days=days)
+        session.flush()
+        return {"Authorization": f"Bearer {plain}"}
+
+    return make
+
+
+@pytest.fixture
+def login(session):
+    """``login(client, user)`` signs the test client in with a session cookie, as the login page does."""
+    def sign_in(client, user):
+        now = dt.datetime.now(dt.timezone.utc).timestamp()
+        with client.session_transaction() as cookie:
+            cookie.update(uid=user.id, auth=now, seen=now, pw=user.password_hash[-16:])
+        return client
+
+    return sign_in
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """../shared/data, or a skip naming why (CI turns that skip into a failure)."""
+    if not SHARED_DATA.is_dir():
+        if os.environ.get("GREENSHIELD_REQUIRE_SHARED_DATA"):
+            pytest.fail(f"shared data folder {SHARED_DATA} is absent and GREENSHIELD_REQUIRE_SHARED_DATA is set")
+        pytest.skip(f"shared data folder {SHARED_DATA} is absent (only a fresh user clone lacks it)")
+    return SHARED_DATA

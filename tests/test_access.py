@@ -1,0 +1,159 @@
+"""Every route x every role: who may call what. A new route without an entry here fails the suite."""
+from __future__ import annotations
+
+import pytest
+
+from greenshield.auth.policy import PUBLIC, roles_of
+
+ADMIN, INSPECTOR, MANAGER, INVESTIGATOR, AUDITOR = "admin", "inspector", "outlet_manager", "investigator", "auditor"
+ROLES = (ADMIN, INSPECTOR, MANAGER, INVESTIGATOR, AUDITOR)
+READERS = {ADMIN, INSPECTOR, MANAGER}
+EVERYONE = set(ROLES)
+PUBLIC_ROUTE = "public"
+
+OUTLET = "ACC-OUT-1"
+# (method, rule) -> (who may call it, a concrete path, a JSON body or None)
+ROUTES: dict[tuple[str, str], tuple[set[str] | str, str, dict | None]] = {
+    ("GET", "/healthz"): (PUBLIC_ROUTE, "/healthz", None),
+    ("GET", "/login"): (PUBLIC_ROUTE, "/login", None),
+    ("POST", "/login"): (PUBLIC_ROUTE, "/login", None),
+    ("POST", "/logout"): (EVERYONE, "/logout", None),
+    ("POST", "/lang/<code>"): (PUBLIC_ROUTE, "/lang/en", None),
+    ("GET", "/"): (EVERYONE, "/", None),
+    ("GET", "/api/v1/openapi.json"): (PUBLIC_ROUTE, "/api/v1/openapi.json", None),
+    ("GET", "/api/v1/me"): (EVERYONE, "/api/v1/me", None),
+    ("GET", "/api/v1/tokens"): (EVERYONE, "/api/v1/tokens", None),
+    ("POST", "/api/v1/tokens"): (EVERYONE, "/api/v1/tokens", {"days": 1}),
+    ("DELETE", "/api/v1/tokens/<int:token_id>"): (EVERYONE, "/api/v1/tokens/999999", None),
+    ("GET", "/api/v1/users"): ({ADMIN}, "/api/v1/users", None),
+    ("POST", "/api/v1/users"): ({ADMIN}, "/api/v1/users", {"username": "acc_new", "password": "long-enough-pw",
+                                                           "role": "auditor"}),
+    ("GET", "/api/v1/users/<username>"): ({ADMIN}, "/api/v1/users/acc_admin", None),
+    ("PATCH", "/api/v1/users/<username>"): ({ADMIN}, "/api/v1/users/acc_auditor", {"display_name": "x"}),
+    ("GET", "/api/v1/outlets"): (READERS, "/api/v1/outlets", None),
+    ("POST", "/api/v1/outlets"): ({ADMIN}, "/api/v1/outlets", {"code": "ACC-NEW", "name": "n", "enterprise_code": "SF",
+                                                               "region_code": "150100"}),
+    ("GET", "/api/v1/outlets/<code>"): (READERS, f"/api/v1/outlets/{OUTLET}", None),
+    ("PATCH", "/api/v1/outlets/<code>"): ({ADMIN}, f"/api/v1/outlets/{OUTLET}", {"name": "renamed"}),
+    ("GET", "/api/v1/xray-machines"): (READERS, "/api/v1/xray-machines", None),
+    ("POST", "/api/v1/xray-machines"): ({ADMIN}, "/api/v1/xray-machines", {"code": "ACC-X9", "outlet_code": OUTLET,
+                                                                           "model": "m", "installed_on": "2025-01-01"}),
+    ("GET", "/api/v1/xray-machines/<code>"): (READERS, "/api/v1/xray-machines/ACC-X1", None),
+    ("PATCH", "/api/v1/xray-machines/<code>"): ({ADMIN}, "/api/v1/xray-machines/ACC-X1", {"model": "m2"}),
+    ("GET", "/api/v1/staff"): (READERS, "/api/v1/staff", None),
+    ("POST", "/api/v1/staff"): ({ADMIN}, "/api/v1/staff", {"staff_id": "ACC-C9", "name": "张三", "outlet_code": OUTLET,
+                                                           "role": "courier"}),
+    ("GET", "/api/v1/staff/<staff_id>"): (READERS, "/api/v1/staff/ACC-C1", None),
+    ("PATCH", "/api/v1/staff/<staff_id>"): ({ADMIN}, "/api/v1/staff/ACC-C1", {"name": "李四"}),
+    ("GET", "/api/v1/contract-customers"): (READERS, "/api/v1/contract-customers", None),
+    ("POST", "/api/v1/contract-customers"): ({ADMIN}, "/api/v1/contract-customers", {
+        "code": "ACC-CC9", "name": "n", "credit_code": "91350100M000100Y43", "outlet_code": OUTLET,
+        "filed_on": "2025-01-01", "valid_until": "2027-01-01"}),
+    ("GET", "/api/v1/contract-customers/<code>"): (READERS, "/api/v1/contract-customers/ACC-CC1", None),
+    ("PATCH", "/api/v1/contract-customers/<code>"): ({ADMIN}, "/api/v1/contract-customers/ACC-CC1", {"name": "n2"}),
+    ("GET", "/api/v1/enterprises"): (READERS, "/api/v1/enterprises", None),
+    ("POST", "/api/v1/enterprises"): ({ADMIN}, "/api/v1/enterprises", {"code": "ACCX", "name": "n"}),
+    ("GET", "/api/v1/regions"): (READERS, "/api/v1/regions", None),
+    ("GET", "/api/v1/id-types"): (READERS, "/api/v1/id-types", None),
+    ("GET", "/api/v1/prohibited-categories"): (READERS | {INVESTIGATOR}, "/api/v1/prohibited-categories", None),
+    ("GET", "/registry/<kind>"): (READERS, "/registry/outlets", None),
+    ("GET", "/registry/<kind>/new"): ({ADMIN}, "/registry/staff/new", None),
+    ("POST", "/registry/<kind>/new"): ({ADMIN}, "/registry/staff/new", None),
+    ("GET", "/registry/<kind>/<key>/edit"): ({ADMIN}, f"/registry/outlets/{OUTLET}/edit", None),
+    ("POST", "/registry/<kind>/<key>/edit"): ({ADMIN}, f"/registry/outlets/{OUTLET}/edit", None),
+    ("POST", "/registry/<kind>/<key>/active"): ({ADMIN}, f"/registry/outlets/{OUTLET}/active", None),
+}
+
+
+def app_routes(app) -> set[tuple[str, str]]:
+    routes = set()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        routes |= {(method, rule.rule) for method in rule.methods - {"HEAD", "OPTIONS"}}
+    return routes
+
+
+def test_every_route_has_an_entry(app):
+    missing = sorted(app_routes(app) - set(ROUTES))
+    stale = sorted(set(ROUTES) - app_routes(app))
+    assert missing == [], "routes without an access entry in tests/test_access.py"
+    assert stale == [], "entries for routes that no longer exist"
+
+
+def test_every_view_declares_its_policy(app):
+    from greenshield.auth.policy import PUBLIC_ENDPOINT_PREFIXES
+
+    undeclared = [endpoint for endpoint, view in app.view_functions.items()
+                  if roles_of(view) is None and not endpoint.startswith(PUBLIC_ENDPOINT_PREFIXES)]
+    assert undeclared == []
+
+
+def test_declared_policies_match_the_table(app):
+    by_rule = {}
+    for rule in app.url_map.iter_rules():
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            by_rule[(method, rule.rule)] = roles_of(app.view_functions[rule.endpoint])
+    for key, (allowed, _, _) in ROUTES.items():
+        declared = by_rule[key]
+        if allowed == PUBLIC_ROUTE:
+            assert declared in (PUBLIC, None), key
+        else:
+            assert {r.value for r in declared} == allowed, key
+
+
+@pytest.fixture
+def world(session, make_outlet, make_user, bearer):
+    from models import ContractCustomer, Staff, StaffRole, XrayMachine
+    import datetime as dt
+
+    outlet = make_outlet(OUTLET)
+    session.add_all([
+        XrayMachine(code="ACC-X1", outlet=outlet, model="m", installed_on=dt.date(2024, 1, 1), active=True),
+        Staff(staff_id="ACC-C1", name="王五", outlet=outlet, role=StaffRole.COURIER, active=True),
+        ContractCustomer(code="ACC-CC1", name="n", credit_code="91350100M000100Y43", outlet=outlet,
+                         filed_on=dt.date(2025, 1, 1), valid_until=dt.date(2027, 1, 1), active=True),
+    ])
+    users = {
+        ADMIN: make_user(ADMIN, username="acc_admin"),
+        INSPECTOR: make_user(INSPECTOR, username="acc_inspector", region="150100"),
+        MANAGER: make_user(MANAGER, username="acc_manager", outlets=[OUTLET]),
+        INVESTIGATOR: make_user(INVESTIGATOR, username="acc_investigator"),
+        AUDITOR: make_user(AUDITOR, username="acc_auditor"),
+    }
+    return {role: (user, bearer(user)) for role, user in users.items()}
+
+
+def _call(client, method, path, body, headers):
+    if path.startswith("/api/"):
+        return client.open(path, method=method, json=body, headers=headers)
+    return client.open(path, method=method, data=body or {}, headers={})
+
+
+@pytest.mark.parametrize("key", sorted(ROUTES), ids=lambda k: f"{k[0]} {k[1]}")
+def test_route_for_every_role(app, client, world, login, key):
+    allowed, path, body = ROUTES[key]
+    method = key[0]
+    for role in ROLES:
+        user, headers = world[role]
+        if not path.startswith("/api/"):
+            login(client, user)
+        response = _call(client, method, path, body, headers)
+        if allowed == PUBLIC_ROUTE:
+            assert response.status_code != 403 and response.status_code < 500, (role, response.status_code)
+        elif role in allowed:
+            assert response.status_code not in (401, 403) and response.status_code < 500, (
+                role, response.status_code, response.get_data(True)[:300])
+        else:
+            assert response.status_code == 403, (role, response.status_code)
+            if path.startswith("/api/"):
+                assert set(response.get_json()) == {"error"}
+        with client.session_transaction() as cookie:
+            cookie.clear()
+    anonymous = _call(client, method, path, body, {})
+    if allowed == PUBLIC_ROUTE:
+        assert anonymous.status_code < 500
+    elif path.startswith("/api/"):
+        assert anonymous.status_code == 401
+    else:
+        assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
