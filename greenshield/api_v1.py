@@ -6,7 +6,9 @@ from flask_smorest import Api
 
 def register(api: Api) -> None:
     from greenshield.auth.api import blp as accounts
+    from greenshield.compliance.api import blp as compliance
+    from greenshield.ingest.api import blp as ingest
     from greenshield.registry.api import blp as registry
 
-    for blueprint in (accounts, registry):
+    for blueprint in (accounts, registry, ingest, compliance):
         api.register_blueprint(blueprint)

@@ -20,7 +20,9 @@ main = FlaskGroup(
 
 def register(app) -> None:
     """Add the core commands to ``app.cli`` (features add theirs the same way)."""
-    for command in (init_db, seed_demo, users, serve):
+    from greenshield.ingest.cli import ingest, keys
+
+    for command in (init_db, seed_demo, users, serve, ingest, keys):
         app.cli.add_command(command)
 
 
@@ -33,10 +35,11 @@ def init_db() -> None:
 
     database = db.database()
     migrate.upgrade(database.engine)
+    from greenshield.personal import ensure_key_state
+
     with db.job_session() as session:
         load_reference_data(session)
-    for hook in current_app.extensions.get("greenshield.init_hooks", []):
-        hook()
+        ensure_key_state(session, current_app.config["INSTANCE_PATH"])
     click.echo(f"Database ready at revision {migrate.current_revision(database.engine)}; reference data loaded.")
 
 

@@ -18,7 +18,7 @@ import unicodedata
 import warnings
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -243,7 +243,9 @@ def sniff_format(head: bytes) -> str:
     if text[0] == "[" and text[1:].lstrip()[:1] in ("{", "]", ""):
         raise _unsupported("a JSON array (write one JSON object per line instead)")
     if text[0] == "<":
-        raise _unsupported("an HTML or XML page (some systems save these with an .xls name; open it in Excel and save as .xlsx)")
+        raise _unsupported(
+            "an HTML or XML page (some systems save these with an .xls name; open it in Excel and save as .xlsx)"
+        )
     return "csv"
 
 
@@ -354,20 +356,17 @@ def _value_str(value: object) -> str:
     """A spreadsheet or JSON value as the text a person would have typed."""
     if value is None:
         return ""
-    kind = type(value)
-    if kind is str:
-        return value  # type: ignore[return-value]
-    if kind is bool:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
         return "true" if value else "false"
-    if kind is int:
-        return str(value)
-    if kind is float:
-        return _float_str(value)  # type: ignore[arg-type]
-    if kind is datetime:
-        return _datetime_str(value)  # type: ignore[arg-type]
-    if kind is date:
+    if isinstance(value, float):
+        return _float_str(value)
+    if isinstance(value, datetime):
+        return _datetime_str(value)
+    if isinstance(value, date):
         return f"{value:%Y-%m-%d}"
-    if kind is time:
+    if isinstance(value, time):
         return f"{value:%H:%M:%S}"
     if isinstance(value, (list, dict)):
         return json.dumps(value, ensure_ascii=False)
@@ -395,9 +394,9 @@ class DailyLogReader:
         self.missing: list[str] = []
         self.warnings: list[str] = []
         self.header_row = 0
-        self._generators: list[Iterator] = []
+        self._generators: list[Generator] = []
 
-    def rows(self) -> Iterator[tuple[int, dict[str, str]]]:
+    def rows(self) -> Generator[tuple[int, dict[str, str]], None, None]:
         """Yield ``(row number, raw values by English key)`` for every non-blank data row, from the start.
 
         Row numbers are those of the spreadsheet (header row = 1 when it is the first row) or the line
@@ -409,7 +408,7 @@ class DailyLogReader:
         self._generators.append(generator)
         return generator
 
-    def _rows(self) -> Iterator[tuple[int, dict[str, str]]]:
+    def _rows(self) -> Generator[tuple[int, dict[str, str]], None, None]:
         raise NotImplementedError
 
     def _set_header(self, header_row: int, cells: list[str]) -> list[tuple[int, str]]:
@@ -433,7 +432,7 @@ class DailyLogReader:
     def close(self) -> None:
         """Stop any row iteration in progress and release the file."""
         for generator in self._generators:
-            generator.close()  # type: ignore[attr-defined]
+            generator.close()
         self._generators.clear()
 
     def __enter__(self) -> DailyLogReader:
@@ -456,8 +455,8 @@ class _CsvReader(DailyLogReader):
 
     def __init__(self, path: str, fh: io.BufferedReader) -> None:
         super().__init__(path)
-        self.encoding = _detect_encoding(fh)
-        text = _head_text(fh, self.encoding)
+        self.encoding = self._text_encoding = _detect_encoding(fh)
+        text = _head_text(fh, self._text_encoding)
         best = None
         for delimiter in (",", "\t", ";", "|"):
             found = _find_header(_sample_records(text, delimiter))
@@ -468,14 +467,15 @@ class _CsvReader(DailyLogReader):
         self.delimiter, (header_row, cells) = best
         self._positions = self._set_header(header_row, cells)
 
-    def _rows(self) -> Iterator[tuple[int, dict[str, str]]]:
+    def _rows(self) -> Generator[tuple[int, dict[str, str]], None, None]:
         indices = [index for index, _ in self._positions]
         keys = [key for _, key in self._positions]
         width = max(indices) + 1
         padding = [""] * width
         pick = itemgetter(*indices) if len(indices) > 1 else (lambda cells: (cells[indices[0]],))
         header_row = self.header_row
-        with open(self.path, encoding=self.encoding, errors="strict", newline="") as text:
+        encoding = self._text_encoding
+        with open(self.path, encoding=encoding, errors="strict", newline="") as text:
             records = csv.reader(text, delimiter=self.delimiter)
             row_no = 0
             try:
@@ -489,7 +489,7 @@ class _CsvReader(DailyLogReader):
                         cells += padding[len(cells) :]
                     yield row_no, dict(zip(keys, pick(cells)))
             except UnicodeDecodeError:
-                raise _undecodable(self.path, self.encoding) from None  # type: ignore[arg-type]
+                raise _undecodable(self.path, encoding) from None
             except csv.Error as exc:
                 raise InvalidLogFile(
                     "malformed_csv",
@@ -501,10 +501,8 @@ class _CsvReader(DailyLogReader):
 
 def _sample_records(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
     records = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    row_no = 0
     try:
-        for row_no, cells in enumerate(records, 1):  # noqa: B007
-            yield row_no, cells
+        yield from enumerate(records, 1)
     except csv.Error:
         return  # an unterminated quote cut at the sample end
 
@@ -519,10 +517,10 @@ class _JsonlReader(DailyLogReader):
 
     def __init__(self, path: str, fh: io.BufferedReader) -> None:
         super().__init__(path)
-        self.encoding = _detect_encoding(fh)
+        self.encoding = self._text_encoding = _detect_encoding(fh)
         self._keymap: dict[str, str | None] = {}
         seen = False
-        for line in _head_text(fh, self.encoding).splitlines()[: self._SAMPLE_LINES]:
+        for line in _head_text(fh, self._text_encoding).split("\n")[: self._SAMPLE_LINES]:
             try:
                 obj = json.loads(line)
             except (ValueError, RecursionError):
@@ -539,21 +537,21 @@ class _JsonlReader(DailyLogReader):
             return self._keymap[name]
         except KeyError:
             pass
-        key = column_for_header(name) if isinstance(name, str) else None
+        key = column_for_header(name)
         self._keymap[name] = key
         if key is None:
-            self.warnings.append(f'unrecognised key "{_shown(str(name))}" ignored')
+            self.warnings.append(f'unrecognised key "{_shown(name)}" ignored')
         elif key not in self.columns:
             self.columns[key] = name
         return key
 
-    def _rows(self) -> Iterator[tuple[int, dict[str, str]]]:
+    def _rows(self) -> Generator[tuple[int, dict[str, str]], None, None]:
         key_for = self._key
         loads = json.loads
-        with open(self.path, encoding=self.encoding, errors="strict") as text:
-            line_no = 0
+        encoding = self._text_encoding
+        with open(self.path, encoding=encoding, errors="strict") as text:
             try:
-                for line_no, line in enumerate(text, 1):  # noqa: B007
+                for line_no, line in enumerate(text, 1):
                     if not line or line.isspace():
                         continue
                     try:
@@ -571,7 +569,7 @@ class _JsonlReader(DailyLogReader):
                             raw[key] = value if type(value) is str else _value_str(value)
                     yield line_no, raw
             except UnicodeDecodeError:
-                raise _undecodable(self.path, self.encoding) from None  # type: ignore[arg-type]
+                raise _undecodable(self.path, encoding) from None
 
 
 def _corrupt(detail: str = "") -> InvalidLogFile:
@@ -582,14 +580,8 @@ def _corrupt(detail: str = "") -> InvalidLogFile:
     )
 
 
-try:
-    from openpyxl.utils.exceptions import InvalidFileException as _OpenpyxlInvalid
-except ImportError:  # pragma: no cover - openpyxl is a dependency
-    _OpenpyxlInvalid = ValueError  # type: ignore[misc, assignment]
-
 # What openpyxl and zipfile raise on damaged workbooks (ElementTree and lxml parse errors are SyntaxErrors).
 _XLSX_ERRORS = (
-    _OpenpyxlInvalid,
     zipfile.BadZipFile,
     zlib.error,
     KeyError,
@@ -621,6 +613,7 @@ class _XlsxReader(DailyLogReader):
 
     def _open_sheet(self) -> None:
         import openpyxl  # deferred: importing this module stays cheap
+        from openpyxl.utils.exceptions import InvalidFileException
 
         self._fh.seek(0)
         try:
@@ -631,7 +624,7 @@ class _XlsxReader(DailyLogReader):
                 visible = [sheet for sheet in sheets if sheet.sheet_state == "visible"]
                 self._sheet = (visible or sheets)[0]
                 self._sheet.reset_dimensions()  # many exporters write a wrong <dimension>
-        except _XLSX_ERRORS as exc:
+        except (InvalidFileException, *_XLSX_ERRORS) as exc:
             raise _corrupt() from exc
         rows = self._numbered_rows()
         try:
@@ -655,7 +648,7 @@ class _XlsxReader(DailyLogReader):
             row_no += 1
             yield row_no, row
 
-    def _rows(self) -> Iterator[tuple[int, dict[str, str]]]:
+    def _rows(self) -> Generator[tuple[int, dict[str, str]], None, None]:
         indices = [index for index, _ in self._positions]
         keys = [key for _, key in self._positions]
         width = max(indices) + 1
@@ -691,7 +684,8 @@ def _check_zip(fh: io.BufferedReader, max_uncompressed: int, max_ratio: int) -> 
     for member in members:
         if member.flag_bits & 0x1:
             raise InvalidLogFile(
-                "encrypted_xlsx", "The workbook is encrypted. Remove the password, save it as .xlsx and upload it again."
+                "encrypted_xlsx",
+                "The workbook is encrypted. Remove the password, save it as .xlsx and upload it again.",
             )
         total += member.file_size
         ratio_exceeded = member.file_size > _RATIO_FLOOR and member.file_size > max_ratio * max(member.compress_size, 1)
@@ -737,7 +731,7 @@ def open_daily_log(
             f"The file is {size / 2**20:.1f} MiB; the limit is {max_bytes / 2**20:.1f} MiB. Split it by day.",
             {"size": size, "limit": max_bytes},
         )
-    fh = open(path, "rb")  # noqa: SIM115 - the XLSX reader keeps it open until close()
+    fh = open(path, "rb")  # the XLSX reader keeps it open until close()
     try:
         fmt = sniff_format(fh.read(_SAMPLE_BYTES))
         if fmt == "xlsx":
@@ -886,12 +880,12 @@ _id_types: dict[str, str | None] = {}
 
 def _id_type(value: str) -> str | None:
     """``parse_id_type``, remembering the few spellings a file uses."""
-    code = _id_types.get(value, _id_types)
-    if code is _id_types:
-        code = parse_id_type(value)  # raises InvalidIdentity for unknown types, which are not remembered
-        if len(_id_types) < 1024:
-            _id_types[value] = code
-    return code  # type: ignore[return-value]
+    if value in _id_types:
+        return _id_types[value]
+    code = parse_id_type(value)  # raises InvalidIdentity for unknown types, which are not remembered
+    if len(_id_types) < 1024:
+        _id_types[value] = code
+    return code
 
 
 _MOBILE = re.compile(r"1[3-9][0-9]{9}")
@@ -954,9 +948,8 @@ def validate_row(
         outlet = _code(outlet).upper()
         if outlet and outlet != outlet_code.upper():
             named = f'outlet "{outlet}"' if _OUTLET_CODE.fullmatch(outlet) else "another outlet"
-            errors.append(
-                RowError(row_no, "outlet_code", f'row names {named} but the file is uploaded for outlet "{outlet_code}"')
-            )
+            message = f'row names {named} but the file is uploaded for outlet "{outlet_code}"'
+            errors.append(RowError(row_no, "outlet_code", message))
 
     sender_name = get("sender_name")
     if sender_name:
@@ -1032,12 +1025,12 @@ def validate_row(
                 errors.append(RowError(row_no, column, f"{column} is longer than 32 characters"))
         codes.append(value or None)
 
-    if errors:
+    if errors or collected_at is None:
         return errors
     return LogRecord(
         row_no,
         waybill.upper(),
-        collected_at,  # type: ignore[arg-type]
+        collected_at,
         outlet_code,
         sender_name or None,
         id_type,

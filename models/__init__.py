@@ -16,8 +16,30 @@ from models.registry import (
     XrayMachine,
 )
 from models.accounts import ApiToken, Role, User, user_outlets
+from models.parcels import (
+    Alert,
+    AlertStatus,
+    BatchError,
+    BatchStatus,
+    CollectionRecord,
+    Finding,
+    FindingRecord,
+    OutletDay,
+    PiiKeyState,
+    UploadBatch,
+)
 
 __all__ = [
+    "UploadBatch",
+    "PiiKeyState",
+    "OutletDay",
+    "FindingRecord",
+    "Finding",
+    "CollectionRecord",
+    "BatchStatus",
+    "BatchError",
+    "AlertStatus",
+    "Alert",
     "ApiToken",
     "Base",
     "ContractCustomer",

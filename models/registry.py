@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, SmallInteger, String
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, LargeBinary, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, UTCDateTime, str_enum, utcnow
@@ -102,6 +102,8 @@ class Staff(Base):
     outlet_id: Mapped[int] = mapped_column(ForeignKey("outlets.id"), index=True)
     role: Mapped[StaffRole] = mapped_column(str_enum(StaffRole, "staff_role"))
     certificate_no: Mapped[str | None] = mapped_column(String(64))
+    id_no_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    id_no_hmac: Mapped[str | None] = mapped_column(String(64), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     outlet: Mapped[Outlet] = relationship(lazy="joined")

@@ -44,3 +44,20 @@ def test_html_error_page_for_browsers(client, make_user, login):
     response = client.get("/registry/outlets", headers={"Accept": "text/html"})
     assert response.status_code == 403
     assert "<html" in response.get_data(as_text=True)
+
+
+def test_every_ui_string_has_a_chinese_translation():
+    from pathlib import Path
+
+    from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+    from babel.messages.pofile import read_po
+
+    root = Path(__file__).resolve().parents[1] / "greenshield"
+    keywords = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None}
+    method_map = [("**.py", "python"), ("templates/**.html", "jinja2")]
+    used = {message for _, _, message, _, _ in extract_from_dir(str(root), method_map, keywords=keywords)}
+    used = {m if isinstance(m, str) else m[0] for m in used}
+    with open(root / "translations" / "zh" / "LC_MESSAGES" / "messages.po", "rb") as f:
+        translated = {m.id: m.string for m in read_po(f) if m.id}
+    missing = sorted(m for m in used if not translated.get(m))
+    assert missing == [], "run `make i18n` and translate these in the zh catalog"

@@ -65,6 +65,9 @@ class StaffIn(Schema):
     outlet_code = Code(required=True)
     role = fields.String(required=True, validate=validate.OneOf(STAFF_ROLES))
     certificate_no = Text(64, load_default=None, allow_none=True)
+    id_no = fields.String(load_default=None, allow_none=True, load_only=True,
+                          metadata={"description": "resident ID number; stored encrypted, used to spot staff IDs "
+                                                   "typed in as senders'"})
 
     @validates_schema
     def _screeners_need_certificate(self, data, **_):
@@ -77,6 +80,7 @@ class StaffPatch(Schema):
     outlet_code = Code()
     role = fields.String(validate=validate.OneOf(STAFF_ROLES))
     certificate_no = Text(64, allow_none=True)
+    id_no = fields.String(allow_none=True, load_only=True)
     active = fields.Boolean()
 
 
@@ -86,6 +90,7 @@ class StaffOut(Schema):
     outlet_code = fields.String(attribute="outlet.code")
     role = fields.Function(lambda s: s.role.value)
     certificate_no = fields.String(allow_none=True)
+    id_no_on_file = fields.Function(lambda s: s.id_no_hmac is not None)
     active = fields.Boolean()
 
 

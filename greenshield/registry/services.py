@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from greenshield.errors import Conflict, Invalid
-from inspection.identity import InvalidIdentity, validate_credit_code
+from inspection.identity import InvalidIdentity, validate_credit_code, validate_id_no
 from models import ContractCustomer, Enterprise, Outlet, OutletKind, Region, Staff, StaffRole, XrayMachine
 
 
@@ -85,10 +85,28 @@ def create_machine(session: Session, data: dict[str, Any]) -> XrayMachine:
     return row
 
 
+def set_staff_id_no(session: Session, staff: Staff, id_no: str | None) -> None:
+    """Store a staff member's resident ID encrypted and blind-indexed like senders' (or clear it)."""
+    from greenshield.personal import vault
+    from greenshield.pii import ID_NO, STAFF_ID_NO
+
+    if not id_no:
+        staff.id_no_enc = staff.id_no_hmac = None
+        return
+    try:
+        clear = validate_id_no("RESIDENT_ID", id_no)
+    except InvalidIdentity as exc:
+        raise Invalid(str(exc), details={"id_no": [str(exc)]}) from None
+    v = vault(session)
+    staff.id_no_enc = v.encrypt(clear, STAFF_ID_NO)
+    staff.id_no_hmac = v.index(clear, ID_NO)
+
+
 def create_staff(session: Session, data: dict[str, Any]) -> Staff:
     _unique(session, Staff, Staff.staff_id, data["staff_id"], "staff_id")
     row = Staff(staff_id=data["staff_id"], name=data["name"], outlet=outlet(session, data["outlet_code"]),
                 role=StaffRole(data["role"]), certificate_no=data.get("certificate_no"), active=True)
+    set_staff_id_no(session, row, data.get("id_no"))
     session.add(row)
     session.flush()
     return row
@@ -112,6 +130,8 @@ def update_row(session: Session, row, data: dict[str, Any]):
         data["credit_code"] = credit_code(data["credit_code"])
     if "role" in data:
         data["role"] = StaffRole(data["role"])
+    if "id_no" in data:
+        set_staff_id_no(session, row, data.pop("id_no"))
     for key, value in data.items():
         setattr(row, key, value)
     if isinstance(row, Staff) and row.role is StaffRole.SCREENER and not row.certificate_no:

@@ -850,3 +850,28 @@ def quantise(image: np.ndarray, bits: int = 8) -> np.ndarray:
     """Store a float transmission image as an 8- or 16-bit integer image."""
     top = 2**bits - 1
     return np.round(np.clip(image, 0.0, 1.0) * top).astype(np.uint8 if bits <= 8 else np.uint16)
+
+
+class ProceduralBags(Sequence[np.ndarray]):
+    """A deterministic, lazily rendered sequence of finished benign scans (scanner effects applied).
+
+    Item ``i`` depends only on ``seed`` and ``i``: grey scans are stored 8- or 16-bit, colour scans 8-bit,
+    so training sees the same kinds of arrays an upload produces.
+    """
+
+    def __init__(self, count: int, seed: int, *, hardening_range: tuple[float, float] = (1.2, 2.5)) -> None:
+        self.count = count
+        self.seed = seed
+        self.hardening_range = hardening_range
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index: int) -> np.ndarray:  # type: ignore[override]
+        if not -self.count <= index < self.count:
+            raise IndexError(index)
+        rng = np.random.default_rng([self.seed, index % self.count])
+        bag = benign_bag(rng, hardening=float(rng.uniform(*self.hardening_range)))
+        bag = scanner_effects(bag, rng)
+        bits = 16 if bag.ndim == 2 and rng.random() < 0.5 else 8
+        return quantise(bag, bits)

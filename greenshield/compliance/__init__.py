@@ -1,0 +1,1 @@
+"""Compliance: outlet-day rates, alerts, abnormal real-name findings, the dashboard."""

@@ -1,0 +1,85 @@
+"""Compliance routes: per-outlet series, league table, roll-ups, findings and alerts."""
+from __future__ import annotations
+
+
+from flask import current_app
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from greenshield import db
+from greenshield.auth.policy import allow, current_user, outlet_for, scope_outlets
+from greenshield.compliance import queries, schemas as s
+from models import Alert, AlertStatus, Finding, Outlet, Role
+
+blp = Blueprint("compliance", __name__, url_prefix="/api/v1", description="Rates, alerts and abnormal real-name findings")
+
+READERS = (Role.ADMIN, Role.INSPECTOR, Role.OUTLET_MANAGER)
+
+
+def _threshold() -> float:
+    return current_app.config["REAL_NAME_THRESHOLD"]
+
+
+@blp.route("/compliance/outlets/<code>", methods=["GET"])
+@blp.arguments(s.RangeArgs, location="query")
+@blp.response(200, s.DayOut(many=True))
+@allow(*READERS)
+def outlet_compliance(args, code):
+    """Per day: parcels, real-name (declared and adjusted), inspection and X-ray rates, below threshold."""
+    outlet = outlet_for(current_user(), code)
+    return queries.outlet_series(db.session(), outlet, args["from_"], args["to"], _threshold())
+
+
+@blp.route("/compliance/summary", methods=["GET"])
+@blp.arguments(s.SummaryArgs, location="query")
+@blp.response(200, s.SummaryRowOut(many=True))
+@allow(*READERS)
+def summary(args):
+    """One row per outlet in scope for a day, worst real-name rate first."""
+    scoped = queries.scoped_outlets(current_user(), region=args.get("region"), enterprise=args.get("enterprise"))
+    return queries.league_table(db.session(), scoped, args["date"], _threshold())
+
+
+@blp.route("/compliance/rollup", methods=["GET"])
+@blp.arguments(s.RollupArgs, location="query")
+@blp.response(200, s.RollupOut(many=True))
+@allow(*READERS)
+def rollup(args):
+    """Rates summed by enterprise, league/city or month over a period."""
+    scoped = queries.scoped_outlets(current_user(), region=args.get("region"), enterprise=args.get("enterprise"))
+    return queries.rollup(db.session(), scoped, args["by"], args["from_"], args["to"])
+
+
+def _scoped(model, args):
+    stmt = scope_outlets(select(model).join(Outlet, model.outlet_id == Outlet.id), current_user())
+    if args.get("outlet"):
+        stmt = stmt.where(Outlet.code == args["outlet"].upper())
+    return stmt
+
+
+@blp.route("/findings", methods=["GET"])
+@blp.arguments(s.OptionalRangeArgs, location="query")
+@blp.response(200, s.FindingOut(many=True))
+@allow(Role.ADMIN, Role.INSPECTOR)
+def findings(args):
+    """Abnormal real-name findings in scope (personal data masked), newest day first."""
+    stmt = _scoped(Finding, args)
+    if args.get("from_"):
+        stmt = stmt.where(Finding.day >= args["from_"])
+    if args.get("to"):
+        stmt = stmt.where(Finding.day <= args["to"])
+    return db.session().scalars(stmt.order_by(Finding.day.desc(), Finding.id).limit(1000)).all()
+
+
+@blp.route("/alerts", methods=["GET"])
+@blp.arguments(s.AlertArgs, location="query")
+@blp.response(200, s.AlertOut(many=True))
+@allow(*READERS)
+def alerts(args):
+    """Outlet-days under threshold; ``status=open`` for the ones still standing."""
+    stmt = _scoped(Alert, args)
+    if args.get("status"):
+        stmt = stmt.where(Alert.status == AlertStatus(args["status"]))
+    if args.get("metric"):
+        stmt = stmt.where(Alert.metric == args["metric"])
+    return db.session().scalars(stmt.order_by(Alert.day.desc(), Alert.id).limit(1000)).all()

@@ -1,0 +1,95 @@
+"""Schemas of the compliance routes."""
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+MAX_RANGE_DAYS = 731
+
+
+class RangeArgs(Schema):
+    from_ = fields.Date(data_key="from", required=True)
+    to = fields.Date(required=True)
+
+    @validates_schema
+    def _ordered(self, data, **_):
+        start, end = data.get("from_"), data.get("to")
+        if start and end:
+            if end < start:
+                raise ValidationError("must not be before from", "to")
+            if (end - start).days >= MAX_RANGE_DAYS:
+                raise ValidationError(f"a range covers at most {MAX_RANGE_DAYS} days", "to")
+
+
+class OptionalRangeArgs(RangeArgs):
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+    outlet = fields.String(validate=validate.Length(max=32))
+
+
+class SummaryArgs(Schema):
+    date = fields.Date(required=True)
+    region = fields.String(validate=validate.Regexp(r"^\d{6}$"))
+    enterprise = fields.String(validate=validate.Length(max=16))
+
+
+class RollupArgs(RangeArgs):
+    by = fields.String(required=True, validate=validate.OneOf(["enterprise", "region", "month"]))
+    region = fields.String(validate=validate.Regexp(r"^\d{6}$"))
+    enterprise = fields.String(validate=validate.Length(max=16))
+
+
+class AlertArgs(Schema):
+    status = fields.String(validate=validate.OneOf(["open", "closed"]))
+    outlet = fields.String(validate=validate.Length(max=32))
+    metric = fields.String(validate=validate.OneOf(["real_name", "inspection", "xray"]))
+
+
+class DayOut(Schema):
+    date = fields.Date()
+    parcels = fields.Integer()
+    real_name_rate = fields.Float(allow_none=True)
+    adjusted_real_name_rate = fields.Float(allow_none=True)
+    inspection_rate = fields.Float(allow_none=True)
+    xray_rate = fields.Float(allow_none=True)
+    below_threshold = fields.Boolean()
+
+
+class SummaryRowOut(DayOut):
+    outlet_code = fields.String()
+    outlet_name = fields.String()
+    enterprise_code = fields.String()
+    region_code = fields.String()
+    reported = fields.Boolean(metadata={"description": "false when the outlet uploaded nothing for that day"})
+    open_alerts = fields.Integer()
+
+
+class RollupOut(Schema):
+    key = fields.String()
+    name = fields.String()
+    outlets = fields.Integer()
+    parcels = fields.Integer()
+    real_name_rate = fields.Float(allow_none=True)
+    adjusted_real_name_rate = fields.Float(allow_none=True)
+    inspection_rate = fields.Float(allow_none=True)
+    xray_rate = fields.Float(allow_none=True)
+
+
+class FindingOut(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    outlet_code = fields.String(attribute="outlet.code")
+    date = fields.Date(attribute="day")
+    records = fields.Integer()
+    detail = fields.Dict()
+
+
+class AlertOut(Schema):
+    id = fields.Integer()
+    outlet_code = fields.String(attribute="outlet.code")
+    date = fields.Date(attribute="day")
+    metric = fields.String()
+    rate = fields.Float()
+    threshold = fields.Float()
+    status = fields.Function(lambda a: a.status.value)
+    opened_at = fields.DateTime()
+    closed_at = fields.DateTime(allow_none=True)

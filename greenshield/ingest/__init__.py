@@ -1,0 +1,1 @@
+"""Daily-log ingest: upload route, web page and CLI over one service."""

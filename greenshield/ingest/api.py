@@ -1,0 +1,122 @@
+"""Daily-log upload and batch routes."""
+from __future__ import annotations
+
+import io
+
+from flask import Response
+from flask_smorest import Blueprint
+from sqlalchemy import func, select
+
+from greenshield import db
+from greenshield.auth.policy import allow, current_user, outlet_for, outlet_in_scope, scope_outlets
+from greenshield.errors import NotFound
+from greenshield.ingest import schemas as s
+from greenshield.ingest.pipeline import upload_daily_log
+from greenshield.personal import mask_name, shown_id, shown_phone, vault
+from greenshield.pii import ID_NO, PHONE
+from inspection.dailylog import RowError, write_errors_csv
+from models import BatchError, CollectionRecord, Outlet, Role, UploadBatch
+
+blp = Blueprint("ingest", __name__, url_prefix="/api/v1", description="Daily collection logs (收寄日志)")
+
+UPLOADERS = (Role.ADMIN, Role.OUTLET_MANAGER)
+READERS = (Role.ADMIN, Role.INSPECTOR, Role.OUTLET_MANAGER)
+
+
+@blp.route("/outlets/<code>/daily-logs", methods=["POST"])
+@blp.arguments(s.UploadForm, location="form")
+@blp.arguments(s.UploadFiles, location="files")
+@blp.response(201, s.BatchOut)
+@blp.alt_response(200, schema=s.BatchOut, description="The same file was uploaded before: its first batch")
+@allow(*UPLOADERS)
+def upload(form, files, code):
+    """Upload one daily-log file (CSV, XLSX or JSON Lines) for an outlet.
+
+    Valid rows are stored, invalid rows reported per row; ``strict=true`` makes it all-or-nothing.
+    """
+    outlet = outlet_for(current_user(), code)
+    upload = files["file"]
+    outcome = upload_daily_log(db.session(), outlet=outlet, stream=upload.stream, filename=upload.filename or "",
+                               strict=form["strict"], source="api", user=current_user())
+    return outcome.batch, 201 if outcome.created else 200
+
+
+@blp.route("/batches", methods=["GET"])
+@blp.arguments(s.BatchListArgs, location="query")
+@blp.response(200, s.BatchOut(many=True))
+@blp.paginate()
+@allow(*READERS)
+def list_batches(args, pagination_parameters):
+    """Uploaded batches of the outlets in the caller's scope, newest first."""
+    stmt = scope_outlets(select(UploadBatch).join(Outlet, UploadBatch.outlet_id == Outlet.id), current_user())
+    if args.get("outlet"):
+        stmt = stmt.where(Outlet.code == args["outlet"].upper())
+    session = db.session()
+    pagination_parameters.item_count = session.scalar(select(func.count()).select_from(stmt.subquery()))
+    size = pagination_parameters.page_size
+    return session.scalars(stmt.order_by(UploadBatch.id.desc()).limit(size)
+                           .offset((pagination_parameters.page - 1) * size)).all()
+
+
+def _batch(batch_id: int) -> UploadBatch:
+    batch = db.session().get(UploadBatch, batch_id)
+    if batch is None or not outlet_in_scope(current_user(), batch.outlet):
+        raise NotFound(f"No batch {batch_id}.")
+    return batch
+
+
+@blp.route("/batches/<int:batch_id>", methods=["GET"])
+@blp.response(200, s.BatchOut)
+@allow(*READERS)
+def get_batch(batch_id):
+    return _batch(batch_id)
+
+
+@blp.route("/batches/<int:batch_id>/errors", methods=["GET"])
+@blp.arguments(s.ErrorsArgs, location="query")
+@blp.response(200, s.BatchErrorOut(many=True))
+@blp.alt_response(200, description="CSV for spreadsheets with ?format=csv", content_type="text/csv")
+@allow(*READERS)
+def batch_errors(args, batch_id):
+    """The rejected rows of a batch: row as the user sees it, column, message. ``?format=csv`` for Excel."""
+    batch = _batch(batch_id)
+    errors = db.session().scalars(select(BatchError).where(BatchError.batch_id == batch.id)
+                                  .order_by(BatchError.row, BatchError.id)).all()
+    if args["format"] == "csv":
+        text = io.StringIO()
+        write_errors_csv((RowError(e.row, e.column, e.message) for e in errors), text)
+        return Response("\ufeff" + text.getvalue(), mimetype="text/csv",
+                        headers={"Content-Disposition": f"attachment; filename=batch-{batch.id}-errors.csv"})
+    return errors
+
+
+@blp.route("/outlets/<code>/records/<waybill_no>", methods=["GET"])
+@blp.response(200, s.RecordVersionOut(many=True))
+@allow(*READERS)
+def record_history(code, waybill_no):
+    """Every version of one waybill's record at an outlet, oldest first (personal data masked)."""
+    outlet = outlet_for(current_user(), code)
+    session = db.session()
+    versions = session.scalars(select(CollectionRecord).where(
+        CollectionRecord.outlet_id == outlet.id, CollectionRecord.waybill_no == waybill_no.strip().upper())
+        .order_by(CollectionRecord.version)).all()
+    if not versions:
+        raise NotFound(f"No record of waybill {waybill_no} at {outlet.code}.")
+    return [record_view(r, vault(session), clear=False) for r in versions]
+
+
+def record_view(record: CollectionRecord, v, *, clear: bool) -> dict:
+    """A record as a role sees it: clear personal data only when ``clear``."""
+    return {
+        "waybill_no": record.waybill_no, "version": record.version, "is_current": record.is_current,
+        "outlet_code": record.outlet.code, "collected_at": record.collected_at,
+        "sender_name": record.sender_name if clear else mask_name(record.sender_name),
+        "sender_id_type": record.sender_id_type,
+        "sender_id_no": shown_id(v.decrypt(record.sender_id_enc, ID_NO), clear),
+        "sender_phone": shown_phone(v.decrypt(record.sender_phone_enc, PHONE), clear),
+        "item_name": record.item_name, "item_category": record.item_category, "quantity": record.quantity,
+        "real_name_verified": record.real_name_verified, "inspected": record.inspected,
+        "xray_screened": record.xray_screened, "real_name_compliant": record.real_name_compliant,
+        "courier_id": record.courier_id, "contract_customer_code": record.contract_customer_code,
+        "source": {"batch_id": record.batch_id, "row": record.row_no}, "stored_at": record.created_at,
+    }

@@ -1,0 +1,76 @@
+"""Key rotation: a new key version, every ciphertext and blind index re-made under it, no data lost."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from greenshield import archive, pii
+from greenshield.ingest.services import content_hash
+from greenshield.personal import ensure_key_state
+from models import CollectionRecord, PiiKeyState, Staff, utcnow
+
+BATCH = 2000
+
+
+def rotate_keys(session: Session, instance_path: str) -> tuple[int, dict[str, int]]:
+    """Add key version N+1 to the keyring, re-encrypt rows and archives under it, record it as active.
+
+    The keyring keeps the old versions, so a rotation interrupted at any point leaves everything readable:
+    the database switches to the new version only when its transaction commits. Flushes, does not commit.
+    """
+    old_version = ensure_key_state(session, instance_path)
+    keys = pii.load_keyring(instance_path)
+    new_version = max(keys) + 1
+    keys[new_version] = pii.new_key(new_version)
+    pii.write_keyring(instance_path, keys)
+    old, new = pii.Vault(keys, old_version), pii.Vault(keys, new_version)
+    records = _rotate_records(session, old, new)
+    staff = 0
+    for member in session.scalars(select(Staff).where(Staff.id_no_enc.is_not(None))):
+        clear = old.decrypt(member.id_no_enc, pii.STAFF_ID_NO)
+        member.id_no_enc = new.encrypt(clear, pii.STAFF_ID_NO)
+        member.id_no_hmac = new.index(clear, pii.ID_NO)
+        staff += 1
+    files = 0
+    for path in sorted((Path(instance_path) / "archive").glob("*/*.gsa")):
+        archive.reencrypt(path, new)
+        files += 1
+    state = session.get(PiiKeyState, 1)
+    state.active_version, state.rotated_at = new_version, utcnow()
+    session.flush()
+    return new_version, {"records": records, "staff": staff, "archived files": files}
+
+
+def _rotate_records(session: Session, old: pii.Vault, new: pii.Vault) -> int:
+    done, last_id = 0, 0
+    while True:
+        rows = session.scalars(select(CollectionRecord).where(CollectionRecord.id > last_id)
+                               .order_by(CollectionRecord.id).limit(BATCH)).all()
+        if not rows:
+            return done
+        updates = []
+        for r in rows:
+            id_no, phone = old.decrypt(r.sender_id_enc, pii.ID_NO), old.decrypt(r.sender_phone_enc, pii.PHONE)
+            id_hmac, phone_hmac = new.index(id_no, pii.ID_NO), new.index(phone, pii.PHONE)
+            updates.append({
+                "id": r.id, "sender_id_enc": new.encrypt(id_no, pii.ID_NO), "sender_id_hmac": id_hmac,
+                "sender_phone_enc": new.encrypt(phone, pii.PHONE), "sender_phone_hmac": phone_hmac,
+                "content_hash": _rehash(r, id_hmac, phone_hmac),
+            })
+        session.execute(update(CollectionRecord), updates)
+        session.expunge_all()
+        done += len(rows)
+        last_id = rows[-1].id
+
+
+def _rehash(r: CollectionRecord, id_hmac: str | None, phone_hmac: str | None) -> str:
+    from inspection.dailylog import LogRecord
+
+    rec = LogRecord(row=r.row_no, waybill_no=r.waybill_no, collected_at=r.collected_at, outlet_code=None,
+                    sender_name=r.sender_name or None, sender_id_type=r.sender_id_type, sender_id_no=None,
+                    sender_phone=None, item_name=r.item_name, item_category=r.item_category, quantity=r.quantity,
+                    real_name_verified=r.real_name_verified, inspected=r.inspected, xray_screened=r.xray_screened,
+                    courier_id=r.courier_id, contract_customer_code=r.contract_customer_code)
+    return content_hash(rec, id_hmac, phone_hmac)

@@ -1,0 +1,343 @@
+"""The anomaly model: gradient-boosted trees on cell features, trained with threat image projection.
+
+Training takes benign bag scans (procedural ones for the shipped default, a centre's own clean scans when it
+retrains) and threat objects. Each bag is seen clean and with threats projected into it (TIP); cells covered
+by a projected threat are positives, cells of the clean scans negatives, so the only thing that separates
+the classes is the threat. A second round adds the negatives the first round found most threat-like
+(hard-negative mining). The scan's score is its most anomalous cell's probability; the heat map is the
+cell probabilities drawn at the scan's own size. The operating threshold is chosen on held-out bags to reach
+the target recall.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import cv2
+import joblib
+import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
+
+from inspection.xray.evaluate import Metrics, compute_metrics, threshold_for_recall
+from inspection.xray.features import CELL, FEATURE_COUNT, FEATURE_NAMES, cell_features, density_map, grid_size
+from inspection.xray.imaging import WORKING_SIZE, XrayImage, decode_image, decode_pixels, from_array
+from inspection.xray.tip import Threat, project
+
+MODEL_FORMAT = 1
+MODEL_FILE = "model.joblib"
+METADATA_FILE = "model.json"
+
+Progress = Callable[[str, int, int], None]
+BagSource = np.ndarray | str | Path
+
+# Cell labels: positive if the projected threat covers this share of the cell and adds this much density.
+_POSITIVE_COVER = 0.2
+_POSITIVE_DENSITY = 0.04
+
+
+class ModelFileError(ValueError):
+    """A model directory that is missing, incomplete, altered or of another format."""
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    """Outcome of scoring one scan.
+
+    ``score`` in [0, 1], higher = more anomalous; ``flagged`` = score ≥ the model's threshold;
+    ``heatmap`` uint8 of the scan's own height × width, brighter = more anomalous;
+    ``peak`` (x, y) the scan pixel where the heat map is highest.
+    """
+
+    score: float
+    flagged: bool
+    heatmap: np.ndarray
+    peak: tuple[int, int]
+
+
+@dataclass
+class TrainedModel:
+    """A trained scorer with its operating threshold and metadata (version, training summary, metrics)."""
+
+    estimator: HistGradientBoostingClassifier
+    threshold: float
+    metadata: dict[str, Any] = field(default_factory=dict)
+    working_size: int = WORKING_SIZE
+
+    @property
+    def version(self) -> str:
+        """The model's version string."""
+        return str(self.metadata.get("version", "unversioned"))
+
+    def cell_scores(self, image: XrayImage) -> np.ndarray:
+        """Threat probability of every cell of a normalised scan, float32 grid × grid."""
+        if image.working_size != self.working_size:
+            raise ValueError(f"image normalised to {image.working_size} px, model expects {self.working_size}")
+        g = grid_size(image)
+        features = cell_features(image)
+        content = features[:, FEATURE_NAMES.index("content")] > 0.0
+        probabilities = np.zeros(g * g, np.float32)
+        if content.any():
+            probabilities[content] = self.estimator.predict_proba(features[content])[:, 1]
+        return probabilities.reshape(g, g)
+
+    def score(self, image: XrayImage | np.ndarray | bytes) -> ScoreResult:
+        """Score a scan (an :class:`XrayImage`, a decoded pixel array or encoded bytes) with its heat map.
+
+        Raises :class:`~inspection.xray.imaging.InvalidImage` for bytes that are not an acceptable image.
+        """
+        if isinstance(image, bytes | bytearray | memoryview):
+            image = decode_image(bytes(image), working_size=self.working_size)
+        elif isinstance(image, np.ndarray):
+            image = from_array(image, working_size=self.working_size)
+        cells = self.cell_scores(image)
+        score = float(cells.max())
+        heat = image.to_original(cells_to_canvas(cells, image.working_size))
+        heatmap = np.clip(np.round(heat * 255.0), 0, 255).astype(np.uint8)
+        py, px = np.unravel_index(int(np.argmax(heat)), heat.shape)
+        return ScoreResult(score=score, flagged=score >= self.threshold, heatmap=heatmap, peak=(int(px), int(py)))
+
+    def save(self, directory: str | Path) -> Path:
+        """Write the model (``model.joblib``) and its metadata (``model.json``) into ``directory``."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / MODEL_FILE
+        joblib.dump({"format": MODEL_FORMAT, "estimator": self.estimator}, path, compress=3)
+        metadata = dict(self.metadata)
+        metadata.update(
+            format=MODEL_FORMAT,
+            threshold=self.threshold,
+            working_size=self.working_size,
+            cell=CELL,
+            features=list(FEATURE_NAMES),
+            sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        )
+        (directory / METADATA_FILE).write_text(json.dumps(metadata, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> TrainedModel:
+        """Read a model written by :meth:`save`.
+
+        The model file is a pickle: load only directories you trust. Its SHA-256 is checked against the
+        metadata. Raises :class:`ModelFileError` if files are missing, altered or of another format.
+        """
+        directory = Path(directory)
+        try:
+            metadata = json.loads((directory / METADATA_FILE).read_text(encoding="utf-8"))
+            blob = (directory / MODEL_FILE).read_bytes()
+        except (OSError, ValueError) as exc:
+            raise ModelFileError(f"no readable model in {directory}: {exc}") from exc
+        if metadata.get("format") != MODEL_FORMAT or metadata.get("features") != list(FEATURE_NAMES):
+            raise ModelFileError(f"model in {directory} has another format or feature set")
+        if hashlib.sha256(blob).hexdigest() != metadata.get("sha256"):
+            raise ModelFileError(f"model file in {directory} does not match its metadata checksum")
+        payload = joblib.load(directory / MODEL_FILE)
+        return cls(
+            estimator=payload["estimator"],
+            threshold=float(metadata["threshold"]),
+            metadata=metadata,
+            working_size=int(metadata["working_size"]),
+        )
+
+
+def cells_to_canvas(cells: np.ndarray, working_size: int) -> np.ndarray:
+    """Spread a cell grid over the working canvas (bilinear between cell centres)."""
+    return cv2.resize(cells.astype(np.float32), (working_size, working_size), interpolation=cv2.INTER_LINEAR)
+
+
+def load_bag(source: BagSource) -> np.ndarray:
+    """Pixels of a bag scan given as an array or a file path (checked and decoded like an upload)."""
+    if isinstance(source, np.ndarray):
+        return source
+    return decode_pixels(Path(source).read_bytes())[0]
+
+
+@dataclass
+class _CellSet:
+    features: list[np.ndarray] = field(default_factory=list)
+    labels: list[np.ndarray] = field(default_factory=list)
+
+    def add(self, features: np.ndarray, labels: np.ndarray) -> None:
+        self.features.append(features)
+        self.labels.append(labels)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.concatenate(self.features), np.concatenate(self.labels)
+
+
+def threat_cells(clean: XrayImage, threat: XrayImage, mask: np.ndarray) -> np.ndarray:
+    """Label the cells of a threat scan: 1 threat, 0 untouched, -1 too little of the threat to tell."""
+    g = grid_size(threat)
+    size = g * CELL
+    cover = threat.to_canvas(mask.astype(np.float32))[:size, :size]
+    cover = cover.reshape(g, CELL, g, CELL).mean(axis=(1, 3))
+    if clean.crop == threat.crop:
+        added = np.maximum(density_map(threat.transmission) - density_map(clean.transmission), 0.0)[:size, :size]
+        added = added.reshape(g, CELL, g, CELL).mean(axis=(1, 3))
+    else:
+        added = np.full((g, g), _POSITIVE_DENSITY, np.float32)
+    labels = np.full((g, g), -1, np.int8)
+    labels[cover <= 0.0] = 0
+    labels[(cover >= _POSITIVE_COVER) & (added >= _POSITIVE_DENSITY)] = 1
+    return labels.ravel()
+
+
+def _augment(bag: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Random flip / quarter turn of a bag (applied before projection, so pairs share it)."""
+    k = int(rng.integers(4))
+    bag = np.rot90(bag, k) if k else bag
+    if rng.random() < 0.5:
+        bag = bag[:, ::-1]
+    return np.ascontiguousarray(bag)
+
+
+def _estimator(seed: int, iterations: int) -> HistGradientBoostingClassifier:
+    return HistGradientBoostingClassifier(
+        learning_rate=0.08,
+        max_iter=iterations,
+        max_leaf_nodes=31,
+        min_samples_leaf=40,
+        l2_regularization=1.0,
+        early_stopping=False,
+        random_state=seed,
+    )
+
+
+def _fit(
+    estimator: HistGradientBoostingClassifier, x: np.ndarray, y: np.ndarray, positive_share: float = 0.3
+) -> HistGradientBoostingClassifier:
+    positives = max(int((y == 1).sum()), 1)
+    negatives = max(int((y == 0).sum()), 1)
+    weight = np.where(y == 1, positive_share * negatives / positives / (1 - positive_share), 1.0)
+    return estimator.fit(x, y, sample_weight=weight)
+
+
+def train_model(
+    benign_images: Sequence[BagSource],
+    threats: Sequence[Threat],
+    *,
+    seed: int = 0,
+    target_recall: float = 0.95,
+    validation_fraction: float = 0.25,
+    threats_per_bag: int = 2,
+    hardening_range: tuple[float, float] = (1.2, 2.5),
+    iterations: int = 250,
+    hard_negatives: int = 20_000,
+    version: str | None = None,
+    description: str = "",
+    progress: Progress | None = None,
+) -> TrainedModel:
+    """Train a model from benign bag scans and threat objects by threat image projection.
+
+    ``benign_images`` are clean bag scans (arrays or file paths: grey or colour, any depth and size);
+    ``threats`` are projected ``threats_per_bag`` times into every bag. A ``validation_fraction`` of the
+    bags is held out to pick the threshold reaching ``target_recall`` and to measure the model.
+    ``progress(stage, done, total)`` is called as work advances. Deterministic for a given ``seed``.
+    Raises ``ValueError`` if there are fewer than 4 bags or no threats.
+    """
+    if len(benign_images) < 4 or not threats:
+        raise ValueError("training needs at least 4 benign bags and one threat")
+    if not 0.0 < target_recall <= 1.0:
+        raise ValueError("target_recall must be in (0, 1]")
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(benign_images))
+    n_val = max(2, int(round(len(order) * validation_fraction)))
+    val_idx, train_idx = order[:n_val], order[n_val:]
+    report = progress or (lambda stage, done, total: None)
+
+    positives, negatives = _CellSet(), _CellSet()
+    for done, index in enumerate(train_idx):
+        bag = _augment(load_bag(benign_images[int(index)]), rng)
+        clean = from_array(bag)
+        clean_features = cell_features(clean)
+        content = clean_features[:, FEATURE_NAMES.index("content")] > 0.0
+        negatives.add(clean_features[content], np.zeros(int(content.sum()), np.int8))
+        for _ in range(threats_per_bag):
+            threat = threats[int(rng.integers(len(threats)))]
+            image, mask = project(bag, threat, rng=rng, hardening=float(rng.uniform(*hardening_range)))
+            with_threat = from_array(image)
+            labels = threat_cells(clean, with_threat, mask)
+            keep = labels == 1
+            positives.add(cell_features(with_threat)[keep], labels[keep])
+        report("features", done + 1, len(train_idx))
+
+    x_pos, y_pos = positives.arrays()
+    x_neg, y_neg = negatives.arrays()
+    if len(y_pos) == 0:
+        raise ValueError("no threat cells could be labelled; are the bags empty?")
+    report("fit", 0, 2)
+    first = _fit(_estimator(seed, iterations), np.concatenate([x_pos, x_neg]), np.concatenate([y_pos, y_neg]))
+    # Hard-negative mining: repeat the clean cells the first model found most threat-like.
+    neg_scores = first.predict_proba(x_neg)[:, 1]
+    hardest = np.argsort(neg_scores)[::-1][: min(hard_negatives, len(neg_scores))]
+    report("fit", 1, 2)
+    x_all = np.concatenate([x_pos, x_neg, x_neg[hardest], x_neg[hardest]])
+    y_all = np.concatenate([y_pos, y_neg, y_neg[hardest], y_neg[hardest]])
+    estimator = _fit(_estimator(seed, iterations), x_all, y_all)
+    report("fit", 2, 2)
+
+    model = TrainedModel(estimator=estimator, threshold=0.5)
+    labels_val: list[int] = []
+    scores_val: list[float] = []
+    for done, index in enumerate(val_idx):
+        bag = _augment(load_bag(benign_images[int(index)]), rng)
+        scores_val.append(model.score(bag).score)
+        labels_val.append(0)
+        for _ in range(threats_per_bag):
+            threat = threats[int(rng.integers(len(threats)))]
+            image, _mask = project(bag, threat, rng=rng, hardening=float(rng.uniform(*hardening_range)))
+            scores_val.append(model.score(image).score)
+            labels_val.append(1)
+        report("validation", done + 1, len(val_idx))
+    labels_arr, scores_arr = np.array(labels_val), np.array(scores_val)
+    threshold = threshold_for_recall(labels_arr, scores_arr, target_recall)
+    metrics: Metrics = compute_metrics(labels_arr, scores_arr, threshold)
+    created = datetime.now(UTC)
+    model.threshold = threshold
+    kinds = sorted({t.kind for t in threats})
+    model.metadata = {
+        "version": version or f"xray-{created:%Y%m%d-%H%M%S}-s{seed}",
+        "created_at": created.isoformat(timespec="seconds"),
+        "description": description,
+        "threshold": threshold,
+        "target_recall": target_recall,
+        "training": {
+            "seed": seed,
+            "benign_bags": len(train_idx),
+            "validation_bags": len(val_idx),
+            "threats": len(threats),
+            "threat_kinds": kinds,
+            "threats_per_bag": threats_per_bag,
+            "positive_cells": int(len(y_pos)),
+            "negative_cells": int(len(y_neg)),
+            "hardening_range": list(hardening_range),
+            "iterations": iterations,
+        },
+        "metrics": {"validation": metrics.as_dict()},
+    }
+    return model
+
+
+def default_model_dir() -> Path:
+    """Directory of the shipped default model (inside the package)."""
+    return Path(__file__).resolve().parent / "default_model"
+
+
+def load_default_model() -> TrainedModel:
+    """Load the shipped default model, trained on procedural data only (see ``build_default``).
+
+    Raises :class:`ModelFileError` if it is missing or damaged.
+    """
+    return TrainedModel.load(default_model_dir())
+
+
+def expected_grid(working_size: int = WORKING_SIZE) -> int:
+    """Cells per side for a working size."""
+    return math.floor(working_size / CELL)
