@@ -30,7 +30,7 @@ def spool(stream: BinaryIO, target: Path, *, max_bytes: int) -> tuple[str, int]:
     size = 0
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with open(target, "wb") as out:
+        with _open_private(target) as out:
             while chunk := stream.read(CHUNK):
                 size += len(chunk)
                 if size > max_bytes:
@@ -41,6 +41,11 @@ def spool(stream: BinaryIO, target: Path, *, max_bytes: int) -> tuple[str, int]:
         target.unlink(missing_ok=True)
         raise
     return digest.hexdigest(), size
+
+
+def _open_private(path: Path) -> BinaryIO:
+    """Open ``path`` for writing, readable by the owner only from the moment it exists (it holds clear text)."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
 
 
 def archive_path(root: Path, sha256: str) -> Path:
@@ -95,9 +100,8 @@ def reencrypt(path: Path, vault: Vault) -> None:
     """Re-encrypt one archived file under the vault's active key (key rotation)."""
     tmp_plain = path.with_suffix(".plain.tmp")
     try:
-        with open(tmp_plain, "wb") as plain:
+        with _open_private(tmp_plain) as plain:
             restore(path, plain, vault)
-        os.chmod(tmp_plain, 0o600)
         path_new = path.with_suffix(".new")
         shutil.move(path, path_new)
         try:

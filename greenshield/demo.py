@@ -107,13 +107,10 @@ def seed_accounts(session: Session) -> list[tuple[str, str, str]]:
 
 def seed_demo_province(session: Session, *, days: int, seed: int) -> list[tuple[str, str, str]]:
     """The whole demo: registry, accounts, and whatever each feature adds. Returns the demo accounts."""
+    from greenshield.ingest.demo import seed_logs
+
     rng = random.Random(seed)
     outlets = seed_registry(session, rng)
     accounts = seed_accounts(session)
-    for hook in DEMO_HOOKS:
-        hook(session, outlets, rng=rng, days=days)
+    seed_logs(session, outlets, rng=rng, days=days)
     return accounts
-
-
-DEMO_HOOKS: list = []
-"""Features append ``hook(session, outlets, rng=, days=)`` to add their demo data (logs, X-ray events...)."""

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from greenshield import archive, pii
 from greenshield.ingest.services import content_hash
 from greenshield.personal import ensure_key_state
-from models import CollectionRecord, PiiKeyState, Staff, utcnow
+from models import CollectionRecord, Finding, PiiKeyState, Staff, utcnow
 
 BATCH = 2000
 
@@ -59,10 +59,20 @@ def _rotate_records(session: Session, old: pii.Vault, new: pii.Vault) -> int:
                 "sender_phone_enc": new.encrypt(phone, pii.PHONE), "sender_phone_hmac": phone_hmac,
                 "content_hash": _rehash(r, id_hmac, phone_hmac),
             })
+        rekeyed = {r.sender_id_hmac: u["sender_id_hmac"] for r, u in zip(rows, updates) if r.sender_id_hmac}
         session.execute(update(CollectionRecord), updates)
+        _rekey_findings(session, rekeyed)
         session.expunge_all()
         done += len(rows)
         last_id = rows[-1].id
+
+
+def _rekey_findings(session: Session, new_index: dict[str, str]) -> None:
+    """Findings about one ID are keyed by its blind index: move them to the new one, so that screening after
+    the rotation adds to them instead of opening a second finding for the same ID and day."""
+    for finding in session.scalars(select(Finding).where(Finding.subject.in_(list(new_index)))):
+        finding.subject = new_index[finding.subject]
+    session.flush()
 
 
 def _rehash(r: CollectionRecord, id_hmac: str | None, phone_hmac: str | None) -> str:

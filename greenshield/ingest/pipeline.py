@@ -1,7 +1,6 @@
 """The whole path of one upload, shared by the API, the web page and the CLI."""
 from __future__ import annotations
 
-import os
 import uuid
 from pathlib import Path
 from typing import BinaryIO
@@ -41,7 +40,6 @@ def upload_daily_log(session: Session, *, outlet: Outlet, stream: BinaryIO, file
             raise RejectedFile(f"The file is too large: {exc}.", code="too_large", status=413) from None
         if size == 0:
             raise RejectedFile("The file is empty.", code="empty_file")
-        os.chmod(spool_path, 0o600)
         outcome = ingest_daily_log(session, outlet=outlet, path=spool_path, sha256=sha256, size=size,
                                    filename=filename or "upload", strict=strict, source=source, user=user,
                                    vault=vault(session), instance=instance)

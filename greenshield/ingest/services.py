@@ -75,7 +75,7 @@ class _RecordWriter:
     def _compliant(self, rec: LogRecord, day: dt.date) -> bool:
         if rec.real_name_verified and rec.sender_id_type and rec.sender_id_no:
             return True
-        filing = self.filings.get(rec.contract_customer_code or "")
+        filing = self.filings.get((rec.contract_customer_code or "").upper())  # registry codes are upper-case
         return filing is not None and filing.valid_on(day)
 
     def flush(self) -> None:
@@ -165,7 +165,6 @@ def ingest_daily_log(session: Session, *, outlet: Outlet, path: Path, sha256: st
     earlier = existing_batch(session, outlet, sha256)
     if earlier is not None:
         return IngestOutcome(earlier, created=False)
-    archive.store(instance, sha256, path, vault)
     try:
         reader = open_daily_log(path)
     except InvalidLogFile as exc:
@@ -217,5 +216,6 @@ def ingest_daily_log(session: Session, *, outlet: Outlet, path: Path, sha256: st
     batch.status = (BatchStatus.REJECTED if batch.rows_accepted == 0 else
                     BatchStatus.PARTIAL if batch.rows_rejected else BatchStatus.ACCEPTED)
     session.flush()
+    archive.store(instance, sha256, path, vault)  # only files that became a batch: a refused one leaves no copy
     return IngestOutcome(batch, created=True, touched={(outlet.id, d) for d in writer.touched_days},
                          screen_rows=writer.screen_rows)

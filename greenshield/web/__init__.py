@@ -10,12 +10,16 @@ from models import Role
 
 def init_app(app: Flask) -> None:
     from greenshield.auth.views import bp as auth
+    from greenshield.compliance.views import bp as dashboard
+    from greenshield.ingest.views import bp as ingest
     from greenshield.registry.views import bp as registry
+    from greenshield.web import labels
     from greenshield.web.navigation import nav_items, role_label
     from greenshield.web.views import bp as web
 
-    for blueprint in (web, auth, registry):
+    for blueprint in (web, auth, dashboard, ingest, registry):
         app.register_blueprint(blueprint)
+    labels.register(app)
 
     @app.context_processor
     def _template_globals():

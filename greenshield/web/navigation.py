@@ -21,6 +21,8 @@ class NavItem:
 
 
 NAV = (
+    NavItem(READERS, "dashboard.league", _l("Compliance"), _l("League table, trends, alerts, findings")),
+    NavItem((Role.ADMIN, Role.OUTLET_MANAGER), "ingest_pages.upload", _l("Upload"), _l("Upload a daily log")),
     NavItem(READERS, "registry_pages.index", _l("Outlets"), _l("Outlets and sorting centres"), (("kind", "outlets"),)),
     NavItem(READERS, "registry_pages.index", _l("X-ray machines"), _l("Machines per outlet"), (("kind", "xray-machines"),)),
     NavItem(READERS, "registry_pages.index", _l("Staff"), _l("Couriers and screeners"), (("kind", "staff"),)),

@@ -1,0 +1,51 @@
+"""The upload page (with progress for long uploads) and the batch page."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from greenshield import db
+from greenshield.auth.policy import allow, current_user, outlet_for, outlet_in_scope, scope_outlets
+from greenshield.errors import DomainError
+from greenshield.ingest.pipeline import upload_daily_log
+from models import BatchError, Outlet, Role, UploadBatch
+
+bp = Blueprint("ingest_pages", __name__)
+
+
+def _my_outlets():
+    stmt = scope_outlets(select(Outlet).where(Outlet.active.is_(True)), current_user()).order_by(Outlet.code)
+    return db.session().scalars(stmt).all()
+
+
+@bp.route("/upload", methods=["GET", "POST"])
+@allow(Role.ADMIN, Role.OUTLET_MANAGER)
+def upload():
+    """Upload a daily log. With JavaScript the page posts to the API and shows progress; without, this form."""
+    error = None
+    if request.method == "POST":
+        file = request.files.get("file")
+        try:
+            if file is None or not file.filename:
+                raise DomainError("Choose a file to upload.", status=422, code="validation_error")
+            outlet = outlet_for(current_user(), request.form.get("outlet", ""))
+            outcome = upload_daily_log(db.session(), outlet=outlet, stream=file.stream, filename=file.filename,
+                                       strict=request.form.get("strict") == "1", source="web", user=current_user())
+        except DomainError as exc:
+            error = exc
+        else:
+            return redirect(url_for(".batch", batch_id=outcome.batch.id))
+    return render_template("ingest/upload.html", outlets=_my_outlets(), error=error), \
+        error.status if error else 200
+
+
+@bp.route("/batches/<int:batch_id>")
+@allow(Role.ADMIN, Role.INSPECTOR, Role.OUTLET_MANAGER)
+def batch(batch_id):
+    """A batch's summary and its rejected rows."""
+    batch = db.session().get(UploadBatch, batch_id)
+    if batch is None or not outlet_in_scope(current_user(), batch.outlet):
+        abort(404)
+    errors = db.session().scalars(select(BatchError).where(BatchError.batch_id == batch.id)
+                                  .order_by(BatchError.row, BatchError.id).limit(1000)).all()
+    return render_template("ingest/batch.html", batch=batch, errors=errors)

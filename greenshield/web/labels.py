@@ -1,0 +1,44 @@
+"""Template filters and labels: rates as percentages, local times, translated names of codes."""
+from __future__ import annotations
+
+import datetime as dt
+
+from flask_babel import lazy_gettext as _l
+
+CHINA = dt.timezone(dt.timedelta(hours=8))
+
+METRICS = {"real_name": _l("Real-name rate"), "inspection": _l("Inspection rate"), "xray": _l("X-ray rate")}
+FINDINGS = {
+    "shared_id": _l("One ID for many senders"),
+    "id_many_outlets": _l("One ID at many outlets"),
+    "id_many_items": _l("One ID on too many items"),
+    "staff_id": _l("Staff ID used as sender's"),
+    "implausible_age": _l("Implausible birth date or age"),
+    "sequential_ids": _l("Sequential ID numbers"),
+}
+BATCH_STATUS = {"accepted": _l("Accepted"), "partial": _l("Partly accepted"), "rejected": _l("Rejected")}
+COLUMNS = {
+    "waybill_no": _l("Waybill no."), "collected_at": _l("Collected at"), "outlet_code": _l("Outlet code"),
+    "sender_name": _l("Sender name"), "sender_id_type": _l("ID type"), "sender_id_no": _l("ID number"),
+    "sender_phone": _l("Sender phone"), "item_name": _l("Item name"), "item_category": _l("Item category"),
+    "quantity": _l("Quantity"), "real_name_verified": _l("Real-name verified"), "inspected": _l("Inspected"),
+    "xray_screened": _l("X-ray screened"), "courier_id": _l("Courier"),
+    "contract_customer_code": _l("Contract customer"), "": _l("Whole row"),
+}
+
+
+def pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.2f}%"
+
+
+def localtime(value: dt.datetime | None) -> str:
+    return "" if value is None else value.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
+
+
+def register(app) -> None:
+    app.add_template_filter(pct, "pct")
+    app.add_template_filter(localtime, "localtime")
+    app.add_template_global(lambda code: str(METRICS.get(code, code)), "metric_label")
+    app.add_template_global(lambda code: str(FINDINGS.get(code, code)), "finding_label")
+    app.add_template_global(lambda code: str(BATCH_STATUS.get(code, code)), "batch_status_label")
+    app.add_template_global(lambda code: str(COLUMNS.get(code, code)), "column_label")
