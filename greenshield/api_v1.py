@@ -6,9 +6,10 @@ from flask_smorest import Api
 
 def register(api: Api) -> None:
     from greenshield.auth.api import blp as accounts
+    from greenshield.audits.api import blp as audits
     from greenshield.compliance.api import blp as compliance
     from greenshield.ingest.api import blp as ingest
     from greenshield.registry.api import blp as registry
 
-    for blueprint in (accounts, registry, ingest, compliance):
+    for blueprint in (accounts, registry, ingest, compliance, audits):
         api.register_blueprint(blueprint)

@@ -20,9 +20,10 @@ main = FlaskGroup(
 
 def register(app) -> None:
     """Add the core commands to ``app.cli`` (features add theirs the same way)."""
+    from greenshield.audits.cli import audits, scheduler
     from greenshield.ingest.cli import ingest, keys
 
-    for command in (init_db, seed_demo, users, serve, ingest, keys):
+    for command in (init_db, seed_demo, users, serve, ingest, keys, audits, scheduler):
         app.cli.add_command(command)
 
 

@@ -113,9 +113,15 @@ def mark_write() -> None:
 
 
 @contextmanager
-def job_session() -> Iterator[Session]:
-    """A session for a CLI command or scheduled job: committed when the block succeeds, else rolled back."""
-    s = database().sessionmaker()
+def job_session(write: bool = False) -> Iterator[Session]:
+    """A session for a CLI command or scheduled job: committed when the block succeeds, else rolled back.
+
+    ``write``: SQLite takes the write lock at BEGIN, so that concurrent writers queue instead of failing.
+    """
+    db = database()
+    s = db.sessionmaker()
+    if write and db.dialect == "sqlite":
+        s.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
     try:
         yield s
         s.commit()

@@ -85,6 +85,15 @@ def _validation_details(exc_data) -> dict:
 
 
 def init_app(app: Flask) -> None:
+    from audits.errors import AuditError, NotFoundError, StateError
+
+    @app.errorhandler(AuditError)
+    def _audit(exc: AuditError):
+        status, code = ((404, "not_found") if isinstance(exc, NotFoundError) else
+                        (409, "conflict") if isinstance(exc, StateError) else (422, "validation_error"))
+        details = {exc.field: [exc.message]} if exc.field else {}
+        return error_response(status, code, exc.message, details)
+
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
         return error_response(exc.status, exc.code, exc.message, exc.details)

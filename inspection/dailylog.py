@@ -947,8 +947,8 @@ def validate_row(
     if outlet:
         outlet = _code(outlet).upper()
         if outlet and outlet != outlet_code.upper():
-            named = f'outlet "{outlet}"' if _OUTLET_CODE.fullmatch(outlet) else "another outlet"
-            message = f'row names {named} but the file is uploaded for outlet "{outlet_code}"'
+            # The cell is not echoed: a shifted column can put an ID or phone number here.
+            message = f'row names another outlet, but the file is uploaded for outlet "{outlet_code}"'
             errors.append(RowError(row_no, "outlet_code", message))
 
     sender_name = get("sender_name")

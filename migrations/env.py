@@ -10,6 +10,11 @@ from models import Base
 
 config = context.config
 target_metadata = Base.metadata
+UNMODELLED_TABLES = {"apscheduler_jobs"}  # APScheduler's job store: made by a migration, owned by APScheduler
+
+
+def include_name(name, type_, parent_names) -> bool:
+    return not (type_ == "table" and name in UNMODELLED_TABLES)
 
 
 def _configure(connection) -> None:
@@ -18,6 +23,7 @@ def _configure(connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=include_name,
     )
 
 

@@ -16,6 +16,20 @@ from models.registry import (
     XrayMachine,
 )
 from models.accounts import ApiToken, Role, User, user_outlets
+from models.audits import (
+    Audit,
+    AuditKind,
+    AuditPhoto,
+    AuditPlan,
+    AuditResult,
+    AuditSchedule,
+    AuditStatus,
+    ChecklistEntry,
+    OrderStatus,
+    RectificationOrder,
+    ScheduleFiring,
+    audit_inspectors,
+)
 from models.parcels import (
     Alert,
     AlertStatus,
@@ -30,6 +44,18 @@ from models.parcels import (
 )
 
 __all__ = [
+    "audit_inspectors",
+    "ScheduleFiring",
+    "RectificationOrder",
+    "OrderStatus",
+    "ChecklistEntry",
+    "AuditStatus",
+    "AuditSchedule",
+    "AuditResult",
+    "AuditPlan",
+    "AuditPhoto",
+    "AuditKind",
+    "Audit",
     "UploadBatch",
     "PiiKeyState",
     "OutletDay",

@@ -80,52 +80,46 @@ def _set_alerts(session: Session, outlet_id: int, day: dt.date, counts: DayCount
                 alert.rate = value
 
 
-def screen(session: Session, screen_rows: list[tuple[str, str, dt.date, str]],
-           thresholds: screening.Thresholds) -> set[Pair]:
-    """Look for abnormal real-name data around the IDs a batch brought in (across all outlets on those days).
+USAGE_KINDS = (screening.SHARED_ID, screening.MANY_OUTLETS, screening.MANY_ITEMS)
 
-    ``screen_rows`` are (blind index, clear ID, day, birth-date problem) of the batch's new records. Creates or
-    refreshes findings and ties them to their records; returns the outlet-days whose adjusted rate may change.
+
+def screen(session: Session, screen_rows: list[tuple[str, str | None, dt.date, str]],
+           thresholds: screening.Thresholds) -> set[Pair]:
+    """Look for abnormal real-name data around the IDs a batch brought in or corrected away (across all outlets
+    on those days): create or refresh findings, tie them to their records, and drop findings whose pattern no
+    longer holds. ``screen_rows`` are (blind index, clear ID or None, day, birth-date problem).
+
+    Returns the outlet-days whose adjusted rate may change.
     """
     if not screen_rows:
         return set()
-    clear_of = {h: clear for h, clear, _, _ in screen_rows}
+    clear_of = {h: clear for h, clear, _, _ in screen_rows if clear}
     by_day: dict[dt.date, set[str]] = defaultdict(set)
     for h, _, day, _ in screen_rows:
         by_day[day].add(h)
     hits: list[tuple[str, str, dt.date, dict, list[str]]] = []  # kind, subject, day, detail, hmacs
     for day, hmacs in by_day.items():
-        ordered = sorted(hmacs)
-        for start in range(0, len(ordered), 500):
-            part = ordered[start:start + 500]
-            usage = session.execute(
-                select(CollectionRecord.sender_id_hmac, func.count(),
-                       func.count(func.distinct(CollectionRecord.sender_name)),
-                       func.count(func.distinct(CollectionRecord.outlet_id)))
-                .where(CollectionRecord.is_current.is_(True), CollectionRecord.collected_on == day,
-                       CollectionRecord.sender_id_hmac.in_(part))
-                .group_by(CollectionRecord.sender_id_hmac)
-                .having(or_(func.count() >= thresholds.items_per_id,
-                            func.count(func.distinct(CollectionRecord.sender_name)) >= thresholds.names_per_id,
-                            func.count(func.distinct(CollectionRecord.outlet_id)) >= thresholds.outlets_per_id)))
-            for h, items, names, outlets in usage:
-                for kind in screening.id_usage_kinds(items, names, outlets, thresholds):
-                    hits.append((kind, h, day, {"id": mask_id_no(clear_of[h]), "items": items, "names": names,
-                                                "outlets": outlets}, [h]))
+        for h, items, names, outlets in _usage(session, day, sorted(hmacs)):
+            for kind in screening.id_usage_kinds(items, names, outlets, thresholds):
+                detail = {"id": _masked(session, h, clear_of), "items": items, "names": names, "outlets": outlets}
+                hits.append((kind, h, day, detail, [h]))
     staff = {h: (sid, name) for h, sid, name in session.execute(
         select(Staff.id_no_hmac, Staff.staff_id, Staff.name).where(Staff.id_no_hmac.in_(list(clear_of))))}
-    seen_birth = set()
+    seen = set()
     for h, clear, day, problem in screen_rows:
-        if h in staff and (screening.STAFF_ID, h, day) not in seen_birth:
-            seen_birth.add((screening.STAFF_ID, h, day))
+        if clear is None:
+            continue
+        if h in staff and (screening.STAFF_ID, h, day) not in seen:
+            seen.add((screening.STAFF_ID, h, day))
             hits.append((screening.STAFF_ID, h, day, {"id": mask_id_no(clear), "staff_id": staff[h][0],
                                                       "staff_name": staff[h][1]}, [h]))
-        if problem and (screening.BIRTH_DATE, h, day) not in seen_birth:
-            seen_birth.add((screening.BIRTH_DATE, h, day))
+        if problem and (screening.BIRTH_DATE, h, day) not in seen:
+            seen.add((screening.BIRTH_DATE, h, day))
             hits.append((screening.BIRTH_DATE, h, day, {"id": mask_id_no(clear), "problem": problem}, [h]))
     clear_by_day: dict[dt.date, dict[str, str]] = defaultdict(dict)
     for h, clear, day, _ in screen_rows:
-        clear_by_day[day][clear] = h
+        if clear:
+            clear_by_day[day][clear] = h
     for day, ids in clear_by_day.items():
         for run in screening.sequential_runs(ids, thresholds.sequential_run):
             members = [ids[n] for n in run]
@@ -135,8 +129,36 @@ def screen(session: Session, screen_rows: list[tuple[str, str, dt.date, str]],
     touched: set[Pair] = set()
     for kind, subject, day, detail, hmacs in hits:
         touched |= _record_finding(session, kind, subject, day, detail, hmacs)
+    still = {(kind, subject, day) for kind, subject, day, _, _ in hits}
+    for day, hmacs in by_day.items():
+        stale = session.scalars(select(Finding).where(Finding.day == day, Finding.kind.in_(USAGE_KINDS),
+                                                      Finding.subject.in_(list(hmacs)))).all()
+        for finding in stale:
+            if (finding.kind, finding.subject, finding.day) not in still:
+                touched.add((finding.outlet_id, finding.day))
+                session.delete(finding)
     session.flush()
     return touched
+
+
+def _usage(session: Session, day: dt.date, hmacs: list[str]):
+    """(blind index, items, distinct sender names, distinct outlets) of each ID's current records on ``day``."""
+    for start in range(0, len(hmacs), 500):
+        yield from session.execute(
+            select(CollectionRecord.sender_id_hmac, func.count(),
+                   func.count(func.distinct(CollectionRecord.sender_name)),
+                   func.count(func.distinct(CollectionRecord.outlet_id)))
+            .where(CollectionRecord.is_current.is_(True), CollectionRecord.collected_on == day,
+                   CollectionRecord.sender_id_hmac.in_(hmacs[start:start + 500]))
+            .group_by(CollectionRecord.sender_id_hmac))
+
+
+def _masked(session: Session, h: str, clear_of: dict[str, str]) -> str:
+    """The masked ID of a blind index: from the batch when it brought the ID, else from an earlier finding."""
+    if h in clear_of:
+        return mask_id_no(clear_of[h])
+    earlier = session.scalar(select(Finding.detail).where(Finding.subject == h).limit(1))
+    return (earlier or {}).get("id", "")
 
 
 def _record_finding(session: Session, kind: str, subject: str, day: dt.date, detail: dict,
@@ -150,7 +172,14 @@ def _record_finding(session: Session, kind: str, subject: str, day: dt.date, det
         by_outlet[outlet_id].append(record_id)
     if kind == screening.SEQUENTIAL:
         by_outlet = {o: ids for o, ids in by_outlet.items() if len(ids) >= 2}
+    for gone in session.scalars(select(Finding).where(Finding.kind == kind, Finding.day == day,
+                                                      Finding.subject == subject,
+                                                      Finding.outlet_id.not_in(list(by_outlet) or [0]))):
+        session.delete(gone)
+        by_outlet.setdefault(gone.outlet_id, [])
     for outlet_id, ids in by_outlet.items():
+        if not ids:
+            continue
         finding = session.scalar(select(Finding).where(Finding.kind == kind, Finding.outlet_id == outlet_id,
                                                        Finding.day == day, Finding.subject == subject))
         if finding is None:

@@ -37,7 +37,7 @@ class IngestOutcome:
     batch: UploadBatch
     created: bool
     touched: set[tuple[int, dt.date]] = field(default_factory=set)
-    screen_rows: list[tuple[str, str, dt.date, str]] = field(default_factory=list)
+    screen_rows: list[tuple[str, str | None, dt.date, str]] = field(default_factory=list)
 
 
 def file_error(exc: InvalidLogFile) -> RejectedFile:
@@ -61,7 +61,8 @@ class _RecordWriter:
         self.pending: list[LogRecord] = []
         self.accepted = self.skipped = self.corrected = 0
         self.touched_days: set[dt.date] = set()
-        self.screen_rows: list[tuple[str, str, dt.date, str]] = []  # (id_hmac, clear id, day, problem or '')
+        # (id blind index, clear id or None for a superseded record's, day, birth-date problem or '')
+        self.screen_rows: list[tuple[str, str | None, dt.date, str]] = []
         today = dt.datetime.now(CHINA).date()
         self.today = today
         self.filings = {c.code: c for c in session.scalars(
@@ -85,7 +86,7 @@ class _RecordWriter:
         waybills = {r.waybill_no for r in chunk}
         current = {row.waybill_no: row for row in self.session.execute(
             select(CollectionRecord.waybill_no, CollectionRecord.id, CollectionRecord.version,
-                   CollectionRecord.content_hash, CollectionRecord.collected_on)
+                   CollectionRecord.content_hash, CollectionRecord.collected_on, CollectionRecord.sender_id_hmac)
             .where(CollectionRecord.outlet_id == self.outlet.id, CollectionRecord.is_current.is_(True),
                    CollectionRecord.waybill_no.in_(waybills)))}
         rows, superseded = [], []
@@ -112,6 +113,8 @@ class _RecordWriter:
                 if previous is not None:
                     superseded.append(previous.id)
                     self.touched_days.add(previous.collected_on)
+                    if previous.sender_id_hmac:  # its ID's patterns may no longer hold: screen it again
+                        self.screen_rows.append((previous.sender_id_hmac, None, previous.collected_on, ""))
                     version = previous.version + 1
                     self.corrected += 1
             day = rec.collected_at.astimezone(CHINA).date()

@@ -1,0 +1,29 @@
+"""Risk weighting of the draw: outlets that look worse are drawn more often, every outlet still can be."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RiskFactors:
+    """What the centre knows about an outlet, over recent windows."""
+
+    days_below_threshold: int = 0    # outlet-days under any rate threshold, last 30 days
+    open_alerts: int = 0
+    findings: int = 0                # abnormal real-name findings, last 90 days
+    flagged_xray: int = 0            # flagged X-ray events, last 30 days
+    past_rectifications: int = 0     # rectification orders, last 2 years
+    days_since_last_audit: int | None = None  # None: never audited
+
+
+def risk_weight(f: RiskFactors) -> float:
+    """1 for an outlet with nothing against it, up to about 15 for the worst; each factor is capped so that no
+    single one dominates."""
+    weight = 1.0
+    weight += min(f.days_below_threshold, 30) / 10
+    weight += min(f.open_alerts, 10) * 0.3
+    weight += min(f.findings, 10) * 0.3
+    weight += min(f.flagged_xray, 20) * 0.1
+    weight += min(f.past_rectifications, 5) * 0.5
+    weight += 1.0 if f.days_since_last_audit is None else min(f.days_since_last_audit, 365) / 365
+    return round(weight, 4)

@@ -1,0 +1,1 @@
+"""Audits: random draws, schedules, the on-site workflow, rectification and publication."""

@@ -1,0 +1,52 @@
+"""The one process that runs scheduled jobs (``greenshield scheduler``), with its jobs in the database."""
+from __future__ import annotations
+
+import logging
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from flask import Flask
+
+from greenshield import db, jobs
+
+MISFIRE_GRACE_SECONDS = 3600
+
+
+def build(app: Flask) -> BlockingScheduler:
+    """A scheduler whose jobs persist in the app's database (table ``apscheduler_jobs``, made by a migration).
+
+    Missed firings (the scheduler was down) are coalesced into one run if the scheduler is back within an hour
+    of the missed time, and skipped after that; the next regular firing then runs as usual.
+    """
+    engine = app.extensions[db.EXTENSION].engine
+    scheduler = BlockingScheduler(
+        jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename="apscheduler_jobs")},
+        executors={"default": ThreadPoolExecutor(4)},
+        job_defaults={"coalesce": True, "misfire_grace_time": MISFIRE_GRACE_SECONDS, "max_instances": 1},
+        timezone=jobs.TIMEZONE,
+    )
+    scheduler.add_job("greenshield.jobs:sync_schedules", "interval", minutes=1, id="sync-schedules",
+                      replace_existing=True)
+    scheduler.add_job("greenshield.jobs:daily_audit_duties", CronTrigger(hour=1, minute=5, timezone=jobs.TIMEZONE),
+                      id="daily-audit-duties", replace_existing=True)
+    for job_id, func, trigger in PERIODIC_JOBS:
+        scheduler.add_job(func, trigger, id=job_id, replace_existing=True)
+    jobs.bind(app, scheduler)
+    return scheduler
+
+
+PERIODIC_JOBS: list[tuple[str, str, CronTrigger]] = []
+"""Further periodic jobs of other features: (id, "module:function", trigger)."""
+
+
+def run(app: Flask) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    scheduler = build(app)
+    scheduler.add_job("greenshield.jobs:sync_schedules", id="sync-schedules-at-start", replace_existing=True)
+    print(f"GreenShield scheduler running with jobs in {app.config['DATABASE_URL'].split('@')[-1]}", flush=True)
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass

@@ -1,0 +1,201 @@
+"""Audits through the API and CLI: draws, reproducibility, the workflow, duties and publication."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from audits.calendar import add_working_days
+from greenshield.audits.services import today
+from models import Alert, Audit, AuditKind, OutletDay, RectificationOrder
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+@pytest.fixture
+def province(make_outlet, make_user, bearer):
+    """Six outlets in Hohhot, six inspectors of the province, one of Baotou, and a manager of one outlet."""
+    outlets = [make_outlet(f"AU-{i:02d}", region="150100") for i in range(6)]
+    inspectors = [make_user("inspector", username=f"au_insp{i}", region="150000") for i in range(6)]
+    return {
+        "outlets": outlets,
+        "inspectors": inspectors,
+        "admin": bearer(make_user("admin")),
+        "insp": [bearer(u) for u in inspectors],
+        "baotou": bearer(make_user("inspector", region="150200")),
+        "manager": bearer(make_user("outlet_manager", outlets=["AU-00", "AU-01", "AU-02", "AU-03", "AU-04", "AU-05"])),
+    }
+
+
+def plan_body(**overrides):
+    due = (today() + dt.timedelta(days=10)).isoformat()
+    return {"region_code": "150100", "outlets": 2, "inspectors_per_audit": 2, "due_date": due, **overrides}
+
+
+def test_draw_plan_and_reproduce_it(client, province):
+    created = client.post("/api/v1/audit-plans", json=plan_body(seed=12345), headers=province["admin"])
+    assert created.status_code == 201
+    plan = created.get_json()
+    assert plan["seed"] == 12345 and len(plan["audits"]) == 2
+    for audit in plan["audits"]:
+        assert len(audit["inspectors"]) == 2 and audit["outlet_code"].startswith("AU-")
+    again = client.post("/api/v1/audit-plans", json=plan_body(seed=12345), headers=province["admin"])
+    assert again.status_code == 200 and again.get_json() == plan
+    verified = client.get(f"/api/v1/audit-plans/{plan['id']}/verify", headers=province["admin"]).get_json()
+    assert verified["reproducible"] is True and verified["differences"] == []
+
+
+def test_a_plan_without_seed_gets_one(client, province):
+    plan = client.post("/api/v1/audit-plans", json=plan_body(), headers=province["insp"][0]).get_json()
+    assert isinstance(plan["seed"], int) and plan["seed"] >= 0
+
+
+def test_verify_draw_cli_and_tampering(client, runner, province, session):
+    plan = client.post("/api/v1/audit-plans", json=plan_body(seed=9), headers=province["admin"]).get_json()
+    ok = runner.invoke(args=["audits", "verify-draw", str(plan["id"])])
+    assert ok.exit_code == 0 and json.loads(ok.output)["reproducible"] is True
+    audit = session.get(Audit, plan["audits"][0]["id"])
+    other = next(u for u in province["inspectors"] if u not in audit.inspectors)
+    audit.inspectors[0] = other
+    session.flush()
+    bad = runner.invoke(args=["audits", "verify-draw", str(plan["id"])])
+    assert bad.exit_code == 1 and json.loads(bad.output.strip().splitlines()[-1])["reproducible"] is False
+    assert runner.invoke(args=["audits", "verify-draw", "999999"]).exit_code != 0
+
+
+def test_plan_errors(client, province):
+    too_many = client.post("/api/v1/audit-plans", json=plan_body(outlets=4), headers=province["admin"])
+    assert too_many.status_code == 422 and "inspectors" in too_many.get_json()["error"]["message"]
+    unknown = client.post("/api/v1/audit-plans", json=plan_body(region_code="999999"), headers=province["admin"])
+    assert unknown.status_code == 422
+    bad = client.post("/api/v1/audit-plans", json=plan_body(outlets=0, due_date="2026-02-30"), headers=province["admin"])
+    assert set(bad.get_json()["error"]["details"]) == {"outlets", "due_date"}
+    out_of_scope = client.post("/api/v1/audit-plans", json=plan_body(), headers=province["baotou"])
+    assert out_of_scope.status_code == 403
+
+
+def test_second_plan_same_day_avoids_busy_inspectors_and_last_teams(client, province, session):
+    first = client.post("/api/v1/audit-plans", json=plan_body(outlets=1, seed=1), headers=province["admin"]).get_json()
+    second = client.post("/api/v1/audit-plans", json=plan_body(outlets=1, seed=2), headers=province["admin"]).get_json()
+    assert not set(first["audits"][0]["inspectors"]) & set(second["audits"][0]["inspectors"])
+
+
+def _work_through(client, headers, audit_id, *, failing=()):
+    from audits.checklist import CODES
+    for item in CODES:
+        response = client.put(f"/api/v1/audits/{audit_id}/checklist/{item}",
+                              json={"compliant": item not in failing, "finding": "监控仅保存7天" if item in failing else None},
+                              headers=headers)
+        assert response.status_code == 200, response.get_json()
+
+
+def _assigned(province, audit):
+    index = [u.username for u in province["inspectors"]].index(audit["inspectors"][0])
+    return province["insp"][index]
+
+
+def test_workflow_rectify_respond_follow_up_publish(client, province, session, runner, monkeypatch):
+    plan = client.post("/api/v1/audit-plans", json=plan_body(outlets=1, seed=5), headers=province["admin"]).get_json()
+    audit = plan["audits"][0]
+    headers = _assigned(province, audit)
+    stranger = next(h for h, u in zip(province["insp"], province["inspectors"]) if u.username not in audit["inspectors"])
+    assert client.put(f"/api/v1/audits/{audit['id']}/checklist/rules_posted", json={"compliant": True},
+                      headers=stranger).status_code == 403
+    early = client.post(f"/api/v1/audits/{audit['id']}/close", json={"result": "pass"}, headers=headers)
+    assert early.status_code == 409 and "without a verdict" in early.get_json()["error"]["message"]
+    _work_through(client, headers, audit["id"], failing=("video_coverage",))
+    photo = client.post(f"/api/v1/audits/{audit['id']}/checklist/video_coverage/photos",
+                        data={"photo": (__import__("io").BytesIO(PNG), "cam.png")}, headers=headers)
+    assert photo.status_code == 201 and len(photo.get_json()["photos"]) == 1
+    not_image = client.post(f"/api/v1/audits/{audit['id']}/checklist/video_coverage/photos",
+                            data={"photo": (__import__("io").BytesIO(b"MZ..."), "x.png")}, headers=headers)
+    assert not_image.status_code == 422
+    no_deadline = client.post(f"/api/v1/audits/{audit['id']}/close", json={"result": "rectify"}, headers=headers)
+    assert no_deadline.status_code == 422 and "deadline" in no_deadline.get_json()["error"]["details"]
+    deadline = today() + dt.timedelta(days=15)
+    closed = client.post(f"/api/v1/audits/{audit['id']}/close", json={
+        "result": "rectify", "deadline": deadline.isoformat(), "summary": "视频保存不足"}, headers=headers).get_json()
+    assert closed["status"] == "closed" and closed["result"] == "rectify"
+    assert closed["publish_by"] == add_working_days(today(), 20).isoformat()
+    assert "video_coverage" in closed["order"]["requirements"]
+    assert client.put(f"/api/v1/audits/{audit['id']}/checklist/rules_posted", json={"compliant": False},
+                      headers=headers).status_code == 409
+    due = client.get("/api/v1/audits?publication=due", headers=province["admin"]).get_json()
+    assert [a["id"] for a in due] == [audit["id"]]
+    order_id = closed["order"]["id"]
+    assert client.post(f"/api/v1/rectification-orders/{order_id}/response", json={"response": "已整改"},
+                       headers=province["manager"]).get_json()["status"] == "answered"
+    import greenshield.audits.services as services
+    import greenshield.jobs as jobs_module
+    later = deadline + dt.timedelta(days=1)
+    monkeypatch.setattr(services, "today", lambda: later)
+    jobs_module.bind(client.application)
+    result = runner.invoke(args=["audits", "run-daily"])
+    assert json.loads(result.output)["follow_ups"] == 1
+    order = session.get(RectificationOrder, order_id)
+    follow = session.get(Audit, order.follow_up_id)
+    assert follow.kind is AuditKind.FOLLOW_UP and follow.due_date == deadline and follow.parent_id == audit["id"]
+    published = client.post(f"/api/v1/audits/{audit['id']}/publish", headers=headers).get_json()
+    assert published["published_at"]
+    assert client.get("/api/v1/audits?publication=published", headers=province["admin"]).get_json()[0]["id"] == audit["id"]
+
+
+def test_overdue_order_raises_an_alert_once(client, province, session, runner, monkeypatch):
+    plan = client.post("/api/v1/audit-plans", json=plan_body(outlets=1, seed=8), headers=province["admin"]).get_json()
+    audit = plan["audits"][0]
+    headers = _assigned(province, audit)
+    _work_through(client, headers, audit["id"], failing=("xray_full",))
+    deadline = today() + dt.timedelta(days=3)
+    client.post(f"/api/v1/audits/{audit['id']}/close", json={"result": "rectify", "deadline": deadline.isoformat()},
+                headers=headers)
+    import greenshield.audits.services as services
+    import greenshield.jobs as jobs_module
+    monkeypatch.setattr(services, "today", lambda: deadline + dt.timedelta(days=2))
+    jobs_module.bind(client.application)
+    first = json.loads(runner.invoke(args=["audits", "run-daily"]).output)
+    assert first["overdue"] == 1
+    count = session.scalar(select(func.count()).select_from(Alert).where(Alert.metric == "rectification"))
+    assert count == 1
+
+
+def test_targeted_audit_after_consecutive_days_below_threshold(client, province, session, runner, monkeypatch):
+    outlet = province["outlets"][3]
+    base = today()
+    for back in (1, 2, 3):
+        session.add(OutletDay(outlet_id=outlet.id, day=base - dt.timedelta(days=back), parcels=1000, real_name_ok=990,
+                              real_name_adjusted_ok=990, inspected_ok=1000, xray_ok=1000, real_name_rate=0.99))
+    session.flush()
+    import greenshield.jobs as jobs_module
+    jobs_module.bind(client.application)
+    result = json.loads(runner.invoke(args=["audits", "run-daily"]).output)
+    assert result["targeted"] == 1
+    audit = session.scalar(select(Audit).where(Audit.outlet_id == outlet.id))
+    assert audit.kind is AuditKind.TARGETED and len(audit.inspectors) == 2
+    again = runner.invoke(args=["audits", "run-daily"])
+    assert json.loads(again.output) == {}  # the day's duties are claimed once
+
+
+def test_schedules_validate_cron_and_can_be_paused(client, province):
+    bad = client.post("/api/v1/audit-schedules", json={"cron": "every monday", "region_code": "150100", "outlets": 1},
+                      headers=province["admin"])
+    assert bad.status_code == 422 and "cron" in bad.get_json()["error"]["details"]
+    made = client.post("/api/v1/audit-schedules", json={"cron": "0 8 1 * *", "region_code": "150100", "outlets": 1},
+                       headers=province["admin"]).get_json()
+    paused = client.patch(f"/api/v1/audit-schedules/{made['id']}", json={"active": False}, headers=province["admin"])
+    assert paused.get_json()["active"] is False
+
+
+def test_manager_sees_own_orders_only(client, province, make_outlet, make_user, bearer):
+    make_outlet("AU-OTHER", region="150100")
+    other_manager = bearer(make_user("outlet_manager", outlets=["AU-OTHER"]))
+    plan = client.post("/api/v1/audit-plans", json=plan_body(outlets=1, seed=3), headers=province["admin"]).get_json()
+    audit = plan["audits"][0]
+    headers = _assigned(province, audit)
+    _work_through(client, headers, audit["id"], failing=("inspection",))
+    order = client.post(f"/api/v1/audits/{audit['id']}/close", json={
+        "result": "rectify", "deadline": (today() + dt.timedelta(days=5)).isoformat()}, headers=headers).get_json()["order"]
+    assert client.get("/api/v1/rectification-orders", headers=other_manager).get_json() == []
+    assert client.post(f"/api/v1/rectification-orders/{order['id']}/response", json={"response": "x"},
+                       headers=other_manager).status_code == 404

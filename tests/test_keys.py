@@ -1,0 +1,183 @@
+"""``greenshield keys rotate``: a new personal-data key version without losing or splitting any data."""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import stat
+from pathlib import Path
+
+import pytest
+from sqlalchemy import MetaData, func, select
+
+from greenshield import archive, pii
+from greenshield.personal import vault
+from inspection import synth
+from models import CollectionRecord, Finding, PiiKeyState
+from tests.test_ingest import DAY, csv_bytes, log_row, resident_id, upload, upload_rows
+
+
+@pytest.fixture
+def admin(make_user, bearer):
+    return bearer(make_user("admin"))
+
+
+@pytest.fixture
+def outlet(make_outlet):
+    return make_outlet("SF-HH-0901")
+
+
+@pytest.fixture
+def instance(app) -> Path:
+    return Path(app.config["INSTANCE_PATH"])
+
+
+def clear_values(app, session) -> dict[int, tuple[str | None, str | None]]:
+    """Every record's ID and phone number, decrypted with the app's current vault."""
+    session.expire_all()
+    with app.app_context():
+        v = vault(session)
+        return {r.id: (v.decrypt(r.sender_id_enc, pii.ID_NO), v.decrypt(r.sender_phone_enc, pii.PHONE))
+                for r in session.scalars(select(CollectionRecord))}
+
+
+def rotate(runner) -> int:
+    result = runner.invoke(args=["keys", "rotate"])
+    assert result.exit_code == 0, result.output
+    version = int(re.search(r"key version (\d+) is active", result.output).group(1))
+    assert re.search(r"re-encrypted \d+ records", result.output)
+    return version
+
+
+@pytest.fixture
+def ingested(client, admin, outlet):
+    rows = list(synth.generate_rows(25, outlet_code=outlet.code, day=DAY, seed=31, noncompliant_ratio=0.08))
+    rows.append(log_row("SF00009001", sender_id_no=resident_id(601), sender_phone=""))
+    data = csv_bytes(rows)
+    body = upload(client, admin, outlet.code, data).get_json()
+    assert body["rows_accepted"] == 26
+    return rows, data, body
+
+
+def test_rotation_keeps_every_value_and_reindexes_it(app, runner, session, ingested):
+    before = clear_values(app, session)
+    old_hmacs = set(session.scalars(select(CollectionRecord.sender_id_hmac)))
+    assert sum(1 for id_no, _ in before.values() if id_no) >= 20
+
+    version = rotate(runner)
+    session.expire_all()
+    assert session.get(PiiKeyState, 1).active_version == version
+    assert clear_values(app, session) == before
+    with app.app_context():
+        v = vault(session)
+        assert v.active == version
+        for record in session.scalars(select(CollectionRecord)):
+            id_no, phone = before[record.id]
+            if id_no is not None:
+                assert int.from_bytes(record.sender_id_enc[:2], "big") == version
+                assert record.sender_id_hmac == v.index(id_no, pii.ID_NO)
+                found = session.scalars(select(CollectionRecord.id).where(
+                    CollectionRecord.sender_id_hmac == v.index(id_no, pii.ID_NO))).all()
+                assert record.id in found
+            if phone is not None:
+                assert record.sender_phone_hmac == v.index(phone, pii.PHONE)
+    assert not old_hmacs & set(session.scalars(select(CollectionRecord.sender_id_hmac))) - {None}
+
+
+def test_history_route_still_shows_masked_values(runner, client, admin, outlet, ingested):
+    rows = ingested[0]
+    waybill = rows[0]["waybill_no"]
+    before = client.get(f"/api/v1/outlets/{outlet.code}/records/{waybill}", headers=admin).get_json()
+    rotate(runner)
+    after = client.get(f"/api/v1/outlets/{outlet.code}/records/{waybill}", headers=admin).get_json()
+    assert after == before
+    assert after[0]["sender_phone"] and "*" in after[0]["sender_phone"]
+
+
+def test_identical_rows_are_still_skipped_after_rotation(runner, client, session, admin, outlet, ingested):
+    rows, data, _ = ingested
+    stored = session.scalar(select(func.count()).select_from(CollectionRecord))
+    rotate(runner)
+    again = upload(client, admin, outlet.code, data + b"\r\n").get_json()
+    assert again["rows_total"] == 26
+    assert (again["rows_skipped"], again["rows_corrected"]) == (26, 0)
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(CollectionRecord)) == stored
+    changed = upload_rows(client, admin, outlet.code, [{**rows[0], "quantity": "9"}])
+    assert (changed["rows_skipped"], changed["rows_corrected"]) == (0, 1)
+
+
+def test_archive_still_restores_after_rotation(app, runner, session, instance, ingested):
+    _, data, body = ingested
+    path = archive.archive_path(instance, body["sha256"])
+    version = rotate(runner)
+    header = path.read_bytes()[:6]
+    assert header[:4] == archive.MAGIC and int.from_bytes(header[4:6], "big") == version
+    restored = io.BytesIO()
+    with app.app_context():
+        archive.restore(path, restored, vault(session))
+    assert restored.getvalue() == data
+    assert not list(path.parent.glob("*.tmp")) and not list(path.parent.glob("*.new"))
+
+
+def test_rotating_twice(app, runner, session, instance, ingested):
+    before = clear_values(app, session)
+    first = rotate(runner)
+    second = rotate(runner)
+    assert second == first + 1
+    assert clear_values(app, session) == before
+    keyring = pii.load_keyring(instance)
+    assert {first, second} <= set(keyring) and min(keyring) < first
+    with app.app_context():
+        v = vault(session)
+        assert v.active == second
+        id_no = next(i for i, _ in before.values() if i)
+        assert session.scalar(select(func.count()).select_from(CollectionRecord).where(
+            CollectionRecord.sender_id_hmac == v.index(id_no, pii.ID_NO))) >= 1
+    restored = io.BytesIO()
+    with app.app_context():
+        archive.restore(archive.archive_path(instance, ingested[2]["sha256"]), restored, vault(session))
+    assert restored.getvalue() == ingested[1]
+
+
+def test_key_file_is_private_and_no_key_is_in_the_database(runner, session, instance, ingested):
+    rotate(runner)
+    path = pii.key_file(instance)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) & 0o077 == 0
+    doc = json.loads(path.read_text())
+    secrets = [(text, base64.b64decode(text)) for key in doc["keys"].values() for text in key.values()]
+    assert len(secrets) >= 4
+    session.expire_all()
+    schema = MetaData()
+    schema.reflect(bind=session.connection())
+    assert {"collection_records", "pii_key_state", "staff"} <= set(schema.tables)
+    for table in schema.sorted_tables:
+        for row in session.execute(select(table)).all():
+            for value in row:
+                if isinstance(value, bytes):
+                    assert not any(raw in value for _, raw in secrets), table.name
+                elif value is not None:
+                    assert not any(text in str(value) for text, _ in secrets), table.name
+
+
+def test_staff_ids_and_findings_survive_rotation(runner, client, session, admin, outlet):
+    courier_id = resident_id(602, birth="19880808")
+    response = client.post("/api/v1/staff", headers=admin, json={
+        "staff_id": "C-0901", "name": "周八", "outlet_code": outlet.code, "role": "courier", "id_no": courier_id})
+    assert response.status_code == 201
+    shared = resident_id(603, birth="19770707")
+    upload_rows(client, admin, outlet.code, [log_row("SF00009101", sender_id_no=shared, sender_name="张伟"),
+                                             log_row("SF00009102", sender_id_no=shared, sender_name="李娜"),
+                                             log_row("SF00009103", sender_id_no=shared, sender_name="王芳")])
+    assert [f["kind"] for f in client.get("/api/v1/findings", headers=admin).get_json()] == ["shared_id"]
+
+    rotate(runner)
+    upload_rows(client, admin, outlet.code, [log_row("SF00009104", sender_id_no=shared, sender_name="赵敏"),
+                                             log_row("SF00009105", sender_id_no=courier_id, sender_name="钱七")])
+    found = client.get("/api/v1/findings", headers=admin).get_json()
+    assert sorted((f["kind"], f["records"]) for f in found) == [("shared_id", 4), ("staff_id", 1)]
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Finding)) == 2
+    assert client.get("/api/v1/staff/C-0901", headers=admin).get_json()["id_no_on_file"] is True
