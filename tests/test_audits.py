@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 
 import pytest
@@ -9,7 +10,7 @@ from sqlalchemy import func, select
 
 from audits.calendar import add_working_days
 from greenshield.audits.services import today
-from models import Alert, Audit, AuditKind, OutletDay, RectificationOrder
+from models import Alert, Audit, AuditKind, OutletDay, RectificationOrder, Role, User
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
@@ -107,10 +108,10 @@ def test_workflow_rectify_respond_follow_up_publish(client, province, session, r
     assert early.status_code == 409 and "without a verdict" in early.get_json()["error"]["message"]
     _work_through(client, headers, audit["id"], failing=("video_coverage",))
     photo = client.post(f"/api/v1/audits/{audit['id']}/checklist/video_coverage/photos",
-                        data={"photo": (__import__("io").BytesIO(PNG), "cam.png")}, headers=headers)
+                        data={"photo": (io.BytesIO(PNG), "cam.png")}, headers=headers)
     assert photo.status_code == 201 and len(photo.get_json()["photos"]) == 1
     not_image = client.post(f"/api/v1/audits/{audit['id']}/checklist/video_coverage/photos",
-                            data={"photo": (__import__("io").BytesIO(b"MZ..."), "x.png")}, headers=headers)
+                            data={"photo": (io.BytesIO(b"MZ..."), "x.png")}, headers=headers)
     assert not_image.status_code == 422
     no_deadline = client.post(f"/api/v1/audits/{audit['id']}/close", json={"result": "rectify"}, headers=headers)
     assert no_deadline.status_code == 422 and "deadline" in no_deadline.get_json()["error"]["details"]
@@ -199,3 +200,48 @@ def test_manager_sees_own_orders_only(client, province, make_outlet, make_user, 
     assert client.get("/api/v1/rectification-orders", headers=other_manager).get_json() == []
     assert client.post(f"/api/v1/rectification-orders/{order['id']}/response", json={"response": "x"},
                        headers=other_manager).status_code == 404
+
+
+def test_pages_draw_fill_close_respond_publish(client, province, login, session):
+    inspector = province["inspectors"][0]
+    login(client, inspector)
+    form = client.get("/audits/plan")
+    assert form.status_code == 200 and "seed" in form.get_data(as_text=True)
+    bad = client.post("/audits/plan", data={"region_code": "150100", "outlets": "99", "due_date": "2026-12-31"})
+    assert bad.status_code == 422
+    drawn = client.post("/audits/plan", data={"region_code": "150100", "outlets": "1", "inspectors_per_audit": "2",
+                                              "due_date": (today() + dt.timedelta(days=7)).isoformat(), "seed": "77"})
+    assert drawn.status_code == 302
+    page = client.get(drawn.headers["Location"]).get_data(as_text=True)
+    assert ">77<" in page and 'id="reproducible" class="status-accepted"' in page
+    audit = session.scalar(select(Audit).order_by(Audit.id.desc()))
+    worker = audit.inspectors[0]
+    client.post("/logout")
+    login(client, worker)
+    from audits.checklist import CODES
+    answers = {f"{code}-compliant": "1" for code in CODES}
+    answers["real_name_records-compliant"] = "0"
+    answers["real_name_records-finding"] = "运单缺少寄件人证件号"
+    saved = client.post(f"/audits/{audit.id}", data={**answers, "action": "save"})
+    assert saved.status_code == 302
+    refused = client.post(f"/audits/{audit.id}", data={"action": "close", "result": "rectify"})
+    assert refused.status_code == 422
+    closed = client.post(f"/audits/{audit.id}", data={"action": "close", "result": "rectify", "summary": "实名不全",
+                                                      "deadline": (today() + dt.timedelta(days=10)).isoformat()})
+    assert closed.status_code == 302
+    assert "publish" in client.get(f"/audits/{audit.id}").get_data(as_text=True)
+    client.post("/logout")
+    manager = session.scalar(select(User).where(User.role == Role.OUTLET_MANAGER))
+    login(client, manager)
+    order = session.scalar(select(RectificationOrder).where(RectificationOrder.audit_id == audit.id))
+    assert "运单缺少寄件人证件号" in client.get("/orders").get_data(as_text=True)
+    assert client.post("/orders", data={"order_id": order.id, "response": "已补录证件信息"}).status_code == 302
+    session.refresh(order)
+    assert order.response == "已补录证件信息"
+    client.post("/logout")
+    login(client, worker)
+    assert client.post(f"/audits/{audit.id}", data={"action": "publish"}).status_code == 302
+    client.post("/logout")
+    public = client.get("/public/audits").get_data(as_text=True)
+    assert audit.outlet.code in public and "实名收寄记录" in public
+    assert worker.username not in public and "运单缺少寄件人证件号" not in public

@@ -9,6 +9,7 @@ from models import Role
 
 
 def init_app(app: Flask) -> None:
+    from greenshield.audits.views import bp as audit_pages
     from greenshield.auth.views import bp as auth
     from greenshield.compliance.views import bp as dashboard
     from greenshield.ingest.views import bp as ingest
@@ -17,7 +18,7 @@ def init_app(app: Flask) -> None:
     from greenshield.web.navigation import nav_items, role_label
     from greenshield.web.views import bp as web
 
-    for blueprint in (web, auth, dashboard, ingest, registry):
+    for blueprint in (web, auth, dashboard, ingest, audit_pages, registry):
         app.register_blueprint(blueprint)
     labels.register(app)
 

@@ -16,6 +16,10 @@ FINDINGS = {
     "implausible_age": _l("Implausible birth date or age"),
     "sequential_ids": _l("Sequential ID numbers"),
 }
+AUDIT_KINDS = {"random": _l("Random draw"), "targeted": _l("Targeted"), "follow_up": _l("Follow-up")}
+AUDIT_STATUS = {"planned": _l("Planned"), "in_progress": _l("In progress"), "closed": _l("Closed")}
+RESULTS = {"pass": _l("Pass"), "rectify": _l("Rectify")}
+ORDER_STATUS = {"open": _l("Open"), "answered": _l("Answered"), "closed": _l("Closed")}
 BATCH_STATUS = {"accepted": _l("Accepted"), "partial": _l("Partly accepted"), "rejected": _l("Rejected")}
 COLUMNS = {
     "waybill_no": _l("Waybill no."), "collected_at": _l("Collected at"), "outlet_code": _l("Outlet code"),
@@ -42,3 +46,6 @@ def register(app) -> None:
     app.add_template_global(lambda code: str(FINDINGS.get(code, code)), "finding_label")
     app.add_template_global(lambda code: str(BATCH_STATUS.get(code, code)), "batch_status_label")
     app.add_template_global(lambda code: str(COLUMNS.get(code, code)), "column_label")
+    for name, table in (("kind_label", AUDIT_KINDS), ("audit_status_label", AUDIT_STATUS), ("result_label", RESULTS),
+                        ("order_status_label", ORDER_STATUS)):
+        app.add_template_global(lambda code, table=table: str(table.get(code, code)), name)

@@ -23,6 +23,10 @@ class NavItem:
 NAV = (
     NavItem(READERS, "dashboard.league", _l("Compliance"), _l("League table, trends, alerts, findings")),
     NavItem((Role.ADMIN, Role.OUTLET_MANAGER), "ingest_pages.upload", _l("Upload"), _l("Upload a daily log")),
+    NavItem((Role.ADMIN, Role.INSPECTOR), "audit_pages.index", _l("Audits"), _l("Draws, my audits, the audit form")),
+    NavItem(READERS, "audit_pages.orders", _l("Rectification"), _l("Rectification orders and responses")),
+    NavItem((Role.ADMIN, Role.INSPECTOR), "audit_pages.publication", _l("Publication"),
+            _l("Results due or overdue for publication")),
     NavItem(READERS, "registry_pages.index", _l("Outlets"), _l("Outlets and sorting centres"), (("kind", "outlets"),)),
     NavItem(READERS, "registry_pages.index", _l("X-ray machines"), _l("Machines per outlet"), (("kind", "xray-machines"),)),
     NavItem(READERS, "registry_pages.index", _l("Staff"), _l("Couriers and screeners"), (("kind", "staff"),)),

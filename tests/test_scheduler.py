@@ -1,0 +1,126 @@
+"""The scheduler: cron arithmetic with a controlled clock, claimed firings, two processes -> one run,
+jobs that persist across restarts. These tests start real processes on their own database."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select, text
+
+from greenshield import db as gdb
+from greenshield.jobs import TIMEZONE, claim, last_fire_time
+from models import AuditPlan, ScheduleFiring
+
+GREENSHIELD = str(Path(sys.executable).parent / "greenshield")
+
+
+def test_last_fire_time_with_a_controlled_clock():
+    now = dt.datetime(2026, 12, 1, 8, 30, 12, tzinfo=TIMEZONE)
+    assert last_fire_time("*/15 * * * *", now) == dt.datetime(2026, 12, 1, 8, 30, tzinfo=TIMEZONE)
+    assert last_fire_time("0 8 * * *", now) == dt.datetime(2026, 12, 1, 8, 0, tzinfo=TIMEZONE)
+    assert last_fire_time("0 8 1 * *", now + dt.timedelta(hours=3)) is None  # not within the look-back window
+    assert last_fire_time("0 8 1 * *", now, window=dt.timedelta(days=40)) == dt.datetime(2026, 12, 1, 8, 0,
+                                                                                          tzinfo=TIMEZONE)
+
+
+def test_a_firing_is_claimed_once(session):
+    fire = dt.datetime(2026, 12, 1, 8, 0, tzinfo=TIMEZONE)
+    assert claim(session, "job-x", fire) is True
+    assert claim(session, "job-x", fire) is False
+    assert claim(session, "job-x", fire + dt.timedelta(minutes=1)) is True
+    assert session.scalar(select(func.count()).select_from(ScheduleFiring)) == 2
+
+
+@pytest.fixture
+def own_database(tmp_path):
+    """A fresh instance folder and database (SQLite, or a scratch PostgreSQL database) with demo outlets,
+    six province inspectors and one audit schedule firing every minute."""
+    base = os.environ.get("TEST_DATABASE_URL")
+    scratch = None
+    if base:
+        scratch = f"gs_sched_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(gdb.normalise_url(base), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{scratch}"'))
+        url = base.rsplit("/", 1)[0] + "/" + scratch
+    else:
+        url = f"sqlite:///{tmp_path / 'sched.db'}"
+    env = {**os.environ, "GREENSHIELD_INSTANCE": str(tmp_path / "instance"), "DATABASE_URL": url}
+    subprocess.run([GREENSHIELD, "init-db"], env=env, check=True, capture_output=True)
+    setup = """
+from greenshield import create_app, db
+from greenshield.auth.services import create_user
+from greenshield.demo import seed_registry
+from models import AuditSchedule, Role
+import random
+app = create_app()
+with app.app_context(), db.job_session() as s:
+    seed_registry(s, random.Random(1))
+    for i in range(6):
+        create_user(s, username=f"sched{i}", password="long-enough-pw", role=Role.INSPECTOR, region_code="150000")
+    s.add(AuditSchedule(cron="* * * * *", region_code="150100", outlets=1, inspectors_per_audit=2, due_in_days=7,
+                        active=True))
+"""
+    subprocess.run([sys.executable, "-c", setup], env=env, check=True, capture_output=True)
+    engine = create_engine(gdb.normalise_url(url))
+    yield env, engine
+    engine.dispose()
+    if scratch:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _count(engine, model) -> int:
+    with engine.connect() as conn:
+        return conn.scalar(select(func.count()).select_from(model))
+
+
+def test_two_processes_firing_together_make_one_plan(own_database):
+    env, engine = own_database
+    code = "from greenshield.jobs import run_audit_schedule; print(run_audit_schedule(1))"
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(2)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    results = sorted(out.strip().splitlines()[-1] for out, _ in outputs)
+    assert results[0] == "claimed elsewhere" and results[1].startswith("plan "), results
+    assert _count(engine, AuditPlan) == 1
+
+
+def test_two_scheduler_processes_fire_once_and_jobs_survive_restart(own_database):
+    env, engine = own_database
+    logs = [open(Path(env["GREENSHIELD_INSTANCE"]) / f"scheduler{i}.log", "w") for i in range(2)]
+    procs = [subprocess.Popen([GREENSHIELD, "scheduler"], env=env, stdout=log, stderr=subprocess.STDOUT)
+             for log in logs]
+    try:
+        deadline = time.monotonic() + 100
+        while time.monotonic() < deadline and _count(engine, AuditPlan) == 0:
+            time.sleep(1)
+        time.sleep(5)  # let the slower process try too
+        with engine.connect() as conn:
+            firings = conn.execute(select(ScheduleFiring.job_id, ScheduleFiring.fire_time)).all()
+            jobs = set(conn.scalars(text("SELECT id FROM apscheduler_jobs")))
+        by_slot = {}
+        for job_id, fire in firings:
+            by_slot.setdefault((job_id, fire), 0)
+            by_slot[(job_id, fire)] += 1
+        assert by_slot and all(n == 1 for n in by_slot.values())
+        plans = _count(engine, AuditPlan)
+        assert plans == len([k for k in by_slot if k[0] == "audit-schedule-1"]) >= 1
+        assert {"audit-schedule-1", "daily-audit-duties", "sync-schedules"} <= jobs
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=30)
+        for log in logs:
+            log.close()
+    with engine.connect() as conn:
+        assert "audit-schedule-1" in set(conn.scalars(text("SELECT id FROM apscheduler_jobs")))
