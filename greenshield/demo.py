@@ -45,12 +45,14 @@ ACCOUNTS = (
     ("admin", "admin", "Demo-admin-2026", {}),
     ("inspector", "inspector", "Demo-inspector-2026", {"region_code": "150000"}),
     ("inspector_bt", "inspector", "Demo-inspector-2026", {"region_code": "150200"}),
+    *((f"inspector{i}", "inspector", "Demo-inspector-2026", {"region_code": "150000"}) for i in range(2, 7)),
     ("manager", "outlet_manager", "Demo-manager-2026", {"outlet_codes": ["HHHT-EMS-001", "HHHT-SF-002"]}),
     ("investigator", "investigator", "Demo-investigator-2026", {"agency": "呼和浩特市公安局"}),
     ("auditor", "auditor", "Demo-auditor-2026", {}),
 )
 
 DISPLAY_NAMES = {"admin": "系统管理员", "inspector": "安全中心检查员", "inspector_bt": "包头检查员",
+                 **{f"inspector{i}": f"检查员{i}" for i in range(2, 7)},
                  "manager": "网点负责人", "investigator": "公安调查员", "auditor": "纪检审核员"}
 
 
@@ -107,10 +109,12 @@ def seed_accounts(session: Session) -> list[tuple[str, str, str]]:
 
 def seed_demo_province(session: Session, *, days: int, seed: int) -> list[tuple[str, str, str]]:
     """The whole demo: registry, accounts, and whatever each feature adds. Returns the demo accounts."""
+    from greenshield.audits.demo import seed_audits
     from greenshield.ingest.demo import seed_logs
 
     rng = random.Random(seed)
     outlets = seed_registry(session, rng)
     accounts = seed_accounts(session)
     seed_logs(session, outlets, rng=rng, days=days)
+    seed_audits(session)
     return accounts

@@ -3,6 +3,8 @@
 Imports nothing else of the project; every other package builds on it.
 """
 from models.base import Base, UTCDateTime, utcnow
+from models.trace import AccessLogEntry, Case, CaseResult, CaseStatus, Notification, Watchlist
+from models.xray import MachineStatus, ReviewStatus, XrayEvent, XrayModelVersion, XrayReview
 from models.registry import (
     ContractCustomer,
     Enterprise,
@@ -44,6 +46,17 @@ from models.parcels import (
 )
 
 __all__ = [
+    "XrayReview",
+    "XrayModelVersion",
+    "XrayEvent",
+    "ReviewStatus",
+    "MachineStatus",
+    "Watchlist",
+    "Notification",
+    "CaseStatus",
+    "CaseResult",
+    "Case",
+    "AccessLogEntry",
     "audit_inspectors",
     "ScheduleFiring",
     "RectificationOrder",
