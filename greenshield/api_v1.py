@@ -10,6 +10,8 @@ def register(api: Api) -> None:
     from greenshield.compliance.api import blp as compliance
     from greenshield.ingest.api import blp as ingest
     from greenshield.registry.api import blp as registry
+    from greenshield.trace.api import blp as trace
+    from greenshield.xray.api import blp as xray
 
-    for blueprint in (accounts, registry, ingest, compliance, audits):
+    for blueprint in (accounts, registry, ingest, compliance, audits, xray, trace):
         api.register_blueprint(blueprint)

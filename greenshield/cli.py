@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from flask import current_app
@@ -22,8 +23,11 @@ def register(app) -> None:
     """Add the core commands to ``app.cli`` (features add theirs the same way)."""
     from greenshield.audits.cli import audits, scheduler
     from greenshield.ingest.cli import ingest, keys
+    from greenshield.trace.cli import access_log, trace
+    from greenshield.xray.cli import xray
 
-    for command in (init_db, seed_demo, users, serve, ingest, keys, audits, scheduler):
+    for command in (init_db, seed_demo, users, serve, backup_cmd, restore_cmd, ingest, keys, audits, scheduler, xray,
+                    access_log, trace):
         app.cli.add_command(command)
 
 
@@ -32,16 +36,23 @@ def register(app) -> None:
 def init_db() -> None:
     """Migrate the database to the newest schema and load the reference data (safe to run again)."""
     from greenshield import db, migrate
-    from greenshield.reference import load_reference_data
 
-    database = db.database()
-    migrate.upgrade(database.engine)
+    prepare_database(current_app)
+    click.echo(f"Database ready at revision {migrate.current_revision(db.database().engine)}; reference data loaded.")
+
+
+def prepare_database(app) -> None:
+    """Migrate to head, load reference data, make the personal-data keys and register the default X-ray model."""
+    from greenshield import db, migrate
     from greenshield.personal import ensure_key_state
+    from greenshield.reference import load_reference_data
+    from greenshield.xray.services import ensure_default_model
 
-    with db.job_session() as session:
+    migrate.upgrade(app.extensions[db.EXTENSION].engine)
+    with app.app_context(), db.job_session() as session:
         load_reference_data(session)
-        ensure_key_state(session, current_app.config["INSTANCE_PATH"])
-    click.echo(f"Database ready at revision {migrate.current_revision(database.engine)}; reference data loaded.")
+        ensure_key_state(session, app.config["INSTANCE_PATH"])
+        ensure_default_model(session)
 
 
 @click.command("seed-demo")
@@ -118,6 +129,37 @@ def users_token(username, days) -> None:
         raise click.ClickException(exc.message) from None
     click.echo(f"Token for {username}, expires {expires:%Y-%m-%d %H:%M} UTC:")
     click.echo(plain)
+
+
+@click.command("backup")
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def backup_cmd(target: Path) -> None:
+    """Write a consistent copy of the database to TARGET while the service runs (keys are not included)."""
+    from greenshield.backup import BackupError, backup
+
+    try:
+        backup(current_app.config["DATABASE_URL"], target)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Backup written to {target} ({target.stat().st_size} bytes). Back up instance/keys separately.")
+
+
+@click.command("restore")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+def restore_cmd(source: Path, yes: bool) -> None:
+    """Replace the database with the backup SOURCE. Stop the web workers and the scheduler first."""
+    from greenshield.backup import BackupError, restore
+
+    if not yes:
+        click.confirm("This replaces every row of the database with the backup. Continue?", abort=True)
+    try:
+        restore(current_app.config["DATABASE_URL"], source)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Database restored from {source}.")
 
 
 @click.command("serve")

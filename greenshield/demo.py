@@ -111,10 +111,12 @@ def seed_demo_province(session: Session, *, days: int, seed: int) -> list[tuple[
     """The whole demo: registry, accounts, and whatever each feature adds. Returns the demo accounts."""
     from greenshield.audits.demo import seed_audits
     from greenshield.ingest.demo import seed_logs
+    from greenshield.xray.demo import seed_xray
 
     rng = random.Random(seed)
     outlets = seed_registry(session, rng)
     accounts = seed_accounts(session)
     seed_logs(session, outlets, rng=rng, days=days)
+    seed_xray(session, outlets, rng=rng, days=days)
     seed_audits(session)
     return accounts

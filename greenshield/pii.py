@@ -74,7 +74,6 @@ class Vault:
 ID_NO = b"sender_id_no"
 PHONE = b"sender_phone"
 STAFF_ID_NO = b"staff_id_no"
-CONTENT = b"record_content"
 
 
 def _b64(data: bytes) -> str:

@@ -37,7 +37,11 @@ def build(app: Flask) -> BlockingScheduler:
     return scheduler
 
 
-PERIODIC_JOBS: list[tuple[str, str, CronTrigger]] = []
+PERIODIC_JOBS: list[tuple[str, str, CronTrigger]] = [
+    ("xray-retention", "greenshield.xray.jobs:purge_expired_images", CronTrigger(hour=2, minute=15, timezone=jobs.TIMEZONE)),
+    ("trace-watchlists", "greenshield.trace.jobs:run_watchlists", CronTrigger(minute="*", timezone=jobs.TIMEZONE)),
+    ("access-log-checkpoint", "greenshield.trace.jobs:checkpoint_access_log", CronTrigger(minute=5, timezone=jobs.TIMEZONE)),
+]
 """Further periodic jobs of other features: (id, "module:function", trigger)."""
 
 

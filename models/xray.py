@@ -57,6 +57,7 @@ class XrayEvent(Base):
     model_version: Mapped[str] = mapped_column(String(64))
     status: Mapped[ReviewStatus] = mapped_column(str_enum(ReviewStatus, "review_status"))
     is_tip: Mapped[bool] = mapped_column(Boolean, default=False)
+    tip_threat: Mapped[bool | None] = mapped_column(Boolean)  # for TIP events: was a threat projected into it
     evidence_hold: Mapped[bool] = mapped_column(Boolean, default=False)
     image_purged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

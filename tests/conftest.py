@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from greenshield import create_app, db as gdb, migrate
+from greenshield import create_app, db as gdb
 from greenshield.auth.services import create_user, issue_token
-from greenshield.reference import load_reference_data
 from models import Enterprise, Outlet, OutletKind, Region, Role
 
 REPO = Path(__file__).resolve().parents[1]
@@ -67,10 +68,10 @@ def fast_password_hashing():
 
 @pytest.fixture(scope="session")
 def app(app_config):
+    from greenshield.cli import prepare_database
+
     app = create_app(app_config)
-    migrate.upgrade(app.extensions[gdb.EXTENSION].engine)
-    with app.app_context(), gdb.job_session() as session:
-        load_reference_data(session)
+    prepare_database(app)
     yield app
     app.extensions[gdb.EXTENSION].engine.dispose()
 
@@ -171,3 +172,38 @@ def shared_data() -> Path:
             pytest.fail(f"shared data folder {SHARED_DATA} is absent and GREENSHIELD_REQUIRE_SHARED_DATA is set")
         pytest.skip(f"shared data folder {SHARED_DATA} is absent (only a fresh user clone lacks it)")
     return SHARED_DATA
+
+
+@pytest.fixture
+def scratch_database(tmp_path):
+    """A fresh instance folder and an empty database of its own (SQLite, or a scratch PostgreSQL database next
+    to TEST_DATABASE_URL), for tests that run real processes: ``(env for subprocesses, engine)``."""
+    import uuid
+
+    base = os.environ.get("TEST_DATABASE_URL")
+    scratch = admin = None
+    if base:
+        scratch = f"gs_scratch_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(gdb.normalise_url(base), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{scratch}"'))
+        url = base.rsplit("/", 1)[0] + "/" + scratch
+    else:
+        url = f"sqlite:///{tmp_path / 'scratch.db'}"
+    env = {**os.environ, "GREENSHIELD_INSTANCE": str(tmp_path / "instance"), "DATABASE_URL": url}
+    engine = create_engine(gdb.normalise_url(url))
+    yield env, engine
+    engine.dispose()
+    if admin is not None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def run_cli(env: dict, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """Run the ``greenshield`` console script of this environment; raise with its output when it fails."""
+    done = subprocess.run([str(Path(sys.executable).parent / "greenshield"), *args], env=env, input=stdin,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise AssertionError(f"greenshield {' '.join(args)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    return done

@@ -3,19 +3,17 @@ jobs that persist across restarts. These tests start real processes on their own
 from __future__ import annotations
 
 import datetime as dt
-import os
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select, text
 
-from greenshield import db as gdb
 from greenshield.jobs import TIMEZONE, claim, last_fire_time
 from models import AuditPlan, ScheduleFiring
+from tests.conftest import run_cli
 
 GREENSHIELD = str(Path(sys.executable).parent / "greenshield")
 
@@ -38,21 +36,10 @@ def test_a_firing_is_claimed_once(session):
 
 
 @pytest.fixture
-def own_database(tmp_path):
-    """A fresh instance folder and database (SQLite, or a scratch PostgreSQL database) with demo outlets,
-    six province inspectors and one audit schedule firing every minute."""
-    base = os.environ.get("TEST_DATABASE_URL")
-    scratch = None
-    if base:
-        scratch = f"gs_sched_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(gdb.normalise_url(base), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{scratch}"'))
-        url = base.rsplit("/", 1)[0] + "/" + scratch
-    else:
-        url = f"sqlite:///{tmp_path / 'sched.db'}"
-    env = {**os.environ, "GREENSHIELD_INSTANCE": str(tmp_path / "instance"), "DATABASE_URL": url}
-    subprocess.run([GREENSHIELD, "init-db"], env=env, check=True, capture_output=True)
+def own_database(scratch_database):
+    """A database of its own with demo outlets, six province inspectors and a schedule firing every minute."""
+    env, engine = scratch_database
+    run_cli(env, "init-db")
     setup = """
 from greenshield import create_app, db
 from greenshield.auth.services import create_user
@@ -68,13 +55,7 @@ with app.app_context(), db.job_session() as s:
                         active=True))
 """
     subprocess.run([sys.executable, "-c", setup], env=env, check=True, capture_output=True)
-    engine = create_engine(gdb.normalise_url(url))
-    yield env, engine
-    engine.dispose()
-    if scratch:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
-        admin.dispose()
+    return env, engine
 
 
 def _count(engine, model) -> int:

@@ -1,7 +1,7 @@
 """Audit routes: plans and draws, schedules, the audit workflow, rectification orders, publication."""
 from __future__ import annotations
 
-from flask import send_file
+from flask import Response
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
@@ -158,7 +158,7 @@ def get_photo(photo_id):
     if photo is None:
         raise NotFound(f"No photo {photo_id}.")
     audit_for(db.session().get(ChecklistEntry, photo.entry_id).audit_id)
-    return send_file(photo_path(photo.sha256, photo.content_type), mimetype=photo.content_type)
+    return Response(photo_path(photo.sha256, photo.content_type).read_bytes(), mimetype=photo.content_type)
 
 
 @blp.route("/audits/<int:audit_id>/close", methods=["POST"])

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 
 from greenshield import db
 from greenshield.auth import services
-from greenshield.auth.policy import ALL_ROLES, allow, current_user, public
+from greenshield.auth.policy import ALL_ROLES, allow, public
 from greenshield.extensions import limiter
 
 bp = Blueprint("auth", __name__)

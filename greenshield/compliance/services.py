@@ -6,7 +6,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import case, delete, exists, func, insert, or_, select
+from sqlalchemy import case, delete, exists, func, insert, select
 from sqlalchemy.orm import Session
 
 from inspection import screening

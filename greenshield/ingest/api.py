@@ -5,9 +5,10 @@ import io
 
 from flask import Response
 from flask_smorest import Blueprint
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from greenshield import db
+from greenshield.pagination import page_of
 from greenshield.auth.policy import allow, current_user, outlet_for, outlet_in_scope, scope_outlets
 from greenshield.errors import NotFound
 from greenshield.ingest import schemas as s
@@ -51,11 +52,7 @@ def list_batches(args, pagination_parameters):
     stmt = scope_outlets(select(UploadBatch).join(Outlet, UploadBatch.outlet_id == Outlet.id), current_user())
     if args.get("outlet"):
         stmt = stmt.where(Outlet.code == args["outlet"].upper())
-    session = db.session()
-    pagination_parameters.item_count = session.scalar(select(func.count()).select_from(stmt.subquery()))
-    size = pagination_parameters.page_size
-    return session.scalars(stmt.order_by(UploadBatch.id.desc()).limit(size)
-                           .offset((pagination_parameters.page - 1) * size)).all()
+    return page_of(stmt.order_by(UploadBatch.id.desc()), pagination_parameters)
 
 
 def _batch(batch_id: int) -> UploadBatch:

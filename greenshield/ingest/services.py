@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from greenshield import archive
 from greenshield.errors import DomainError
-from greenshield.pii import CONTENT, ID_NO, PHONE, Vault
+from greenshield.pii import ID_NO, PHONE, Vault
 from inspection.dailylog import COLUMNS, InvalidLogFile, LogRecord, RowError, open_daily_log, validate_row
 from inspection.identity import birth_date_problem
 from models import (BatchError, BatchStatus, CollectionRecord, ContractCustomer, Outlet, UploadBatch, User,

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from flask_smorest import Blueprint
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 
 from greenshield import db
+from greenshield.pagination import page_of
 from greenshield.auth.policy import allow, current_user, outlet_for, outlet_in_scope, scope_outlets
 from greenshield.errors import NotFound
 from greenshield.registry import schemas as s, services
@@ -62,7 +63,7 @@ def _get(model, column, key: str):
 def list_outlets(args, pagination_parameters):
     """Outlets and sorting centres in the caller's scope."""
     stmt = _filtered(select(Outlet), Outlet, args).order_by(Outlet.code)
-    return _page(stmt, pagination_parameters)
+    return page_of(stmt, pagination_parameters)
 
 
 @blp.route("/outlets", methods=["POST"])
@@ -98,7 +99,7 @@ def update_outlet(data, code):
 @blp.paginate()
 @allow(*READERS)
 def list_machines(args, pagination_parameters):
-    return _page(_filtered(select(XrayMachine), XrayMachine, {**args, "q": None}).order_by(XrayMachine.code),
+    return page_of(_filtered(select(XrayMachine), XrayMachine, {**args, "q": None}).order_by(XrayMachine.code),
                  pagination_parameters)
 
 
@@ -133,7 +134,7 @@ def update_machine(data, code):
 @blp.paginate()
 @allow(*READERS)
 def list_staff(args, pagination_parameters):
-    return _page(_filtered(select(Staff), Staff, args).order_by(Staff.staff_id), pagination_parameters)
+    return page_of(_filtered(select(Staff), Staff, args).order_by(Staff.staff_id), pagination_parameters)
 
 
 @blp.route("/staff", methods=["POST"])
@@ -167,7 +168,7 @@ def update_staff(data, staff_id):
 @blp.paginate()
 @allow(*READERS)
 def list_contract_customers(args, pagination_parameters):
-    return _page(_filtered(select(ContractCustomer), ContractCustomer, args).order_by(ContractCustomer.code),
+    return page_of(_filtered(select(ContractCustomer), ContractCustomer, args).order_by(ContractCustomer.code),
                  pagination_parameters)
 
 
@@ -231,9 +232,3 @@ def list_id_types():
 def list_prohibited_categories():
     return db.session().scalars(select(ProhibitedCategory).order_by(ProhibitedCategory.code)).all()
 
-
-def _page(stmt, pagination_parameters):
-    session = db.session()
-    pagination_parameters.item_count = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    page, size = pagination_parameters.page, pagination_parameters.page_size
-    return session.scalars(stmt.limit(size).offset((page - 1) * size)).all()

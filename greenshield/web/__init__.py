@@ -14,11 +14,13 @@ def init_app(app: Flask) -> None:
     from greenshield.compliance.views import bp as dashboard
     from greenshield.ingest.views import bp as ingest
     from greenshield.registry.views import bp as registry
+    from greenshield.trace.views import bp as trace_pages
     from greenshield.web import labels
     from greenshield.web.navigation import nav_items, role_label
     from greenshield.web.views import bp as web
+    from greenshield.xray.views import bp as xray_pages
 
-    for blueprint in (web, auth, dashboard, ingest, audit_pages, registry):
+    for blueprint in (web, auth, dashboard, ingest, audit_pages, xray_pages, trace_pages, registry):
         app.register_blueprint(blueprint)
     labels.register(app)
 

@@ -33,6 +33,12 @@ FEATURE_NAMES: tuple[str, ...] = (
     "th_small_3max", "grad_3", "grad_7", "a_gt10_3", "a_gt10_7", "content_7", "a_mean_minus_7",
     "th_large_minus_7",
     "img_a_mean", "img_a_p90", "img_th_large_p90", "img_a_gt10",
+    "ridge2_mean", "ridge2_max", "ridge5_mean", "ridge5_max", "blob5_max", "blob9_max",
+    "along1_min", "along1_max", "along2_min", "along2_max", "along4_min", "along4_max",
+    "across1_min", "across1_max", "across2_min", "across2_max",
+    "th_large_rank", "a_max_rank",
+    *(f"along_{i}" for i in range(11)), *(f"across_{i}" for i in range(11)),
+    *(f"taper_{i}" for i in range(10)), "profile_background",
     "z_mean", "z_max", "metal_mean", "metal_max", "metal_frac", "metal_3", "metal_7", "metal_3max",
     "img_metal_p90",
 )
@@ -119,8 +125,123 @@ def cell_features(image: XrayImage) -> np.ndarray:
         thl_mean - _box(thl_mean, 7),
     ]
     columns += [np.full((g, g), v, np.float32) for v in img]
+    columns += _hessian_columns(a, g)
+    columns += _directional_columns(thl_mean, jxx3, jyy3, jxy3)
+    columns += [_rank(thl_mean, content_cells), _rank(a_max, content_cells)]
+    columns += _oriented_profiles(a, thl_mean)
     columns += _colour_columns(image, a, g, content_cells)
     return np.stack([c.astype(np.float32).ravel() for c in columns], axis=1)
+
+
+def _hessian_columns(a: np.ndarray, g: int) -> list[np.ndarray]:
+    """Ridge (line-like) and blob strength of dense structures at a few scales, pooled per cell."""
+    out = []
+    for sigma, pool_mean in ((2.0, True), (5.0, True), (9.0, False)):
+        smooth = cv2.GaussianBlur(a, (0, 0), sigma)
+        dxx = cv2.Sobel(smooth, cv2.CV_32F, 2, 0, ksize=3)
+        dyy = cv2.Sobel(smooth, cv2.CV_32F, 0, 2, ksize=3)
+        dxy = cv2.Sobel(smooth, cv2.CV_32F, 1, 1, ksize=3)
+        half_trace = 0.5 * (dxx + dyy)
+        root = np.sqrt(0.25 * (dxx - dyy) ** 2 + dxy * dxy)
+        scale = np.float32(sigma * sigma)
+        low = (half_trace - root) * scale  # most negative curvature: across a dense ridge
+        high = (half_trace + root) * scale
+        ridge = np.maximum(-low, 0.0)
+        blob = np.maximum(-high, 0.0)
+        if sigma == 9.0:
+            out.append(_pool_max(blob, g))
+            continue
+        if pool_mean:
+            out.append(_pool_mean(ridge, g))
+        out.append(_pool_max(ridge, g))
+        if sigma == 5.0:
+            out.append(_pool_max(blob, g))
+    return out
+
+
+def _directional_columns(field: np.ndarray, jxx: np.ndarray, jyy: np.ndarray, jxy: np.ndarray) -> list[np.ndarray]:
+    """Samples of a cell map along and across each cell's dominant edge direction (1, 2, 4 cells away).
+
+    Taken as (min, max) of the two sides, so they do not depend on rotation or mirroring: a trolley bar
+    continues on both sides, a blade ends on one, a compact object on both.
+    """
+    g = field.shape[0]
+    theta = 0.5 * np.arctan2(2 * jxy, jxx - jyy)  # direction of strongest gradient
+    along_x, along_y = -np.sin(theta), np.cos(theta)  # edges run perpendicular to the gradient
+    ys, xs = np.mgrid[0:g, 0:g].astype(np.float32)
+    out = []
+    for dx, dy, distances in ((along_x, along_y, (1, 2, 4)), (along_y * -1, along_x, (1, 2))):
+        for d in distances:
+            sides = [
+                cv2.remap(field, xs + sign * d * dx, ys + sign * d * dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+                for sign in (1.0, -1.0)
+            ]
+            out += [np.minimum(*sides), np.maximum(*sides)]
+    return out
+
+
+_ALONG = np.array([-60, -45, -30, -20, -10, 0, 10, 20, 30, 45, 60], np.float32)
+_ACROSS = np.array([-20, -14, -9, -5, -2, 0, 2, 5, 9, 14, 20], np.float32)
+_TAPER = np.array([-12, -6, 0, 6, 12], np.float32)
+
+
+def _canonical(profile: np.ndarray) -> np.ndarray:
+    """Flip (cells × n) profiles so the heavier half comes last: independent of direction sign."""
+    n = profile.shape[1]
+    flip = profile[:, : n // 2].sum(axis=1) > profile[:, n - n // 2 :].sum(axis=1)
+    profile[flip] = profile[flip, ::-1]
+    return profile
+
+
+def _oriented_profiles(a: np.ndarray, mass: np.ndarray) -> list[np.ndarray]:
+    """Density profiles along and across the main axis of the dense structure around each cell.
+
+    The axis is the principal axis of the excess density (``mass``) in a 5×5-cell window, so the
+    profiles follow a blade or a bar whatever its rotation. Along: ±60 px; across: ±20 px at the
+    centre; taper: across at ±20 px along the axis.
+    """
+    g = mass.shape[0]
+    ys, xs = np.mgrid[0:g, 0:g].astype(np.float32)
+    w = np.maximum(mass, 0.0) + 1e-3
+    m0 = _box(w, 5)
+    mx, my = _box(w * xs, 5) / m0, _box(w * ys, 5) / m0
+    cxx = _box(w * xs * xs, 5) / m0 - mx * mx
+    cyy = _box(w * ys * ys, 5) / m0 - my * my
+    cxy = _box(w * xs * ys, 5) / m0 - mx * my
+    theta = (0.5 * np.arctan2(2 * cxy, cxx - cyy)).ravel()
+    ux, uy = np.cos(theta)[:, None], np.sin(theta)[:, None]
+    cx = ((xs.ravel() + 0.5) * CELL)[:, None]
+    cy = ((ys.ravel() + 0.5) * CELL)[:, None]
+    fine = cv2.GaussianBlur(a, (0, 0), 1.5)
+    coarse = cv2.GaussianBlur(a, (0, 0), 3.0)
+
+    def sample(image: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        px = (cx + u * ux - v * uy).astype(np.float32)
+        py = (cy + u * uy + v * ux).astype(np.float32)
+        return cv2.remap(image, px, py, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+    along = sum(sample(coarse, _ALONG[None, :], np.full_like(_ALONG, off)[None, :]) for off in (-3.0, 0.0, 3.0)) / 3
+    across = sum(sample(fine, np.full_like(_ACROSS, off)[None, :], _ACROSS[None, :]) for off in (-6.0, 0.0, 6.0)) / 3
+    taper = np.concatenate(
+        [sample(fine, np.full_like(_TAPER, u)[None, :], _TAPER[None, :]) for u in (-20.0, 20.0)], axis=1
+    )
+    along = _canonical(along)
+    across = _canonical(across)
+    # The taper pair follows the along orientation: put the denser end last.
+    swap = taper[:, :5].sum(axis=1) > taper[:, 5:].sum(axis=1)
+    taper[swap] = np.concatenate([taper[swap, 5:], taper[swap, :5]], axis=1)
+    background = np.minimum(across[:, 0], across[:, -1])
+    columns = [along[:, i] for i in range(along.shape[1])]
+    columns += [across[:, i] for i in range(across.shape[1])]
+    columns += [taper[:, i] for i in range(taper.shape[1])]
+    columns.append(background)
+    return [c.reshape(g, g) for c in columns]
+
+
+def _rank(field: np.ndarray, content_cells: np.ndarray) -> np.ndarray:
+    """Each cell's value as a percentile among the scan's content cells (0-1)."""
+    values = np.sort(field[content_cells]) if content_cells.any() else np.sort(field.ravel())
+    return (np.searchsorted(values, field, side="right") / max(values.size, 1)).astype(np.float32)
 
 
 def _colour_columns(image: XrayImage, a: np.ndarray, g: int, content_cells: np.ndarray) -> list[np.ndarray]:

@@ -381,6 +381,17 @@ def overlay_heatmap(display: np.ndarray, heatmap: np.ndarray, *, alpha: float = 
     return np.round(blended).astype(np.uint8)
 
 
+def overlay_png(
+    data: bytes, heatmap: np.ndarray, *, alpha: float = 0.6, max_bytes: int = DEFAULT_MAX_BYTES, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> bytes:
+    """PNG of an uploaded scan with its heat map blended over it, for people (see :func:`overlay_heatmap`).
+
+    Raises :class:`InvalidImage` if the scan cannot be decoded, ``ValueError`` if the sizes differ.
+    """
+    pixels, _fmt = decode_pixels(data, max_bytes=max_bytes, max_pixels=max_pixels)
+    return encode_png(overlay_heatmap(to_display(pixels), heatmap, alpha=alpha))
+
+
 def encode_png(pixels: np.ndarray) -> bytes:
     """Encode an 8- or 16-bit grey or BGR array as PNG bytes."""
     ok, buffer = cv2.imencode(".png", pixels)

@@ -3,8 +3,7 @@
 Training takes benign bag scans (procedural ones for the shipped default, a centre's own clean scans when it
 retrains) and threat objects. Each bag is seen clean and with threats projected into it (TIP); cells covered
 by a projected threat are positives, cells of the clean scans negatives, so the only thing that separates
-the classes is the threat. A second round adds the negatives the first round found most threat-like
-(hard-negative mining). The scan's score is its most anomalous cell's probability; the heat map is the
+the classes is the threat. The scan's score is its most anomalous cell's probability; the heat map is the
 cell probabilities drawn at the scan's own size. The operating threshold is chosen on held-out bags to reach
 the target recall.
 """
@@ -13,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,9 +22,10 @@ import cv2
 import joblib
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
+from threadpoolctl import ThreadpoolController
 
 from inspection.xray.evaluate import Metrics, compute_metrics, threshold_for_recall
-from inspection.xray.features import CELL, FEATURE_COUNT, FEATURE_NAMES, cell_features, density_map, grid_size
+from inspection.xray.features import CELL, FEATURE_NAMES, cell_features, density_map, grid_size
 from inspection.xray.imaging import WORKING_SIZE, XrayImage, decode_image, decode_pixels, from_array
 from inspection.xray.tip import Threat, project
 
@@ -40,6 +39,17 @@ BagSource = np.ndarray | str | Path
 # Cell labels: positive if the projected threat covers this share of the cell and adds this much density.
 _POSITIVE_COVER = 0.2
 _POSITIVE_DENSITY = 0.04
+
+
+_THREADPOOLS: list[ThreadpoolController] = []
+
+
+def _one_thread() -> Any:
+    """Context limiting OpenMP to one thread: the trees' thread pool spins badly when cores are shared
+    (web workers, a busy host), and a scan's few hundred cells gain nothing from a second thread."""
+    if not _THREADPOOLS:
+        _THREADPOOLS.append(ThreadpoolController())
+    return _THREADPOOLS[0].limit(limits=1, user_api="openmp")
 
 
 class ModelFileError(ValueError):
@@ -84,7 +94,8 @@ class TrainedModel:
         content = features[:, FEATURE_NAMES.index("content")] > 0.0
         probabilities = np.zeros(g * g, np.float32)
         if content.any():
-            probabilities[content] = self.estimator.predict_proba(features[content])[:, 1]
+            with _one_thread():
+                probabilities[content] = self.estimator.predict_proba(features[content])[:, 1]
         return probabilities.reshape(g, g)
 
     def score(self, image: XrayImage | np.ndarray | bytes) -> ScoreResult:
@@ -198,6 +209,15 @@ def _augment(bag: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.ascontiguousarray(bag)
 
 
+def _jpeg(image: np.ndarray, quality: int) -> np.ndarray:
+    """JPEG round trip of an 8-bit scan (scanners and uploads often store JPEG); other depths unchanged."""
+    if image.dtype != np.uint8:
+        return image
+    ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    decoded = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED) if ok else None
+    return image if decoded is None else decoded.reshape(image.shape)
+
+
 def _estimator(seed: int, iterations: int) -> HistGradientBoostingClassifier:
     return HistGradientBoostingClassifier(
         learning_rate=0.08,
@@ -211,7 +231,7 @@ def _estimator(seed: int, iterations: int) -> HistGradientBoostingClassifier:
 
 
 def _fit(
-    estimator: HistGradientBoostingClassifier, x: np.ndarray, y: np.ndarray, positive_share: float = 0.3
+    estimator: HistGradientBoostingClassifier, x: np.ndarray, y: np.ndarray, positive_share: float = 0.1
 ) -> HistGradientBoostingClassifier:
     positives = max(int((y == 1).sum()), 1)
     negatives = max(int((y == 0).sum()), 1)
@@ -228,8 +248,8 @@ def train_model(
     validation_fraction: float = 0.25,
     threats_per_bag: int = 2,
     hardening_range: tuple[float, float] = (1.2, 2.5),
-    iterations: int = 250,
-    hard_negatives: int = 20_000,
+    iterations: int = 150,
+    jpeg_probability: float = 0.3,
     version: str | None = None,
     description: str = "",
     progress: Progress | None = None,
@@ -238,7 +258,8 @@ def train_model(
 
     ``benign_images`` are clean bag scans (arrays or file paths: grey or colour, any depth and size);
     ``threats`` are projected ``threats_per_bag`` times into every bag. A ``validation_fraction`` of the
-    bags is held out to pick the threshold reaching ``target_recall`` and to measure the model.
+    bags is held out to pick the threshold reaching ``target_recall`` and to measure the model. A
+    ``jpeg_probability`` share of the training bags is stored as JPEG (clean and with threats alike).
     ``progress(stage, done, total)`` is called as work advances. Deterministic for a given ``seed``.
     Raises ``ValueError`` if there are fewer than 4 bags or no threats.
     """
@@ -255,14 +276,15 @@ def train_model(
     positives, negatives = _CellSet(), _CellSet()
     for done, index in enumerate(train_idx):
         bag = _augment(load_bag(benign_images[int(index)]), rng)
-        clean = from_array(bag)
+        quality = int(rng.integers(75, 96)) if rng.random() < jpeg_probability else None
+        clean = from_array(bag if quality is None else _jpeg(bag, quality))
         clean_features = cell_features(clean)
         content = clean_features[:, FEATURE_NAMES.index("content")] > 0.0
         negatives.add(clean_features[content], np.zeros(int(content.sum()), np.int8))
         for _ in range(threats_per_bag):
             threat = threats[int(rng.integers(len(threats)))]
             image, mask = project(bag, threat, rng=rng, hardening=float(rng.uniform(*hardening_range)))
-            with_threat = from_array(image)
+            with_threat = from_array(image if quality is None else _jpeg(image, quality))
             labels = threat_cells(clean, with_threat, mask)
             keep = labels == 1
             positives.add(cell_features(with_threat)[keep], labels[keep])
@@ -272,16 +294,10 @@ def train_model(
     x_neg, y_neg = negatives.arrays()
     if len(y_pos) == 0:
         raise ValueError("no threat cells could be labelled; are the bags empty?")
-    report("fit", 0, 2)
-    first = _fit(_estimator(seed, iterations), np.concatenate([x_pos, x_neg]), np.concatenate([y_pos, y_neg]))
-    # Hard-negative mining: repeat the clean cells the first model found most threat-like.
-    neg_scores = first.predict_proba(x_neg)[:, 1]
-    hardest = np.argsort(neg_scores)[::-1][: min(hard_negatives, len(neg_scores))]
-    report("fit", 1, 2)
-    x_all = np.concatenate([x_pos, x_neg, x_neg[hardest], x_neg[hardest]])
-    y_all = np.concatenate([y_pos, y_neg, y_neg[hardest], y_neg[hardest]])
-    estimator = _fit(_estimator(seed, iterations), x_all, y_all)
-    report("fit", 2, 2)
+    report("fit", 0, 1)
+    with _one_thread():
+        estimator = _fit(_estimator(seed, iterations), np.concatenate([x_pos, x_neg]), np.concatenate([y_pos, y_neg]))
+    report("fit", 1, 1)
 
     model = TrainedModel(estimator=estimator, threshold=0.5)
     labels_val: list[int] = []
@@ -336,8 +352,3 @@ def load_default_model() -> TrainedModel:
     Raises :class:`ModelFileError` if it is missing or damaged.
     """
     return TrainedModel.load(default_model_dir())
-
-
-def expected_grid(working_size: int = WORKING_SIZE) -> int:
-    """Cells per side for a working size."""
-    return math.floor(working_size / CELL)

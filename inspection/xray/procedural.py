@@ -654,7 +654,7 @@ def _electronics(scene: _Scene, rng: Rng, bw: float, bh: float) -> None:
     lc = (size / 2, size / 2)
     outline = _at(_rounded_rect(0, 0, w, h, 4), lc, ang)
     base = _poly((size, size), [outline])
-    material = rng.uniform(0.4, 0.65)
+    material = rng.uniform(0.4, 0.85)
     local += base * rng.uniform(0.3, 0.9)
     n = int(rng.integers(3, 15))
     for _ in range(n):
@@ -751,6 +751,19 @@ def _small_metal(scene: _Scene, rng: Rng, bw: float, bh: float) -> None:
         scene.add_curve(_spline(pts), max(1.5, 2 * s), rng.uniform(0.3, 0.8), METAL)
 
 
+def _hardware(scene: _Scene, rng: Rng, bw: float, bh: float) -> None:
+    """Screws, rivets, clips and zip pulls: the many small metal parts of a bag, scattered or in a row."""
+    u = min(bw, bh)
+    start = np.array(_place(rng, bw, bh, 0.05 * u))
+    step = rng.uniform(-1, 1, 2) * u * rng.uniform(0.02, 0.08)
+    in_row = rng.random() < 0.5
+    for k in range(int(rng.integers(3, 14))):
+        centre = start + step * k if in_row else np.array(_place(rng, bw, bh, 0.03 * u))
+        w, h = rng.uniform(2, 7) * u / 400, rng.uniform(2, 12) * u / 400
+        part = _at(_rect(0, 0, max(w, 1.5), max(h, 1.5)), (float(centre[0]), float(centre[1])), rng.uniform(0, math.pi))
+        scene.add_shape(part, rng.uniform(0.4, 1.3), rng.uniform(0.7, 1.0))
+
+
 _BAG_ITEMS: tuple[tuple[Callable[[_Scene, Rng, float, float], None], float], ...] = (
     (_clothes, 3.0),
     (_cable, 1.2),
@@ -759,6 +772,7 @@ _BAG_ITEMS: tuple[tuple[Callable[[_Scene, Rng, float, float], None], float], ...
     (_shoes, 0.4),
     (_book, 0.5),
     (_small_metal, 2.5),
+    (_hardware, 1.5),
 )
 
 

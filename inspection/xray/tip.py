@@ -107,7 +107,8 @@ def project_threat(
     magnification = 1.0 + 0.25 * depth
     longest = max(height, width) * float(rng.uniform(*size_range)) * magnification
     scale = longest / max(mask.shape)
-    tilt = math.radians(float(rng.uniform(0.0, max_tilt_degrees)))
+    # Objects mostly lie flat in a bag: small tilts are far more common than steep ones.
+    tilt = math.radians(max_tilt_degrees * float(rng.random()) ** 2)
     foreshorten = math.cos(tilt)
     sx, sy = (scale * foreshorten, scale) if rng.random() < 0.5 else (scale, scale * foreshorten)
     density = float(rng.uniform(*density_range)) / max(foreshorten, 0.4)

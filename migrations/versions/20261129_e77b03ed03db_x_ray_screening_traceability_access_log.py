@@ -138,6 +138,7 @@ def upgrade() -> None:
     sa.Column('model_version', sa.String(length=64), nullable=False),
     sa.Column('status', sa.Enum('pending', 'reviewed', 'not_flagged', name='review_status', native_enum=False, create_constraint=True), nullable=False),
     sa.Column('is_tip', sa.Boolean(), nullable=False),
+    sa.Column('tip_threat', sa.Boolean(), nullable=True),
     sa.Column('evidence_hold', sa.Boolean(), nullable=False),
     sa.Column('image_purged_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),

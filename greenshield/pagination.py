@@ -1,0 +1,14 @@
+"""One page of a statement's rows for flask-smorest's ``@blp.paginate()`` (which sets X-Pagination)."""
+from __future__ import annotations
+
+from sqlalchemy import Select, func, select
+
+from greenshield import db
+
+
+def page_of(stmt: Select, pagination_parameters) -> list:
+    """The rows of ``stmt`` on the requested page; tells flask-smorest the total for the header."""
+    session = db.session()
+    pagination_parameters.item_count = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    size = pagination_parameters.page_size
+    return session.scalars(stmt.limit(size).offset((pagination_parameters.page - 1) * size)).all()

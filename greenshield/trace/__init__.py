@@ -1,0 +1,1 @@
+"""Traceability (溯源追查): investigation cases, parcel-chain queries, the access log, watchlists, evidence export."""

@@ -1,0 +1,204 @@
+"""Traceability routes: cases and decisions, trace queries, a case's evidence and its export, watchlists,
+notifications, and the access log for auditors."""
+from __future__ import annotations
+
+from flask import current_app, send_file
+from flask_smorest import Blueprint
+from sqlalchemy import func, select
+
+from greenshield import db
+from greenshield.auth.policy import ALL_ROLES, allow, current_user
+from greenshield.errors import NotFound
+from greenshield.extensions import limiter
+from greenshield.trace import schemas as s, services
+from greenshield.trace.services import logged
+from models import Case, Notification, Role, Watchlist, utcnow
+
+blp = Blueprint("trace", __name__, url_prefix="/api/v1", description="Traceability (溯源追查): cases, queries, access log")
+blp.after_request(services.close_access)
+
+CASE_READERS = (Role.INVESTIGATOR, Role.AUDITOR, Role.ADMIN)
+LOG_READERS = (Role.AUDITOR, Role.ADMIN)
+
+
+def trace_limit() -> str:
+    return current_app.config["TRACE_RATE_LIMIT"]
+
+
+def per_user() -> str:
+    user = current_user()
+    return f"user:{user.id}" if user else "anonymous"
+
+
+@blp.route("/cases", methods=["POST"])
+@blp.arguments(s.CaseIn)
+@blp.response(201, s.CaseOut)
+@logged("case_register")
+@allow(Role.INVESTIGATOR)
+def create_case(data):
+    """Register an investigation case; it allows queries once an auditor or admin approves it."""
+    return services.case_view(services.register_case(db.session(), current_user(), data))
+
+
+@blp.route("/cases", methods=["GET"])
+@blp.arguments(s.CaseListArgs, location="query")
+@blp.response(200, s.CaseOut(many=True))
+@allow(*CASE_READERS)
+def list_cases(args):
+    """An investigator's own cases; every case for auditors and admins. Pending first, then newest."""
+    cases = services.cases_for(db.session(), current_user())
+    return [c for c in cases if c["status"] == args["status"]] if args.get("status") else cases
+
+
+@blp.route("/cases/<int:case_id>", methods=["GET"])
+@blp.response(200, s.CaseOut)
+@allow(*CASE_READERS)
+def get_case(case_id):
+    return services.case_view(services.visible_case(db.session(), current_user(), case_id))
+
+
+@blp.route("/cases/<int:case_id>/approve", methods=["POST"])
+@blp.response(200, s.CaseOut)
+@logged("case_approve")
+@allow(*services.DECIDERS)
+def approve_case(case_id):
+    """Approve a pending case (auditors and admins)."""
+    case = services.visible_case(db.session(), current_user(), case_id)
+    return services.case_view(services.decide_case(db.session(), case, current_user(), approve=True, reason=None))
+
+
+@blp.route("/cases/<int:case_id>/refuse", methods=["POST"])
+@blp.arguments(s.RefuseIn)
+@blp.response(200, s.CaseOut)
+@logged("case_refuse")
+@allow(*services.DECIDERS)
+def refuse_case(data, case_id):
+    """Refuse a pending case, or withdraw an approval, with a reason; its watchlists stop."""
+    case = services.visible_case(db.session(), current_user(), case_id)
+    return services.case_view(services.decide_case(db.session(), case, current_user(), approve=False,
+                                                   reason=data["reason"]))
+
+
+@blp.route("/trace", methods=["POST"])
+@blp.arguments(s.TraceIn)
+@blp.response(200, s.TraceOut)
+@limiter.shared_limit(trace_limit, scope="trace", key_func=per_user)
+@logged("trace")
+@allow(Role.INVESTIGATOR, Role.INSPECTOR)
+def trace(data):
+    """Trace items by waybill number, sender ID (type and number), sender phone, sender name in a period, or
+    outlet in a period: each result is the parcel's whole chain.
+
+    Investigators under their own approved, unexpired case (personal data in clear); inspectors a waybill number
+    only, without a case (masked). Every query, refused ones included, is in the access log.
+    """
+    return services.trace(db.session(), current_user(), data)
+
+
+def _own_case(case_id: int) -> Case:
+    case = db.session().get(Case, case_id)
+    if case is None:
+        raise services.refusal(f"No case {case_id}.", "refused: unknown case", status=404, code="not_found")
+    return case
+
+
+@blp.route("/cases/<int:case_id>/results", methods=["GET"])
+@blp.response(200, s.CaseResultsOut)
+@logged("case_view")
+@allow(Role.INVESTIGATOR)
+def case_results(case_id):
+    """The case's evidence set (every item its queries and watchlists found), in clear: a logged view."""
+    session = db.session()
+    services.begin_writing(session)
+    case = _own_case(case_id)
+    chains = services.view_case_results(session, case, current_user())
+    return {"case": services.case_view(case), "count": len(chains), "results": chains}
+
+
+@blp.route("/cases/<int:case_id>/export", methods=["GET"])
+@blp.response(200, description="The evidence zip: records.csv, records.json, xray/, access_log.json, manifest.json",
+              content_type="application/zip")
+@logged("export")
+@allow(Role.INVESTIGATOR)
+def export_case(case_id):
+    """The case's evidence as a zip with a manifest of SHA-256 sums (a logged export)."""
+    session = db.session()
+    services.begin_writing(session)
+    stream, name = services.export_case(session, _own_case(case_id), current_user())
+    return send_file(stream, mimetype="application/zip", as_attachment=True, download_name=name)
+
+
+@blp.route("/cases/<int:case_id>/watchlists", methods=["POST"])
+@blp.arguments(s.WatchlistIn)
+@blp.response(201, s.WatchlistOut)
+@logged("watchlist_create")
+@allow(Role.INVESTIGATOR)
+def create_watchlist(data, case_id):
+    """Save a query under the case: the scheduler runs it on ``cron`` and notifies of new matches."""
+    session = db.session()
+    watchlist = services.create_watchlist(session, _own_case(case_id), current_user(), data)
+    return services.watchlist_view(session, watchlist)
+
+
+@blp.route("/cases/<int:case_id>/watchlists", methods=["GET"])
+@blp.response(200, s.WatchlistOut(many=True))
+@allow(*CASE_READERS)
+def list_watchlists(case_id):
+    session = db.session()
+    return services.case_watchlists(session, services.visible_case(session, current_user(), case_id))
+
+
+@blp.route("/cases/<int:case_id>/watchlists/<int:watchlist_id>", methods=["DELETE"])
+@blp.response(204)
+@allow(Role.INVESTIGATOR)
+def stop_watchlist(case_id, watchlist_id):
+    """Stop a watchlist of one of the investigator's cases."""
+    session = db.session()
+    case = services.visible_case(session, current_user(), case_id)
+    watchlist = session.get(Watchlist, watchlist_id)
+    if watchlist is None or watchlist.case_id != case.id:
+        raise NotFound(f"No watchlist {watchlist_id} in case {case.case_no}.")
+    watchlist.active = False
+
+
+@blp.route("/notifications", methods=["GET"])
+@blp.arguments(s.NotificationArgs, location="query")
+@blp.response(200, s.NotificationOut(many=True))
+@allow(*ALL_ROLES)
+def list_notifications(args):
+    """The caller's notifications, newest first (``unread=true`` for the unread ones)."""
+    return services.notifications(db.session(), current_user(), unread=args["unread"])
+
+
+@blp.route("/notifications/<int:notification_id>/read", methods=["POST"])
+@blp.response(200, s.NotificationOut)
+@allow(*ALL_ROLES)
+def read_notification(notification_id):
+    notification = db.session().get(Notification, notification_id)
+    if notification is None or notification.user_id != current_user().id:
+        raise NotFound(f"No notification {notification_id}.")
+    notification.read_at = notification.read_at or utcnow()
+    return notification
+
+
+@blp.route("/access-log", methods=["GET"])
+@blp.arguments(s.AccessLogArgs, location="query")
+@blp.response(200, s.AccessLogOut(many=True))
+@blp.paginate()
+@allow(*LOG_READERS)
+def access_log(args, pagination_parameters):
+    """Access-log entries, newest first, filtered by ``user``, ``case_no``, ``action``, ``outcome`` (ok|refused)
+    and a period ``from``/``to`` (days in Asia/Shanghai)."""
+    stmt = services.filtered_log(args)
+    session = db.session()
+    pagination_parameters.item_count = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    size = pagination_parameters.page_size
+    return session.scalars(stmt.limit(size).offset((pagination_parameters.page - 1) * size)).all()
+
+
+@blp.route("/access-log/verify", methods=["GET"])
+@blp.response(200, s.AccessLogVerifyOut)
+@allow(*LOG_READERS)
+def verify_access_log():
+    """Check the whole chain and the signed checkpoints; names the first bad entry."""
+    return services.verify_log(db.session()).as_dict()

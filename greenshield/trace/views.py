@@ -1,0 +1,241 @@
+"""Traceability pages: cases and their decisions, the trace form and the parcel-chain timeline, a case's
+evidence, watchlists, notifications, and the access log with its verification for auditors."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale, gettext as _, lazy_gettext as _l
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from greenshield import db
+from greenshield.auth.policy import ALL_ROLES, allow, current_user
+from greenshield.errors import DomainError
+from greenshield.extensions import limiter
+from greenshield.trace import schemas as s, services
+from greenshield.trace.api import CASE_READERS, LOG_READERS, per_user, trace_limit
+from greenshield.trace.queries import case_items
+from inspection.identity import ID_TYPES
+from models import AccessLogEntry, Case, CaseStatus, Role
+
+bp = Blueprint("trace_pages", __name__)
+bp.after_request(services.close_access)
+
+CASE_STATUS = {"pending": _l("Pending"), "approved": _l("Approved"), "refused": _l("Refused"), "expired": _l("Expired")}
+ACTION_LABELS = {"trace": _l("Query"), "case_view": _l("View in clear"), "export": _l("Evidence export"),
+                 "case_register": _l("Case registered"), "case_approve": _l("Case approved"),
+                 "case_refuse": _l("Case refused"), "watchlist_create": _l("Watchlist saved"),
+                 "watchlist_run": _l("Watchlist run")}
+QUERY_TYPE_LABELS = {"waybill": _l("Waybill no."), "sender_id": _l("Sender ID"), "sender_phone": _l("Sender phone"),
+                     "sender_name": _l("Sender name"), "outlet": _l("Outlet")}
+STEP_LABELS = {"collected": _l("Collected"), "stored": _l("Record stored"), "corrected": _l("Record corrected"),
+               "xray_scanned": _l("X-ray scan"), "xray_reviewed": _l("X-ray review")}
+
+QUERY_FIELDS = ("waybill_no", "sender_id_type", "sender_id_no", "sender_phone", "sender_name", "outlet_code",
+                "from", "to")
+PAGE_SIZE = 100
+
+
+@bp.context_processor
+def _labels() -> dict:
+    def label(table: dict):
+        return lambda code: str(table.get(code, code or ""))
+
+    return {"id_types": ID_TYPES, "case_status_label": label(CASE_STATUS), "action_label": label(ACTION_LABELS),
+            "query_type_label": label(QUERY_TYPE_LABELS), "step_label": label(STEP_LABELS),
+            "id_type_label": _id_type_label}
+
+
+def _id_type_label(code: str | None) -> str:
+    kind = ID_TYPES.get(code or "")
+    if kind is None:
+        return code or ""
+    return kind.name_zh if str(get_locale() or "zh").startswith("zh") else kind.name_en
+
+
+def _form(*names: str) -> dict:
+    return {k: request.form.get(k, "").strip() for k in names if request.form.get(k, "").strip()}
+
+
+def _messages(exc: Exception) -> dict:
+    if isinstance(exc, ValidationError):
+        return exc.messages
+    return {"_": [exc.message], **(exc.details if isinstance(exc.details, dict) else {})}
+
+
+def _status(exc: Exception) -> int:
+    return 422 if isinstance(exc, ValidationError) else exc.status
+
+
+@bp.route("/cases")
+@allow(*CASE_READERS)
+def cases():
+    """An investigator's cases, or every case for auditors and admins (pending first)."""
+    return render_template("trace/cases.html", cases=services.cases_for(db.session(), current_user()))
+
+
+@bp.route("/cases/new")
+@allow(Role.INVESTIGATOR)
+def new_case():
+    return render_template("trace/case_new.html", values={"agency": current_user().agency or ""}, errors={})
+
+
+@bp.route("/cases/new", methods=["POST"])
+@services.logged("case_register")
+@allow(Role.INVESTIGATOR)
+def create_case():
+    """Register a case: number, agency, legal basis, purpose, last day of validity."""
+    values = _form("case_no", "agency", "legal_basis", "purpose", "valid_until")
+    try:
+        case = services.register_case(db.session(), current_user(), s.CaseIn().load(values))
+    except (ValidationError, DomainError) as exc:
+        return render_template("trace/case_new.html", values=values, errors=_messages(exc)), _status(exc)
+    flash(_("Case registered; it allows queries once an auditor approves it."))
+    return redirect(url_for(".case", case_id=case.id))
+
+
+@bp.route("/cases/<int:case_id>")
+@allow(*CASE_READERS)
+def case(case_id):
+    """A case: its facts and decision, the decision form (auditors, admins), its watchlists, the waybills of
+    its evidence (no personal data here: the evidence itself is a logged view) and the export."""
+    return _case_page(services.visible_case(db.session(), current_user(), case_id))
+
+
+def _case_page(case: Case, errors: dict | None = None, status: int = 200, values: dict | None = None):
+    session, user = db.session(), current_user()
+    return render_template("trace/case.html", case=services.case_view(case),
+                           watchlists=services.case_watchlists(session, case),
+                           waybills=[w for _, w in case_items(session, case.id)],
+                           is_owner=case.investigator_id == user.id, may_decide=user.role in services.DECIDERS,
+                           values=values or {}, errors=errors or {}), status
+
+
+def _decide(case_id: int, approve: bool):
+    session, user = db.session(), current_user()
+    case = services.visible_case(session, user, case_id)
+    values = _form("reason")
+    try:
+        reason = None if approve else s.RefuseIn().load(values)["reason"]
+        services.decide_case(session, case, user, approve=approve, reason=reason)
+    except (ValidationError, DomainError) as exc:
+        return _case_page(case, _messages(exc), _status(exc), values)
+    flash(_("Case approved.") if approve else _("Case refused."))
+    return redirect(url_for(".case", case_id=case_id))
+
+
+@bp.route("/cases/<int:case_id>/approve", methods=["POST"])
+@services.logged("case_approve")
+@allow(*services.DECIDERS)
+def approve(case_id):
+    return _decide(case_id, True)
+
+
+@bp.route("/cases/<int:case_id>/refuse", methods=["POST"])
+@services.logged("case_refuse")
+@allow(*services.DECIDERS)
+def refuse(case_id):
+    return _decide(case_id, False)
+
+
+@bp.route("/cases/<int:case_id>/watchlists", methods=["POST"])
+@services.logged("watchlist_create")
+@allow(Role.INVESTIGATOR)
+def add_watchlist(case_id):
+    """Save a query of the case as a watchlist."""
+    session = db.session()
+    case = services.visible_case(session, current_user(), case_id)
+    values = _form("name", "cron", *QUERY_FIELDS)
+    try:
+        data = s.WatchlistIn().load({"name": values.get("name", ""), "cron": values.get("cron", ""),
+                                     "query": {k: v for k, v in values.items() if k in QUERY_FIELDS}})
+        services.create_watchlist(session, case, current_user(), data)
+    except (ValidationError, DomainError) as exc:
+        return _case_page(case, _messages(exc), _status(exc), values)
+    flash(_("Watchlist saved."))
+    return redirect(url_for(".case", case_id=case_id))
+
+
+@bp.route("/cases/<int:case_id>/results")
+@services.logged("case_view")
+@allow(Role.INVESTIGATOR)
+def case_results(case_id):
+    """The case's evidence as a timeline per item, personal data in clear: a logged view."""
+    session = db.session()
+    services.begin_writing(session)
+    case = session.get(Case, case_id)
+    if case is None:
+        abort(404)
+    chains = services.view_case_results(session, case, current_user())
+    return render_template("trace/results.html", results=chains, case=services.case_view(case), truncated=False,
+                           clear=True)
+
+
+@bp.route("/trace")
+@allow(Role.INVESTIGATOR, Role.INSPECTOR)
+def trace_form():
+    return render_template("trace/trace.html", values={"case_no": request.args.get("case_no", "")}, errors={},
+                           cases=_usable_cases())
+
+
+@bp.route("/trace", methods=["POST"])
+@limiter.shared_limit(trace_limit, scope="trace", key_func=per_user)
+@services.logged("trace")
+@allow(Role.INVESTIGATOR, Role.INSPECTOR)
+def trace_run():
+    """Run a trace query and show each item's chain as a timeline (or the form with what is wrong)."""
+    values = _form("case_no", *QUERY_FIELDS)
+    try:
+        outcome = services.trace(db.session(), current_user(), values)
+    except DomainError as exc:
+        return render_template("trace/trace.html", values=values, errors=_messages(exc),
+                               cases=_usable_cases()), exc.status
+    return render_template("trace/results.html", results=outcome["results"], truncated=outcome["truncated"],
+                           case=None, case_no=outcome["case_no"], clear=outcome["case_no"] is not None,
+                           limit=current_app.config["TRACE_MAX_RESULTS"])
+
+
+def _usable_cases() -> list[Case]:
+    user = current_user()
+    if user.role is not Role.INVESTIGATOR:
+        return []
+    rows = db.session().scalars(select(Case).where(Case.investigator_id == user.id).order_by(Case.id.desc())).unique()
+    return [c for c in rows if c.status_on(services.today()) is CaseStatus.APPROVED]
+
+
+@bp.route("/notifications")
+@allow(*ALL_ROLES)
+def notifications():
+    """The signed-in user's notifications: new watchlist matches, decisions on their cases."""
+    return render_template("trace/notifications.html",
+                           notifications=services.notifications(db.session(), current_user()))
+
+
+@bp.route("/access-log")
+@allow(*LOG_READERS)
+def access_log():
+    """The access log, newest first, filtered by user, case, action, outcome and period."""
+    try:
+        args = s.AccessLogArgs().load({k: v for k, v in request.args.items() if v and k != "page"})
+    except ValidationError as exc:
+        args, errors = {}, exc.messages
+    else:
+        errors = {}
+    page = max(1, request.args.get("page", 1, type=int))
+    entries = db.session().scalars(services.filtered_log(args).limit(PAGE_SIZE + 1)
+                                   .offset((page - 1) * PAGE_SIZE)).all()
+    kept = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template(
+        "trace/access_log.html", entries=entries[:PAGE_SIZE], values=request.args, errors=errors, actions=s.ACTIONS,
+        newer_url=url_for(".access_log", page=page - 1, **kept) if page > 1 else None,
+        older_url=url_for(".access_log", page=page + 1, **kept) if len(entries) > PAGE_SIZE else None,
+    ), 422 if errors else 200
+
+
+@bp.route("/access-log/verify")
+@allow(*LOG_READERS)
+def verify_access_log():
+    """Verify the whole chain and the signed checkpoints now, and say where it breaks if it does."""
+    result = services.verify_log(db.session())
+    newest = db.session().scalar(select(AccessLogEntry).order_by(AccessLogEntry.seq.desc()).limit(1))
+    return render_template("trace/verify.html", result=result, newest=newest,
+                           folder=services.checkpoints_dir())

@@ -1,0 +1,151 @@
+"""X-ray routes: events in, scores and heat maps out, the review queue, machines, models, reviewer statistics."""
+from __future__ import annotations
+
+from flask import Response
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from greenshield import db
+from greenshield.pagination import page_of
+from greenshield.auth.policy import allow, current_user, outlet_in_scope, scope_outlets
+from greenshield.errors import NotFound, OutOfScope
+from greenshield.xray import schemas as s, services
+from models import Outlet, ReviewStatus, Role, XrayEvent, XrayMachine, XrayModelVersion
+
+blp = Blueprint("xray", __name__, url_prefix="/api/v1", description="X-ray screening (过机安检)")
+
+SENDERS = (Role.ADMIN, Role.OUTLET_MANAGER)
+REVIEWERS = (Role.ADMIN, Role.INSPECTOR)
+READERS = (Role.ADMIN, Role.INSPECTOR, Role.OUTLET_MANAGER)
+MIMETYPES = {"png": "image/png", "jpeg": "image/jpeg", "tiff": "image/tiff"}
+
+
+def _machine(code: str) -> XrayMachine:
+    machine = db.session().scalar(select(XrayMachine).where(XrayMachine.code == code.upper()))
+    if machine is None:
+        raise NotFound(f"No X-ray machine {code}.")
+    if not outlet_in_scope(current_user(), machine.outlet):
+        raise OutOfScope(f"Machine {machine.code} is outside your scope.")
+    return machine
+
+
+def _event(event_id: int) -> XrayEvent:
+    event = db.session().get(XrayEvent, event_id)
+    if event is None or not outlet_in_scope(current_user(), event.outlet):
+        raise NotFound(f"No X-ray event {event_id}.")
+    return event
+
+
+@blp.route("/xray-events", methods=["POST"])
+@blp.arguments(s.EventForm, location="form")
+@blp.arguments(s.EventFiles, location="files")
+@blp.response(201, s.EventCreated)
+@allow(*SENDERS)
+def create_event(form, files):
+    """A screened item's image (PNG, JPEG or TIFF; 8/16-bit, grey or colour) with its metadata: scored at once."""
+    machine = _machine(form["machine_code"])
+    data = files["image"].read()
+    return services.record_event(db.session(), machine=machine, data=data, waybill_no=form["waybill_no"].upper(),
+                                 scanned_at=form["scanned_at"], operator_id=form["operator_id"])
+
+
+@blp.route("/xray-events", methods=["GET"])
+@blp.arguments(s.EventListArgs, location="query")
+@blp.response(200, s.EventOut(many=True))
+@blp.paginate()
+@allow(*READERS)
+def list_events(args, pagination_parameters):
+    """Events in scope; ``flagged=true&status=pending`` is the review queue (oldest first)."""
+    stmt = scope_outlets(select(XrayEvent).join(Outlet, XrayEvent.outlet_id == Outlet.id), current_user())
+    if "flagged" in args:
+        stmt = stmt.where(XrayEvent.flagged.is_(args["flagged"]))
+    if args.get("status"):
+        stmt = stmt.where(XrayEvent.status == ReviewStatus(args["status"]))
+    if args.get("outlet"):
+        stmt = stmt.where(Outlet.code == args["outlet"].upper())
+    if args.get("waybill_no"):
+        stmt = stmt.where(XrayEvent.waybill_no == args["waybill_no"].upper())
+    return page_of(stmt.order_by(XrayEvent.scanned_at, XrayEvent.id), pagination_parameters)
+
+
+@blp.route("/xray-events/<int:event_id>", methods=["GET"])
+@blp.response(200, s.EventOut)
+@allow(*READERS)
+def get_event(event_id):
+    return _event(event_id)
+
+
+@blp.route("/xray-events/<int:event_id>/image", methods=["GET"])
+@blp.response(200, description="The image as sent", content_type="image/png")
+@allow(*READERS)
+def event_image(event_id):
+    event = _event(event_id)
+    if event.image_purged_at is not None:
+        raise NotFound("This event's image was purged after the retention period.")
+    return Response(services.image_path(event).read_bytes(), mimetype=MIMETYPES[event.image_format])
+
+
+@blp.route("/xray-events/<int:event_id>/heatmap", methods=["GET"])
+@blp.arguments(s.HeatmapArgs, location="query")
+@blp.response(200, description="8-bit grey PNG of the image's size; ?overlay=1 blended over the image",
+              content_type="image/png")
+@allow(*READERS)
+def event_heatmap(args, event_id):
+    """Where in the image the score came from: brighter = more anomalous."""
+    return Response(services.heatmap_png(db.session(), _event(event_id), overlay=args["overlay"]),
+                    mimetype="image/png")
+
+
+@blp.route("/xray-events/<int:event_id>/review", methods=["POST"])
+@blp.arguments(s.ReviewIn)
+@blp.response(200, s.ReviewResult)
+@allow(*REVIEWERS)
+def review_event(data, event_id):
+    """Clear, seize (with one of the 19 prohibited-item categories) or refer a flagged event."""
+    event = _event(event_id)
+    row = services.review(db.session(), event, current_user(), decision=data["decision"], category=data["category"],
+                          note=data["note"])
+    return {"event_id": event.id, "decision": row.decision, "category_code": row.category_code, "note": row.note,
+            "reviewer": current_user(), "decided_at": row.decided_at, "tip_outcome": row.tip_outcome}
+
+
+@blp.route("/xray-machines/<code>/status", methods=["POST"])
+@blp.arguments(s.StatusIn)
+@blp.response(201, s.StatusOut)
+@allow(*SENDERS)
+def machine_status(data, code):
+    """Report a power-on/off, or a screener checking in or out (安检员打卡)."""
+    return services.record_status(db.session(), _machine(code), kind=data["kind"], at=data["at"],
+                                  staff_id=data["staff_id"])
+
+
+@blp.route("/xray-machines/<code>/power-on", methods=["GET"])
+@blp.arguments(s.PowerArgs, location="query")
+@blp.response(200, s.PowerOut)
+@allow(*READERS)
+def power_on(args, code):
+    """The share of a period the machine was powered on."""
+    return services.power_on_rate(db.session(), _machine(code), args["from_"], args["to"])
+
+
+@blp.route("/xray-models", methods=["GET"])
+@blp.response(200, s.ModelOut(many=True))
+@allow(*REVIEWERS)
+def list_models():
+    return db.session().scalars(select(XrayModelVersion).order_by(XrayModelVersion.created_at)).all()
+
+
+@blp.route("/xray-models/<version>/activate", methods=["POST"])
+@blp.response(200, s.ModelOut)
+@allow(Role.ADMIN)
+def activate_model(version):
+    """Make a trained model the active one; new events are scored by it."""
+    return services.activate(db.session(), version)
+
+
+@blp.route("/xray-reviewers/stats", methods=["GET"])
+@blp.response(200, s.ReviewerStatsOut(many=True))
+@allow(*REVIEWERS)
+def reviewer_stats():
+    """Reviews per reviewer and their hits, misses and false alarms on projected test images (TIP)."""
+    return services.reviewer_stats(db.session())

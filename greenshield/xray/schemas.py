@@ -1,0 +1,121 @@
+"""Schemas of the X-ray routes."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from greenshield.fields import Code, Text
+
+DECISIONS = ("cleared", "seized", "referred")
+
+
+class EventForm(Schema):
+    machine_code = Code(required=True)
+    waybill_no = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9-]{8,32}$",
+                                                                        error="8-32 letters, digits or -"))
+    scanned_at = fields.AwareDateTime(required=True, default_timezone=None,
+                                      metadata={"description": "ISO 8601 with offset, e.g. 2026-11-28T09:15:00+08:00"})
+    operator_id = Text(32, required=True)
+
+
+class EventFiles(Schema):
+    image = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
+
+
+class EventCreated(Schema):
+    id = fields.Integer()
+    score = fields.Float()
+    flagged = fields.Boolean()
+    model_version = fields.String()
+
+
+class ReviewOut(Schema):
+    decision = fields.String()
+    category = fields.Integer(attribute="category_code", allow_none=True)
+    note = fields.String(allow_none=True)
+    reviewer = fields.String(attribute="reviewer.username")
+    decided_at = fields.DateTime()
+
+
+class EventOut(EventCreated):
+    machine_code = fields.String(attribute="machine.code")
+    outlet_code = fields.String(attribute="outlet.code")
+    waybill_no = fields.String()
+    scanned_at = fields.DateTime()
+    operator_id = fields.String()
+    screener_on_duty = fields.String(allow_none=True)
+    width = fields.Integer()
+    height = fields.Integer()
+    image_format = fields.String()
+    status = fields.Function(lambda e: e.status.value)
+    image_available = fields.Function(lambda e: e.image_purged_at is None)
+    review = fields.Nested(ReviewOut, allow_none=True)
+
+
+class EventListArgs(Schema):
+    flagged = fields.Boolean()
+    status = fields.String(validate=validate.OneOf(["pending", "reviewed", "not_flagged"]))
+    outlet = fields.String(validate=validate.Length(max=32))
+    waybill_no = fields.String(validate=validate.Length(max=32))
+
+
+class HeatmapArgs(Schema):
+    overlay = fields.Boolean(load_default=False)
+
+
+class ReviewIn(Schema):
+    decision = fields.String(required=True, validate=validate.OneOf(DECISIONS))
+    category = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=19))
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+class ReviewResult(ReviewOut):
+    event_id = fields.Integer()
+    tip_outcome = fields.String(allow_none=True, metadata={
+        "description": "for a projected test image (TIP): hit, miss, false_alarm or correct_reject"})
+
+
+class StatusIn(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(["power_on", "power_off", "check_in", "check_out"]))
+    at = fields.AwareDateTime(required=True, default_timezone=None)
+    staff_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=32))
+
+
+class StatusOut(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    at = fields.DateTime()
+    staff_id = fields.String(allow_none=True)
+
+
+class PowerArgs(Schema):
+    from_ = fields.AwareDateTime(data_key="from", required=True, default_timezone=None)
+    to = fields.AwareDateTime(required=True, default_timezone=None)
+
+
+class PowerOut(Schema):
+    machine_code = fields.String()
+    from_ = fields.DateTime(data_key="from", attribute="from")
+    to = fields.DateTime()
+    powered_seconds = fields.Integer()
+    power_on_rate = fields.Float()
+
+
+class ModelOut(Schema):
+    version = fields.String()
+    active = fields.Boolean()
+    threshold = fields.Float()
+    target_recall = fields.Float(allow_none=True)
+    metrics = fields.Dict()
+    training_summary = fields.Dict()
+    created_at = fields.DateTime()
+    activated_at = fields.DateTime(allow_none=True)
+
+
+class ReviewerStatsOut(Schema):
+    reviewer = fields.String()
+    reviews = fields.Integer()
+    tip_hits = fields.Integer()
+    tip_misses = fields.Integer()
+    tip_false_alarms = fields.Integer()
+    tip_correct_rejects = fields.Integer()
+    tip_hit_rate = fields.Float(allow_none=True)

@@ -1,0 +1,270 @@
+"""X-ray use cases in the app: store and score an event, review it, machine status, TIP, retention, models."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import threading
+from pathlib import Path
+
+import numpy as np
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from greenshield.errors import Conflict, DomainError, Invalid, NotFound
+from inspection.xray import imaging
+from inspection.xray.model import TrainedModel, default_model_dir
+from models import (MachineStatus, ProhibitedCategory, ReviewStatus, Staff, StaffRole, User, XrayEvent, XrayMachine,
+                    XrayModelVersion, XrayReview, utcnow)
+
+BUILTIN = "builtin:default"
+DECISIONS = ("cleared", "seized", "referred")
+STATUS_KINDS = ("power_on", "power_off", "check_in", "check_out")
+_models: dict[str, TrainedModel] = {}
+_models_lock = threading.Lock()
+
+
+class RejectedImage(DomainError):
+    status = 422
+    code = "invalid_image"
+
+
+def _root() -> Path:
+    return Path(current_app.config["INSTANCE_PATH"])
+
+
+def image_path(event: XrayEvent) -> Path:
+    """Where an event's image is kept (content-addressed; shared by events of identical images)."""
+    return _root() / "xray" / "images" / event.image_sha256[:2] / f"{event.image_sha256}.{event.image_format}"
+
+
+def heatmap_path(event: XrayEvent) -> Path:
+    return _root() / "xray" / "heatmaps" / event.image_sha256[:2] / f"{event.image_sha256}-{event.model_version}.png"
+
+
+def builtin_dir() -> Path:
+    """The shipped default model, or the folder ``XRAY_DEFAULT_MODEL_DIR`` names instead."""
+    configured = current_app.config.get("XRAY_DEFAULT_MODEL_DIR")
+    return Path(configured) if configured else default_model_dir()
+
+
+def model_location(row: XrayModelVersion) -> Path:
+    return builtin_dir() if row.location == BUILTIN else _root() / row.location
+
+
+def ensure_default_model(session: Session) -> XrayModelVersion:
+    """Register the shipped default model (trained on generated data only); active when no other model is."""
+    row = session.scalar(select(XrayModelVersion).where(XrayModelVersion.location == BUILTIN))
+    if row is None:
+        model = TrainedModel.load(builtin_dir())
+        active_exists = session.scalar(select(XrayModelVersion.id).where(XrayModelVersion.active.is_(True)))
+        row = XrayModelVersion(version=model.version, location=BUILTIN, threshold=model.threshold,
+                               target_recall=model.metadata.get("target_recall"),
+                               metrics=model.metadata.get("metrics", {}),
+                               training_summary=model.metadata.get("training", model.metadata.get("training_summary", {})),
+                               active=active_exists is None, activated_at=None if active_exists else utcnow())
+        session.add(row)
+        session.flush()
+    return row
+
+
+def active_model(session: Session) -> tuple[TrainedModel, XrayModelVersion]:
+    """The active model, loaded once per process and version."""
+    row = session.scalar(select(XrayModelVersion).where(XrayModelVersion.active.is_(True)))
+    if row is None:
+        row = ensure_default_model(session)
+    return load_model(row), row
+
+
+def load_model(row: XrayModelVersion) -> TrainedModel:
+    with _models_lock:
+        model = _models.get(row.version)
+        if model is None:
+            model = _models[row.version] = TrainedModel.load(model_location(row))
+    return model
+
+
+def activate(session: Session, version: str) -> XrayModelVersion:
+    """Make ``version`` the one active model. Raises NotFound."""
+    row = session.scalar(select(XrayModelVersion).where(XrayModelVersion.version == version))
+    if row is None:
+        raise NotFound(f"No model version {version}.")
+    load_model(row)  # refuse to activate a model that does not load
+    for other in session.scalars(select(XrayModelVersion).where(XrayModelVersion.active.is_(True))):
+        other.active = False
+    row.active, row.activated_at = True, utcnow()
+    session.flush()
+    return row
+
+
+def screener_on_duty(session: Session, machine: XrayMachine, at: dt.datetime) -> str | None:
+    """The screener whose last check-in at this machine before ``at`` was not followed by a check-out."""
+    last = session.scalar(select(MachineStatus).where(
+        MachineStatus.machine_id == machine.id, MachineStatus.kind.in_(("check_in", "check_out")),
+        MachineStatus.at <= at).order_by(MachineStatus.at.desc(), MachineStatus.id.desc()).limit(1))
+    return last.staff_id if last is not None and last.kind == "check_in" else None
+
+
+def record_event(session: Session, *, machine: XrayMachine, data: bytes, waybill_no: str, scanned_at: dt.datetime,
+                 operator_id: str, is_tip: bool = False, tip_threat: bool | None = None) -> XrayEvent:
+    """Check, store and score an image; the event records the model version that scored it.
+
+    Raises RejectedImage (422, or 413 for size limits) before anything is stored.
+    """
+    config = current_app.config
+    try:
+        pixels, fmt = imaging.decode_pixels(data, max_bytes=config["XRAY_MAX_IMAGE_BYTES"],
+                                            max_pixels=config["XRAY_MAX_PIXELS"])
+    except imaging.InvalidImage as exc:
+        raise RejectedImage(exc.message, code=exc.code,
+                            status=413 if exc.code in ("too_large", "too_many_pixels") else 422) from None
+    model, row = active_model(session)
+    result = model.score(pixels)
+    sha = hashlib.sha256(data).hexdigest()
+    event = XrayEvent(machine=machine, outlet_id=machine.outlet_id, waybill_no=waybill_no, scanned_at=scanned_at,
+                      operator_id=operator_id, screener_on_duty=screener_on_duty(session, machine, scanned_at),
+                      image_sha256=sha, image_format=fmt, width=int(pixels.shape[1]), height=int(pixels.shape[0]),
+                      score=round(result.score, 6), flagged=result.score >= row.threshold, model_version=row.version,
+                      status=ReviewStatus.PENDING if (result.score >= row.threshold or is_tip) else ReviewStatus.NOT_FLAGGED,
+                      is_tip=is_tip, tip_threat=tip_threat)
+    if is_tip:
+        event.flagged = True  # test images always reach the queue; reviewers cannot tell them apart
+    _write_once(image_path(event), data)
+    _write_once(heatmap_path(event), imaging.encode_png(result.heatmap))
+    session.add(event)
+    session.flush()
+    return event
+
+
+def _write_once(path: Path, data: bytes) -> None:
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def heatmap_png(session: Session, event: XrayEvent, *, overlay: bool) -> bytes:
+    """The event's heat map (8-bit grey, the image's own size) or, with ``overlay``, blended over the image."""
+    if event.image_purged_at is not None:
+        raise NotFound("This event's image was purged after the retention period.")
+    path = heatmap_path(event)
+    if not path.exists():
+        row = session.scalar(select(XrayModelVersion).where(XrayModelVersion.version == event.model_version))
+        model = load_model(row) if row else active_model(session)[0]
+        _write_once(path, imaging.encode_png(model.score(image_path(event).read_bytes()).heatmap))
+    heat = path.read_bytes()
+    if not overlay:
+        return heat
+    import cv2
+
+    pixels, _ = imaging.decode_pixels(image_path(event).read_bytes(), max_bytes=2**31, max_pixels=2**31)
+    grey = cv2.imdecode(np.frombuffer(heat, np.uint8), cv2.IMREAD_GRAYSCALE)
+    return imaging.encode_png(imaging.overlay_heatmap(imaging.to_display(pixels), grey))
+
+
+def review(session: Session, event: XrayEvent, reviewer: User, *, decision: str, category: int | None,
+           note: str | None) -> XrayReview:
+    """Decide on a flagged event. ``seized`` needs one of the 19 prohibited-item categories.
+
+    For a TIP test image, records whether the reviewer caught it (hit / miss / false_alarm / correct_reject).
+    Raises Conflict when already reviewed, Invalid for a bad category.
+    """
+    if event.review is not None:
+        raise Conflict("This event has been reviewed already.")
+    if decision == "seized":
+        if category is None:
+            raise Invalid("A seizure needs a prohibited-item category (1-19).", details={"category": ["required"]})
+    if category is not None and session.get(ProhibitedCategory, category) is None:
+        raise Invalid(f"Unknown prohibited-item category {category}.", details={"category": ["unknown"]})
+    outcome = None
+    if event.is_tip:
+        alarm = decision in ("seized", "referred")
+        outcome = ("hit" if alarm else "miss") if event.tip_threat else ("false_alarm" if alarm else "correct_reject")
+    row = XrayReview(event=event, reviewer_id=reviewer.id, decision=decision, category_code=category, note=note,
+                     tip_outcome=outcome)
+    event.status = ReviewStatus.REVIEWED
+    session.add(row)
+    session.flush()
+    return row
+
+
+def reviewer_stats(session: Session) -> list[dict]:
+    """Per reviewer: decisions, and on TIP test images hits, misses, false alarms, hit rate."""
+    rows = session.execute(select(User.username, XrayReview.tip_outcome, func.count())
+                           .join(XrayReview, XrayReview.reviewer_id == User.id)
+                           .group_by(User.username, XrayReview.tip_outcome)).all()
+    stats: dict[str, dict] = {}
+    for username, outcome, count in rows:
+        entry = stats.setdefault(username, {"reviewer": username, "reviews": 0, "tip_hits": 0, "tip_misses": 0,
+                                            "tip_false_alarms": 0, "tip_correct_rejects": 0})
+        entry["reviews"] += count
+        key = {"hit": "tip_hits", "miss": "tip_misses", "false_alarm": "tip_false_alarms",
+               "correct_reject": "tip_correct_rejects"}.get(outcome)
+        if key:
+            entry[key] += count
+    for entry in stats.values():
+        shown = entry["tip_hits"] + entry["tip_misses"]
+        entry["tip_hit_rate"] = entry["tip_hits"] / shown if shown else None
+    return sorted(stats.values(), key=lambda e: e["reviewer"])
+
+
+def record_status(session: Session, machine: XrayMachine, *, kind: str, at: dt.datetime,
+                  staff_id: str | None) -> MachineStatus:
+    """A power-on/off or a screener's check-in/out. Check-ins need a screener of the machine's outlet."""
+    if kind in ("check_in", "check_out"):
+        staff = session.scalar(select(Staff).where(Staff.staff_id == (staff_id or "").upper()))
+        if staff is None or staff.outlet_id != machine.outlet_id or staff.role is not StaffRole.SCREENER:
+            raise Invalid("Check-ins need a screener of this machine's outlet.", details={"staff_id": ["not a screener here"]})
+        staff_id = staff.staff_id
+    row = MachineStatus(machine_id=machine.id, kind=kind, at=at, staff_id=staff_id)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def power_on_rate(session: Session, machine: XrayMachine, start: dt.datetime, end: dt.datetime) -> dict:
+    """Share of [start, end) the machine was powered on, from its power-on/off reports."""
+    if end <= start:
+        raise Invalid("The period is empty.", details={"to": ["must be after from"]})
+    before = session.scalar(select(MachineStatus).where(
+        MachineStatus.machine_id == machine.id, MachineStatus.kind.in_(("power_on", "power_off")),
+        MachineStatus.at < start).order_by(MachineStatus.at.desc()).limit(1))
+    on_since = start if before is not None and before.kind == "power_on" else None
+    seconds = 0.0
+    for report in session.scalars(select(MachineStatus).where(
+            MachineStatus.machine_id == machine.id, MachineStatus.kind.in_(("power_on", "power_off")),
+            MachineStatus.at >= start, MachineStatus.at < end).order_by(MachineStatus.at, MachineStatus.id)):
+        if report.kind == "power_on" and on_since is None:
+            on_since = report.at
+        elif report.kind == "power_off" and on_since is not None:
+            seconds += (report.at - on_since).total_seconds()
+            on_since = None
+    if on_since is not None:
+        seconds += (min(end, utcnow()) - on_since).total_seconds() if on_since < end else 0
+    total = (end - start).total_seconds()
+    return {"machine_code": machine.code, "from": start, "to": end, "powered_seconds": round(seconds),
+            "power_on_rate": min(1.0, seconds / total)}
+
+
+def purge_images(session: Session, *, now: dt.datetime, retention_days: int) -> int:
+    """Delete images older than the retention period unless they are evidence (reviewed with a decision other
+    than cleared, or held for a case); the event rows stay, marked purged."""
+    cutoff = now - dt.timedelta(days=retention_days)
+    candidates = session.scalars(select(XrayEvent).where(
+        XrayEvent.scanned_at < cutoff, XrayEvent.image_purged_at.is_(None), XrayEvent.evidence_hold.is_(False))).all()
+    purged = 0
+    for event in candidates:
+        if event.review is not None and event.review.decision != "cleared":
+            continue
+        event.image_purged_at = now
+        purged += 1
+    session.flush()
+    kept = set(session.scalars(select(XrayEvent.image_sha256).where(XrayEvent.image_purged_at.is_(None))))
+    for event in candidates:
+        if event.image_purged_at is not None and event.image_sha256 not in kept:
+            image_path(event).unlink(missing_ok=True)
+            for heat in heatmap_path(event).parent.glob(f"{event.image_sha256}-*.png"):
+                heat.unlink(missing_ok=True)
+    return purged

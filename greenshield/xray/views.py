@@ -1,0 +1,59 @@
+"""The review queue page: one flagged image at a time, heat-map overlay, keyboard shortcuts."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from greenshield import db
+from greenshield.auth.policy import allow, current_user, scope_outlets
+from greenshield.errors import DomainError
+from greenshield.xray import services
+from greenshield.xray.api import _event
+from models import Outlet, ProhibitedCategory, ReviewStatus, Role, XrayEvent
+
+bp = Blueprint("xray_pages", __name__, url_prefix="/xray")
+REVIEWERS = (Role.ADMIN, Role.INSPECTOR)
+
+
+def _queue():
+    return scope_outlets(select(XrayEvent).join(Outlet, XrayEvent.outlet_id == Outlet.id), current_user()).where(
+        XrayEvent.flagged.is_(True), XrayEvent.status == ReviewStatus.PENDING)
+
+
+@bp.route("/review")
+@allow(*REVIEWERS)
+def queue():
+    """The oldest pending flagged event in scope, or a note that the queue is empty."""
+    session = db.session()
+    event = session.scalar(_queue().order_by(XrayEvent.scanned_at, XrayEvent.id).limit(1))
+    waiting = session.scalar(select(func.count()).select_from(_queue().subquery()))
+    categories = session.scalars(select(ProhibitedCategory).order_by(ProhibitedCategory.code)).all()
+    return render_template("xray/review.html", event=event, waiting=waiting, categories=categories,
+                           stats=services.reviewer_stats(session))
+
+
+@bp.route("/review/<int:event_id>", methods=["POST"])
+@allow(*REVIEWERS)
+def decide(event_id):
+    event = _event(event_id)
+    if event.status is not ReviewStatus.PENDING:
+        abort(409)
+    category = request.form.get("category", type=int)
+    try:
+        row = services.review(db.session(), event, current_user(), decision=request.form.get("decision", ""),
+                              category=category, note=request.form.get("note") or None)
+    except DomainError as exc:
+        flash(exc.message)
+        return redirect(url_for(".queue")), 303
+    if row.decision not in ("cleared", "seized", "referred"):
+        abort(422)
+    if row.tip_outcome == "hit":
+        flash(_("That was a projected test threat (TIP): well spotted."))
+    elif row.tip_outcome == "miss":
+        flash(_("That was a projected test threat (TIP) and it was missed."))
+    elif row.tip_outcome == "false_alarm":
+        flash(_("That was a clean test image (TIP): a false alarm."))
+    else:
+        flash(_("Decision saved."))
+    return redirect(url_for(".queue"))

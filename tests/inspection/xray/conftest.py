@@ -1,0 +1,56 @@
+"""Fixtures for the X-ray analysis tests: a small model trained on a few procedural bags, scan factories."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from inspection.xray.model import TrainedModel, train_model
+from inspection.xray.procedural import ProceduralBags, benign_bag, make_threat, random_threats, scanner_effects
+from inspection.xray.tip import project
+
+EASY_KINDS = ("pistol", "revolver", "wrench", "cleaver", "gun_part")
+SIXRAY_DIR = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "xray" / "sixray"
+
+
+@pytest.fixture(scope="session")
+def small_model() -> TrainedModel:
+    """A deliberately small model (few bags, few trees): enough to tell large threats from clean bags."""
+    threats = random_threats(24, np.random.default_rng(7), EASY_KINDS)
+    return train_model(ProceduralBags(20, seed=5), threats, seed=3, iterations=60, threats_per_bag=2)
+
+
+@pytest.fixture
+def make_bag():
+    """Factory: a finished procedural scan as uint8 (grey or BGR)."""
+
+    def make(seed: int = 0, *, colour: bool = True, size: tuple[int, int] = (420, 520), clutter: float = 0.6) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        bag = scanner_effects(benign_bag(rng, size=size, colour=colour, clutter=clutter), rng)
+        return np.round(bag * 255).astype(np.uint8)
+
+    return make
+
+
+@pytest.fixture
+def make_pair(make_bag):
+    """Factory: (clean, with_threat, mask) for one bag and one threat kind."""
+
+    def make(seed: int = 0, kind: str = "pistol", *, colour: bool = True, size: tuple[int, int] = (420, 520)):
+        clean = make_bag(seed, colour=colour, size=size)
+        rng = np.random.default_rng(seed + 1000)
+        threat = make_threat(kind, rng)
+        image, mask = project(clean, threat, rng=rng)
+        return clean, image, mask
+
+    return make
+
+
+@pytest.fixture
+def sixray_dir() -> Path:
+    """The shared SIXray folder; tests using it skip when it is absent (a fresh clone)."""
+    if not SIXRAY_DIR.is_dir():
+        pytest.skip(f"SIXray development data not found at {SIXRAY_DIR.resolve()}")
+    return SIXRAY_DIR
