@@ -69,6 +69,7 @@ class CollectionRecord(Base):
         UniqueConstraint("outlet_id", "waybill_no", "version"),
         Index("ix_collection_records_outlet_day", "outlet_id", "collected_on", "is_current"),
         Index("ix_collection_records_current_waybill", "outlet_id", "waybill_no", "is_current"),
+        Index("ix_collection_records_sender_id_day", "sender_id_hmac", "collected_on"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -83,7 +84,7 @@ class CollectionRecord(Base):
     sender_name: Mapped[str] = mapped_column(String(64), default="")
     sender_id_type: Mapped[str | None] = mapped_column(String(24))
     sender_id_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    sender_id_hmac: Mapped[str | None] = mapped_column(String(64), index=True)
+    sender_id_hmac: Mapped[str | None] = mapped_column(String(64))
     sender_phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     sender_phone_hmac: Mapped[str | None] = mapped_column(String(64), index=True)
     item_name: Mapped[str] = mapped_column(String(128))

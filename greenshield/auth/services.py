@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
 
@@ -16,8 +17,12 @@ from models import ApiToken, Outlet, Region, Role, User, utcnow
 _hasher = PasswordHasher()
 TOKEN_PREFIX = "gs_"
 MIN_PASSWORD_LENGTH = 10
-# Verifying against this keeps a sign-in for an unknown user as slow as one for a known user.
-_DUMMY_HASH = _hasher.hash("greenshield-timing-equaliser")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verifying against this keeps a sign-in for an unknown user as slow as one for a known user."""
+    return _hasher.hash("greenshield-timing-equaliser")
 
 
 def hash_password(password: str) -> str:
@@ -30,7 +35,7 @@ def hash_password(password: str) -> str:
 
 def verify_password(user: User | None, password: str) -> bool:
     try:
-        return _hasher.verify(user.password_hash if user else _DUMMY_HASH, password) and user is not None
+        return _hasher.verify(user.password_hash if user else _dummy_hash(), password) and user is not None
     except (VerificationError, InvalidHashError):
         return False
 

@@ -104,7 +104,8 @@ def screen(session: Session, screen_rows: list[tuple[str, str | None, dt.date, s
                 detail = {"id": _masked(session, h, clear_of), "items": items, "names": names, "outlets": outlets}
                 hits.append((kind, h, day, detail, [h]))
     staff = {h: (sid, name) for h, sid, name in session.execute(
-        select(Staff.id_no_hmac, Staff.staff_id, Staff.name).where(Staff.id_no_hmac.in_(list(clear_of))))}
+        select(Staff.id_no_hmac, Staff.staff_id, Staff.name).where(Staff.id_no_hmac.is_not(None)))
+        if h in clear_of}
     seen = set()
     for h, clear, day, problem in screen_rows:
         if clear is None:
@@ -131,9 +132,8 @@ def screen(session: Session, screen_rows: list[tuple[str, str | None, dt.date, s
         touched |= _record_finding(session, kind, subject, day, detail, hmacs)
     still = {(kind, subject, day) for kind, subject, day, _, _ in hits}
     for day, hmacs in by_day.items():
-        stale = session.scalars(select(Finding).where(Finding.day == day, Finding.kind.in_(USAGE_KINDS),
-                                                      Finding.subject.in_(list(hmacs)))).all()
-        for finding in stale:
+        stale = session.scalars(select(Finding).where(Finding.day == day, Finding.kind.in_(USAGE_KINDS))).all()
+        for finding in (f for f in stale if f.subject in hmacs):
             if (finding.kind, finding.subject, finding.day) not in still:
                 touched.add((finding.outlet_id, finding.day))
                 session.delete(finding)

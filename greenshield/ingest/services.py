@@ -142,7 +142,9 @@ class _RecordWriter:
             now = utcnow()
             for row in rows:
                 row["created_at"] = now
-            self.session.execute(insert(CollectionRecord), rows)
+            # Core's executemany on the table: one statement for the chunk (the ORM bulk path would split it
+            # into groups by which columns happen to be NULL).
+            self.session.execute(CollectionRecord.__table__.insert(), rows)
             self.accepted += len(rows)
 
 
