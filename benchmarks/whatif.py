@@ -69,10 +69,8 @@ def apply(names: list[str]) -> None:
 
             from greenshield import db
 
-            original = db.make_engine
-
-            def make_engine(url: str, echo: bool = False):
-                engine = original(url, echo=echo)
+            def make_engine(url: str, echo: bool = False, _original=db.make_engine):
+                engine = _original(url, echo=echo)
                 if engine.dialect.name == "sqlite":
                     @event.listens_for(engine, "connect")
                     def _cache(dbapi_connection, _record):

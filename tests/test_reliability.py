@@ -328,131 +328,137 @@ def last_json(output: str) -> dict:
 
 # -------------------------------------------------------------------------------------------- SIGKILL on ingest
 
-def wait_for_spool(proc: subprocess.Popen, spool: Path, before: set[Path], timeout: float = 120) -> float | None:
-    """Wait until ``proc`` has started spooling its upload (a new file in instance/tmp): the moment its ingest
-    work begins. Returns that moment (monotonic), or None when the process ended first."""
+def wait_for_spool(running, spool: Path, before: set[Path], timeout: float = 120) -> float | None:
+    """Wait until a process has started spooling its upload (a new file in instance/tmp): the moment its ingest
+    work begins. ``running()`` says whether it still runs. Returns that moment (monotonic), or None when the
+    process ended first."""
     deadline = time.monotonic() + timeout
-    while proc.poll() is None and time.monotonic() < deadline:
+    while running() and time.monotonic() < deadline:
         if set(spool.glob("upload-*")) - before:
             return time.monotonic()
         time.sleep(0.005)
     return None
 
 
-INGEST_WORKER = """
-import json, sys, time
-from greenshield import create_app
+FORK_SERVER = """
+import json, os, sys
+import greenshield.cli, greenshield.ingest.cli, greenshield.ingest.pipeline
+greenshield.create_app()  # load what building the app imports; it opens no database connection
 
-app = create_app()
-runner = app.test_cli_runner()
 for line in sys.stdin:
-    outlet, path = json.loads(line)
-    began = time.monotonic()
-    result = runner.invoke(args=["ingest", outlet, path])
-    error = None if result.exception is None or isinstance(result.exception, SystemExit) else repr(result.exception)
-    print(json.dumps({"exit": result.exit_code, "output": result.output, "error": error,
-                      "seconds": time.monotonic() - began}), flush=True)
-app.extensions["greenshield.db"].engine.dispose()
+    command = json.loads(line)
+    if command[0] == "run":
+        _, outlet, path, output = command
+        pid = os.fork()
+        if pid == 0:  # the child: exactly `greenshield ingest OUTLET PATH`, its output to a file
+            fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+            os.close(fd)
+            greenshield.cli.main(["ingest", outlet, path], prog_name="greenshield")  # exits as the command does
+        print(json.dumps(pid), flush=True)
+    elif command[0] == "reap":
+        _, status = os.waitpid(command[1], 0)
+        print(json.dumps(os.waitstatus_to_exitcode(status)), flush=True)
 """
 
 
-class IngestWorker:
-    """One long-lived process that runs the ``greenshield ingest`` verb (the app's own CLI command) on request,
-    so that re-runs do not pay for a new interpreter each time."""
+class IngestProcesses:
+    """Starts ``greenshield ingest OUTLET FILE`` processes quickly: each is forked from a server process that
+    has already imported the application (Python and its libraries take seconds to start on a busy machine,
+    which would otherwise be most of the kill test). Each run is a process of its own, killed by its pid."""
 
-    def __init__(self, instance: Instance):
-        self.proc = subprocess.Popen([sys.executable, "-c", INGEST_WORKER], env=instance.env, cwd=instance.root,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    def __init__(self, instance: Instance, folder: Path):
+        self.instance, self.folder, self.runs = instance, folder, 0
+        self.spool = instance.root / "tmp"
+        self.server = subprocess.Popen([sys.executable, "-c", FORK_SERVER], env=instance.env, cwd=instance.root,
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
-    def ingest(self, outlet: str, path: Path) -> tuple[str, float]:
-        self.proc.stdin.write(json.dumps([outlet, str(path)]) + "\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        assert line, f"the ingest worker died (exit {self.proc.poll()})"
-        reply = json.loads(line)
-        assert reply["exit"] == 0 and not reply["error"], f"ingest {path.name}: {reply}"
-        return reply["output"], reply["seconds"]
+    def _ask(self, *command) -> object:
+        self.server.stdin.write(json.dumps(command) + "\n")
+        self.server.stdin.flush()
+        line = self.server.stdout.readline()
+        assert line, f"the fork server died (exit {self.server.poll()})"
+        return json.loads(line)
+
+    def start(self, outlet: str, path: Path, *, wait: bool = True) -> tuple[int, Path, float | None]:
+        """Fork an ingest; returns its pid, its output file and (``wait``) when it began spooling (None: it
+        ended first)."""
+        self.runs += 1
+        output = self.folder / f"ingest-{self.runs:03d}.out"
+        before = set(self.spool.glob("upload-*"))
+        pid = self._ask("run", outlet, str(path), str(output))
+        return pid, output, wait_for_spool(lambda: running(pid), self.spool, before) if wait else None
+
+    def reap(self, pid: int) -> int:
+        """Wait for ``pid`` to end; its exit code (negative: the signal that ended it)."""
+        return self._ask("reap", pid)
+
+    def run(self, outlet: str, path: Path) -> tuple[str, float | None]:
+        """One ingest to completion: its output and how long it worked from spooling to exit."""
+        pid, output, began = self.start(outlet, path)
+        code = self.reap(pid)
+        ended = time.monotonic()
+        text_ = output.read_text()
+        assert code == 0, f"greenshield ingest {path.name} exited {code}:\n{text_}"
+        return text_, (ended - began if began else None)
 
     def close(self) -> None:
-        with self.proc:
-            self.proc.stdin.close()
-            self.proc.wait(timeout=60)
+        with self.server:
+            self.server.stdin.close()
+            self.server.wait(timeout=60)
 
 
-VICTIM = """
-import sys
-import greenshield.cli, greenshield.ingest.cli, greenshield.ingest.pipeline  # what a started command has loaded
-sys.stdin.readline()  # wait for the signal to go
-greenshield.cli.main(["ingest", sys.argv[1], sys.argv[2]], prog_name="greenshield")
-"""
-
-
-class Victim:
-    """A ``greenshield ingest OUTLET FILE`` process, started ahead (interpreter up, modules loaded) and waiting
-    for ``go()``, so that the kill test does not spend most of its time starting Python."""
-
-    def __init__(self, instance: Instance, outlet: str, path: Path):
-        self.spool = instance.root / "tmp"
-        self.proc = subprocess.Popen([sys.executable, "-c", VICTIM, outlet, str(path)], env=instance.env,
-                                     cwd=instance.root, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-
-    def go(self) -> float | None:
-        """Start ingesting; returns when it began spooling (monotonic), or None when it ended first."""
-        before = set(self.spool.glob("upload-*"))
-        self.proc.stdin.write(b"go\n")
-        self.proc.stdin.close()
-        return wait_for_spool(self.proc, self.spool, before)
-
-    def finish(self, timeout: float | None) -> bool:
-        """Let it run up to ``timeout`` seconds more, then SIGKILL it; True when it had to be killed."""
-        try:
-            self.proc.wait(timeout=timeout)
-            return False
-        except subprocess.TimeoutExpired:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            return True
-        finally:
-            self.proc.wait()
-            if self.proc.stdin and not self.proc.stdin.closed:
-                self.proc.stdin.close()
+def running(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, ended but not yet reaped, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def test_ingest_survives_sigkill_at_random_moments(make_instance, tmp_path):
     """20 times: run ``greenshield ingest`` on a new file, SIGKILL it at a random moment of its work (from when
     it starts spooling the upload to about when it would end), check the database, ingest the file again to
-    completion. Then every row is there once, counts equal a recount, and re-uploads are no-ops."""
+    completion in a new process. Then every row is there once, counts equal a recount, and re-uploads of all
+    the files are no-ops."""
     print(f"\nreliability seed {SEED} (GREENSHIELD_RELIABILITY_SEED={SEED} replays it)")
     rng = random.Random(SEED)
+    spent = defaultdict(float)  # where the time goes
     outlet = "SF-KILL-001"
     instance = make_instance("kill")
+    t_setup = time.monotonic()
     instance.setup([outlet])
+    spent["setup"] = time.monotonic() - t_setup
     files = [make_log(tmp_path, outlet, f"kill-{i:02d}.csv", KILL_FILE_ROWS, seed=SEED % 100_000 * 100 + i,
                       day=BASE_DAY + dt.timedelta(days=i % 4), prefix=f"K{i:02d}X") for i in range(KILL_ATTEMPTS + 1)]
     where = f"(seed {SEED})"
-
-    calibration = Victim(instance, outlet, files[0].path)
-    began = calibration.go()
-    assert not calibration.finish(timeout=300) and calibration.proc.returncode == 0 and began
-    expected = time.monotonic() - began  # how long an ingest works from spooling to exit, here and now
-    batch_ids = {files[0].path: batch_of(instance, outlet, files[0].path)[0]}
     outcomes = defaultdict(int)
-    spent = defaultdict(float)  # where the time goes: killed runs, checks, re-runs
     log = []
-    worker = IngestWorker(instance)
-    victim = Victim(instance, outlet, files[1].path)
+    spent["files"] = time.monotonic() - t_setup - spent["setup"]
+    ingests = IngestProcesses(instance, tmp_path)
     try:
+        t_first = time.monotonic()
+        first, expected = ingests.run(outlet, files[0].path)  # how long an ingest works here and now
+        spent["first run"] = time.monotonic() - t_first
+        assert expected, "the first ingest ended before it was seen spooling"
+        batch_ids = {files[0].path: last_json(first)["batch_id"]}
         for attempt, f in enumerate(files[1:], start=1):
-            delay = rng.uniform(0.0, 1.0) * expected
+            delay = rng.uniform(0.0, 1.1) * expected
             t0 = time.monotonic()
-            began = victim.go()
-            killed = victim.finish(timeout=delay if began else 0)
+            pid, _, began = ingests.start(outlet, f.path)
+            deadline = (began or 0) + delay
+            while began and running(pid) and time.monotonic() < deadline:
+                time.sleep(0.002)
+            killed = running(pid)
+            if killed:
+                os.kill(pid, signal.SIGKILL)
+            code = ingests.reap(pid)
             if not killed:
-                assert victim.proc.returncode == 0, f"attempt {attempt}: ingest exited {victim.proc.returncode} {where}"
+                assert code == 0, f"attempt {attempt}: ingest exited {code} {where}"
                 if began:
                     expected = (expected + time.monotonic() - began) / 2  # follow the machine's load
-            if attempt < KILL_ATTEMPTS:
-                victim = Victim(instance, outlet, files[attempt + 1].path)  # starts up while we check
             t1 = time.monotonic()
             committed = batch_of(instance, outlet, f.path)
             kind = ("finished before the kill" if not killed else
@@ -466,7 +472,7 @@ def test_ingest_survives_sigkill_at_random_moments(make_instance, tmp_path):
                 assert committed[2] == f.valid, f"attempt {attempt}: batch {committed} stored, expected {f.valid} rows"
 
             t2 = time.monotonic()
-            rerun, _ = worker.ingest(outlet, f.path)
+            rerun, worked = ingests.run(outlet, f.path)
             spent["killed runs"] += t1 - t0
             spent["checks"] += t2 - t1
             spent["re-runs"] += time.monotonic() - t2
@@ -475,11 +481,13 @@ def test_ingest_survives_sigkill_at_random_moments(make_instance, tmp_path):
                 assert "ingested before" in rerun and body["batch_id"] == committed[0], (attempt, rerun)
             else:
                 assert "ingested before" not in rerun, (attempt, rerun)
+                if worked:
+                    expected = (expected + worked) / 2
             assert (body["rows_total"], body["rows_accepted"]) == (f.rows, f.valid), (attempt, body)
             batch_ids[f.path] = body["batch_id"]  # the state after this is checked after the next kill
 
         print("\n".join(log))
-        print(dict(outcomes), {k: round(v, 1) for k, v in spent.items()})
+        print(dict(outcomes))
         problems = consistency_problems(instance)
         assert not problems, f"after the last re-run {where}:\n" + "\n".join(problems)
 
@@ -492,14 +500,18 @@ def test_ingest_survives_sigkill_at_random_moments(make_instance, tmp_path):
         assert instance.scalar("SELECT COUNT(*) FROM upload_batches") == len(files), where
         assert not outlet_day_problems(instance), where
 
-        # Re-uploading any of the files is a no-op that names its first batch.
-        for f in files:
-            output, _ = worker.ingest(outlet, f.path)
-            assert f"ingested before as batch {batch_ids[f.path]}" in output, (f.path.name, output)
-            assert last_json(output)["batch_id"] == batch_ids[f.path], (f.path.name, output)
+        # Re-uploading any of the files is a no-op that names its first batch (all at once: they only read).
+        t_again = time.monotonic()
+        started = [(f, *ingests.start(outlet, f.path, wait=False)[:2]) for f in files]
+        for f, pid, output in started:
+            code, text_ = ingests.reap(pid), output.read_text()
+            assert code == 0, (f.path.name, code, text_)
+            assert f"ingested before as batch {batch_ids[f.path]}" in text_, (f.path.name, text_)
+            assert last_json(text_)["batch_id"] == batch_ids[f.path], (f.path.name, text_)
+        spent["re-uploads"] = time.monotonic() - t_again
     finally:
-        worker.close()
-        victim.finish(timeout=0)
+        ingests.close()
+    print({k: round(v, 1) for k, v in spent.items()})
     assert instance.scalar("SELECT COUNT(*) FROM collection_records") == expected_rows, where
     assert instance.scalar("SELECT COUNT(*) FROM upload_batches") == len(files), where
 

@@ -463,7 +463,7 @@ def test_a_watchlist_notifies_of_new_matches_in_app_and_by_webhook(app, client, 
     stored = session.get(Watchlist, shown["id"])
     assert ID_1 not in json.dumps(stored.query)
 
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.timezone.utc).replace(second=10, microsecond=0)
     assert _run_watchlists(app, now) == {"run": 1, "stopped": 0, "matches": 0}
     assert webhook == []
     upload_rows(client, world.h["admin"], world.outlet.code, [log_row("SF3000000001", sender_id_no=ID_1),

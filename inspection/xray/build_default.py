@@ -21,8 +21,10 @@ from inspection.xray.model import Progress, TrainedModel, default_model_dir, tra
 from inspection.xray.procedural import THREAT_KINDS, ProceduralBags, random_threats
 
 DEFAULT_SEED = 2024
-DEFAULT_BAGS = 600
-DEFAULT_THREATS = 360
+DEFAULT_BAGS = 800
+DEFAULT_THREATS = 480
+THREATS_PER_BAG = 4
+NEGATIVE_FRACTION = 0.5
 DEFAULT_VERSION = "procedural-1"
 
 
@@ -40,6 +42,8 @@ def build_default_model(
         ProceduralBags(bags, seed),
         threat_objects,
         seed=seed,
+        threats_per_bag=THREATS_PER_BAG,
+        negative_fraction=NEGATIVE_FRACTION,
         version=version,
         description="Default model trained on procedural bags and procedural threats only (no real scans).",
         progress=progress,

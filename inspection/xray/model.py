@@ -233,6 +233,8 @@ def _estimator(seed: int, iterations: int) -> HistGradientBoostingClassifier:
 def _fit(
     estimator: HistGradientBoostingClassifier, x: np.ndarray, y: np.ndarray, positive_share: float = 0.1
 ) -> HistGradientBoostingClassifier:
+    # A feature missing everywhere (colour features when every training scan is grey) cannot be binned.
+    x[:, np.isnan(x).all(axis=0)] = 0.0
     positives = max(int((y == 1).sum()), 1)
     negatives = max(int((y == 0).sum()), 1)
     weight = np.where(y == 1, positive_share * negatives / positives / (1 - positive_share), 1.0)
@@ -250,6 +252,7 @@ def train_model(
     hardening_range: tuple[float, float] = (1.2, 2.5),
     iterations: int = 150,
     jpeg_probability: float = 0.3,
+    negative_fraction: float = 1.0,
     version: str | None = None,
     description: str = "",
     progress: Progress | None = None,
@@ -259,7 +262,8 @@ def train_model(
     ``benign_images`` are clean bag scans (arrays or file paths: grey or colour, any depth and size);
     ``threats`` are projected ``threats_per_bag`` times into every bag. A ``validation_fraction`` of the
     bags is held out to pick the threshold reaching ``target_recall`` and to measure the model. A
-    ``jpeg_probability`` share of the training bags is stored as JPEG (clean and with threats alike).
+    ``jpeg_probability`` share of the training bags is stored as JPEG (clean and with threats alike);
+    ``negative_fraction`` of the clean cells is kept for fitting (less memory and time on large sets).
     ``progress(stage, done, total)`` is called as work advances. Deterministic for a given ``seed``.
     Raises ``ValueError`` if there are fewer than 4 bags or no threats.
     """
@@ -279,8 +283,10 @@ def train_model(
         quality = int(rng.integers(75, 96)) if rng.random() < jpeg_probability else None
         clean = from_array(bag if quality is None else _jpeg(bag, quality))
         clean_features = cell_features(clean)
-        content = clean_features[:, FEATURE_NAMES.index("content")] > 0.0
-        negatives.add(clean_features[content], np.zeros(int(content.sum()), np.int8))
+        keep = clean_features[:, FEATURE_NAMES.index("content")] > 0.0
+        if negative_fraction < 1.0:
+            keep &= rng.random(len(keep)) < negative_fraction
+        negatives.add(clean_features[keep], np.zeros(int(keep.sum()), np.int8))
         for _ in range(threats_per_bag):
             threat = threats[int(rng.integers(len(threats)))]
             image, mask = project(bag, threat, rng=rng, hardening=float(rng.uniform(*hardening_range)))
@@ -335,6 +341,8 @@ def train_model(
             "negative_cells": int(len(y_neg)),
             "hardening_range": list(hardening_range),
             "iterations": iterations,
+            "negative_fraction": negative_fraction,
+            "jpeg_probability": jpeg_probability,
         },
         "metrics": {"validation": metrics.as_dict()},
     }

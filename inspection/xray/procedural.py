@@ -537,8 +537,9 @@ def _trolley(scene: _Scene, rng: Rng, bw: float, bh: float) -> None:
         if not along_x:
             rect = rect[:, ::-1]
         scene.add_shape(rect, density, metal, profile="tube", wall=rng.uniform(0.5, 0.85))
-    if rng.random() < 0.6:
-        bar = _rect(start, span / 2 - gap, start + width * 2.5, span / 2 + gap)
+    if rng.random() < 0.8:
+        across = start + rng.uniform(0.0, 0.3) * length
+        bar = _rect(across, span / 2 - gap - width, across + width * rng.uniform(1.5, 3.5), span / 2 + gap + width)
         if not along_x:
             bar = bar[:, ::-1]
         scene.add_shape(bar, density * 0.7, metal, profile="round")
@@ -764,6 +765,61 @@ def _hardware(scene: _Scene, rng: Rng, bw: float, bh: float) -> None:
         scene.add_shape(part, rng.uniform(0.4, 1.3), rng.uniform(0.7, 1.0))
 
 
+def _rod_bundle(scene: _Scene, rng: Rng, bw: float, bh: float) -> None:
+    """Tent poles, umbrella ribs, tripod legs: many long parallel metal tubes, slightly fanned."""
+    u = min(bw, bh)
+    length = max(bw, bh) * rng.uniform(0.25, 0.6)
+    count = int(rng.integers(4, 22))
+    centre = _place(rng, bw, bh, 0.2 * u)
+    angle = rng.uniform(0, math.pi)
+    spacing = rng.uniform(2.5, 6.0) * u / 400
+    fan = rng.uniform(0.0, 0.08)
+    width = rng.uniform(2.0, 5.0) * u / 400
+    density = rng.uniform(0.3, 0.9)
+    for k in range(count):
+        offset = (k - count / 2) * spacing + rng.normal(0, spacing * 0.3)
+        tilt = angle + (k - count / 2) * fan / count + rng.normal(0, 0.01)
+        shift = rng.uniform(-0.1, 0.1) * length
+        rod = np.array([[-length / 2 + shift, offset], [length / 2 + shift, offset]], dtype=np.float64)
+        rod = _rotate(rod, tilt) + centre
+        scene.add_curve(rod, max(1.5, width), density, rng.uniform(0.75, 1.0))
+
+
+def _cookware(scene: _Scene, rng: Rng, bw: float, bh: float) -> None:
+    """Pots, pans, thermos flasks: large thin-walled metal shapes, dense at the rim, often with a handle."""
+    u = min(bw, bh)
+    r = u * rng.uniform(0.1, 0.22)
+    c = _place(rng, bw, bh, r * 1.1)
+    squash = rng.uniform(0.35, 1.0)
+    angle = rng.uniform(0, 180)
+    size = int(2 * r + 8)
+    body = _ellipse((size, size), (size / 2, size / 2), (r, r * squash), angle)
+    scene.add_cover(body, rng.uniform(0.4, 1.2), rng.uniform(0.55, 0.95), "tube", int(c[0] - size / 2), int(c[1] - size / 2))
+    if rng.random() < 0.7:
+        a = math.radians(angle)
+        start = (c[0] + r * math.cos(a), c[1] + r * math.sin(a))
+        handle = np.array([start, (start[0] + r * 0.9 * math.cos(a), start[1] + r * 0.9 * math.sin(a))])
+        scene.add_curve(handle, max(3.0, r * 0.12), rng.uniform(0.5, 1.3), rng.uniform(0.3, 1.0))
+
+
+def _appliance(scene: _Scene, rng: Rng, bw: float, bh: float) -> None:
+    """Chargers, hair dryers, shavers, speakers: a metal-rich box with very dense parts (motor, transformer,
+    cells) and wires."""
+    u = min(bw, bh)
+    w, h = u * rng.uniform(0.12, 0.35), u * rng.uniform(0.1, 0.25)
+    c, ang = _place(rng, bw, bh, max(w, h) * 0.6), rng.uniform(0, math.pi)
+    scene.add_shape(_at(_rounded_rect(0, 0, w, h, 5), c, ang), rng.uniform(0.3, 1.0), rng.uniform(0.6, 0.9))
+    for _ in range(int(rng.integers(1, 5))):
+        pw, ph = w * rng.uniform(0.15, 0.45), h * rng.uniform(0.15, 0.5)
+        offset = _rotate(np.array([[rng.uniform(-0.3, 0.3) * w, rng.uniform(-0.3, 0.3) * h]]), ang)[0]
+        part = _at(_rounded_rect(0, 0, pw, ph, min(pw, ph) * 0.4), (c[0] + offset[0], c[1] + offset[1]), ang + rng.uniform(-0.3, 0.3))
+        scene.add_shape(part, rng.uniform(1.0, 3.0), rng.uniform(0.7, 1.0), profile="round")
+    for _ in range(int(rng.integers(0, 4))):
+        pts = np.array([_place(rng, bw, bh, 10) for _ in range(3)])
+        pts[0] = c
+        scene.add_curve(_spline(pts), rng.uniform(1.5, 3.0), rng.uniform(0.3, 0.7), rng.uniform(0.5, 0.8))
+
+
 _BAG_ITEMS: tuple[tuple[Callable[[_Scene, Rng, float, float], None], float], ...] = (
     (_clothes, 3.0),
     (_cable, 1.2),
@@ -773,6 +829,9 @@ _BAG_ITEMS: tuple[tuple[Callable[[_Scene, Rng, float, float], None], float], ...
     (_book, 0.5),
     (_small_metal, 2.5),
     (_hardware, 1.5),
+    (_rod_bundle, 0.4),
+    (_cookware, 0.3),
+    (_appliance, 0.5),
 )
 
 

@@ -85,8 +85,8 @@ def test_threshold_meets_the_target_recall_on_validation(small_model):
 
 def test_training_is_deterministic_and_reports_progress():
     calls = []
-    kwargs = dict(seed=1, iterations=10, threats_per_bag=1)
-    bags, threats = ProceduralBags(6, seed=8), random_threats(4, np.random.default_rng(0), ("pistol",))
+    kwargs = dict(seed=1, iterations=5, threats_per_bag=1)
+    bags, threats = ProceduralBags(4, seed=8), random_threats(2, np.random.default_rng(0), ("pistol",))
     a = train_model(bags, threats, progress=lambda *c: calls.append(c), **kwargs)
     b = train_model(bags, threats, **kwargs)
     assert a.threshold == b.threshold
@@ -104,3 +104,10 @@ def test_decoded_scan_scores_like_its_pixels(small_model, make_bag):
     bag = make_bag(7)
     ok, png = cv2.imencode(".png", bag)
     assert small_model.score(decode_image(png.tobytes())).score == pytest.approx(small_model.score(bag).score)
+
+
+def test_trains_on_grey_scans_only():
+    grey = [bag for bag in ProceduralBags(12, seed=3) if bag.ndim == 2][:4]
+    threats = random_threats(3, np.random.default_rng(1), ("pistol",))
+    model = train_model(grey, threats, seed=0, iterations=5, threats_per_bag=1)
+    assert 0.0 <= model.score(grey[0]).score <= 1.0
