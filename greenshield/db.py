@@ -114,10 +114,11 @@ def mark_write() -> None:
 
 
 @contextmanager
-def job_session(write: bool = False) -> Iterator[Session]:
+def job_session(write: bool = True) -> Iterator[Session]:
     """A session for a CLI command or scheduled job: committed when the block succeeds, else rolled back.
 
-    ``write``: SQLite takes the write lock at BEGIN, so that concurrent writers queue instead of failing.
+    ``write`` (default): SQLite takes the write lock at BEGIN, so that concurrent writers queue instead of
+    failing; pass False for a read-only job.
     """
     db = database()
     s = db.sessionmaker()

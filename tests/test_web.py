@@ -58,6 +58,7 @@ def test_every_ui_string_has_a_chinese_translation():
     used = {message for _, _, message, _, _ in extract_from_dir(str(root), method_map, keywords=keywords)}
     used = {m if isinstance(m, str) else m[0] for m in used}
     with open(root / "translations" / "zh" / "LC_MESSAGES" / "messages.po", "rb") as f:
-        translated = {m.id: m.string for m in read_po(f) if m.id}
+        translated = {m.id if isinstance(m.id, str) else m.id[0]: m.string if isinstance(m.string, str) else
+                      all(m.string) for m in read_po(f) if m.id}
     missing = sorted(m for m in used if not translated.get(m))
     assert missing == [], "run `make i18n` and translate these in the zh catalog"

@@ -83,7 +83,7 @@ def enforce() -> object | None:
     header = request.headers.get("Authorization", "")
     user = None
     if header.startswith("Bearer "):
-        user = user_for_token(db.session(), header[7:].strip())
+        user = user_for_token(db.session(), header[7:].strip(), touch=request.method not in SAFE_METHODS)
         if user is None:
             raise Unauthenticated("The bearer token is invalid, expired or revoked.")
         g.auth_method = "token"

@@ -88,15 +88,16 @@ def issue_token(session: Session, user: User, *, days: int) -> tuple[ApiToken, s
     return token, plain
 
 
-def user_for_token(session: Session, plain: str) -> User | None:
-    """The active user of a valid, unexpired, unrevoked token, else None."""
+def user_for_token(session: Session, plain: str, *, touch: bool = True) -> User | None:
+    """The active user of a valid, unexpired, unrevoked token, else None. ``touch`` records its use (a write:
+    read-only requests pass False, so that on SQLite they never need the write lock)."""
     if not plain.startswith(TOKEN_PREFIX):
         return None
     token = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(plain)))
     now = utcnow()
     if token is None or not token.usable(now):
         return None
-    if token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=5):
+    if touch and (token.last_used_at is None or now - token.last_used_at > dt.timedelta(minutes=5)):
         token.last_used_at = now
     return token.user
 

@@ -29,7 +29,7 @@ def ingest(outlet_code: str, file: Path, strict: bool) -> None:
     from models import Outlet
 
     try:
-        with current_app.test_request_context(), db.job_session() as session:
+        with current_app.test_request_context(), db.job_session(write=True) as session:
             outlet = session.scalar(select(Outlet).where(Outlet.code == outlet_code.upper()))
             if outlet is None:
                 raise click.ClickException(f"No outlet {outlet_code}.")

@@ -1,6 +1,7 @@
 """The whole path of one upload, shared by the API, the web page and the CLI."""
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 from typing import BinaryIO
@@ -28,11 +29,24 @@ def screening_thresholds() -> Thresholds:
                       items_per_id=config["SCREENING_ITEMS_PER_ID"], sequential_run=config["SCREENING_SEQUENTIAL_RUN"])
 
 
+def sweep_spool(folder: Path) -> None:
+    """Remove clear-text spool files left by ingest processes that died (killed, out of memory, power cut)."""
+    for path in folder.glob("upload-*-*"):
+        try:
+            pid = int(path.name.split("-")[1])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            path.unlink(missing_ok=True)
+        except (ValueError, PermissionError):
+            continue
+
+
 def upload_daily_log(session: Session, *, outlet: Outlet, stream: BinaryIO, filename: str, strict: bool,
                      source: str, user: User | None) -> IngestOutcome:
     """Spool, archive, ingest, screen and recount. Raises RejectedFile (nothing stored) for unusable files."""
     instance = Path(current_app.config["INSTANCE_PATH"])
-    spool_path = instance / "tmp" / f"upload-{uuid.uuid4().hex}"
+    sweep_spool(instance / "tmp")
+    spool_path = instance / "tmp" / f"upload-{os.getpid()}-{uuid.uuid4().hex}"
     try:
         try:
             sha256, size = archive.spool(stream, spool_path, max_bytes=current_app.config["MAX_UPLOAD_BYTES"])

@@ -9,7 +9,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
 from greenshield import archive
@@ -59,6 +59,7 @@ class _RecordWriter:
         self.session, self.batch, self.outlet, self.vault = session, batch, outlet, vault
         self.pending: list[LogRecord] = []
         self.accepted = self.skipped = self.corrected = 0
+        self.analysed = False
         self.touched_days: set[dt.date] = set()
         # (id blind index, clear id or None for a superseded record's, day, birth-date problem or '')
         self.screen_rows: list[tuple[str, str | None, dt.date, str]] = []
@@ -146,6 +147,10 @@ class _RecordWriter:
             # into groups by which columns happen to be NULL).
             self.session.execute(CollectionRecord.__table__.insert(), rows)
             self.accepted += len(rows)
+            if not self.analysed and self.session.get_bind().dialect.name == "postgresql":
+                # Fresh rows have no statistics yet: without this the planner scans whole days per lookup.
+                self.session.execute(text("ANALYZE collection_records"))
+                self.analysed = True
 
 
 BIRTH_DATE_TYPES = {"RESIDENT_ID", "TEMP_RESIDENT_ID", "HMT_RESIDENCE"}

@@ -6,22 +6,26 @@ import hashlib
 import threading
 from pathlib import Path
 
-import numpy as np
 from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from greenshield.errors import Conflict, DomainError, Invalid, NotFound
-from inspection.xray import imaging
-from inspection.xray.model import TrainedModel, default_model_dir
 from models import (MachineStatus, ProhibitedCategory, ReviewStatus, Staff, StaffRole, User, XrayEvent, XrayMachine,
                     XrayModelVersion, XrayReview, utcnow)
 
 BUILTIN = "builtin:default"
 DECISIONS = ("cleared", "seized", "referred")
 STATUS_KINDS = ("power_on", "power_off", "check_in", "check_out")
-_models: dict[str, TrainedModel] = {}
+_models: dict = {}
 _models_lock = threading.Lock()
+
+
+def _imaging():
+    """OpenCV and scikit-learn load only when an image is handled (not at every app or CLI start)."""
+    from inspection.xray import imaging
+
+    return imaging
 
 
 class RejectedImage(DomainError):
@@ -44,6 +48,8 @@ def heatmap_path(event: XrayEvent) -> Path:
 
 def builtin_dir() -> Path:
     """The shipped default model, or the folder ``XRAY_DEFAULT_MODEL_DIR`` names instead."""
+    from inspection.xray.model import default_model_dir
+
     configured = current_app.config.get("XRAY_DEFAULT_MODEL_DIR")
     return Path(configured) if configured else default_model_dir()
 
@@ -54,6 +60,8 @@ def model_location(row: XrayModelVersion) -> Path:
 
 def ensure_default_model(session: Session) -> XrayModelVersion:
     """Register the shipped default model (trained on generated data only); active when no other model is."""
+    from inspection.xray.model import TrainedModel
+
     row = session.scalar(select(XrayModelVersion).where(XrayModelVersion.location == BUILTIN))
     if row is None:
         model = TrainedModel.load(builtin_dir())
@@ -68,7 +76,7 @@ def ensure_default_model(session: Session) -> XrayModelVersion:
     return row
 
 
-def active_model(session: Session) -> tuple[TrainedModel, XrayModelVersion]:
+def active_model(session: Session) -> tuple:
     """The active model, loaded once per process and version."""
     row = session.scalar(select(XrayModelVersion).where(XrayModelVersion.active.is_(True)))
     if row is None:
@@ -76,7 +84,10 @@ def active_model(session: Session) -> tuple[TrainedModel, XrayModelVersion]:
     return load_model(row), row
 
 
-def load_model(row: XrayModelVersion) -> TrainedModel:
+def load_model(row: XrayModelVersion):
+    """The trained model of ``row``, loaded once per process and version."""
+    from inspection.xray.model import TrainedModel
+
     with _models_lock:
         model = _models.get(row.version)
         if model is None:
@@ -111,7 +122,7 @@ def record_event(session: Session, *, machine: XrayMachine, data: bytes, waybill
 
     Raises RejectedImage (422, or 413 for size limits) before anything is stored.
     """
-    config = current_app.config
+    config, imaging = current_app.config, _imaging()
     try:
         pixels, fmt = imaging.decode_pixels(data, max_bytes=config["XRAY_MAX_IMAGE_BYTES"],
                                             max_pixels=config["XRAY_MAX_PIXELS"])
@@ -149,6 +160,7 @@ def heatmap_png(session: Session, event: XrayEvent, *, overlay: bool) -> bytes:
     """The event's heat map (8-bit grey, the image's own size) or, with ``overlay``, blended over the image."""
     if event.image_purged_at is not None:
         raise NotFound("This event's image was purged after the retention period.")
+    imaging = _imaging()
     path = heatmap_path(event)
     if not path.exists():
         row = session.scalar(select(XrayModelVersion).where(XrayModelVersion.version == event.model_version))
@@ -158,6 +170,7 @@ def heatmap_png(session: Session, event: XrayEvent, *, overlay: bool) -> bytes:
     if not overlay:
         return heat
     import cv2
+    import numpy as np
 
     pixels, _ = imaging.decode_pixels(image_path(event).read_bytes(), max_bytes=2**31, max_pixels=2**31)
     grey = cv2.imdecode(np.frombuffer(heat, np.uint8), cv2.IMREAD_GRAYSCALE)

@@ -21,10 +21,11 @@ from inspection.xray.model import Progress, TrainedModel, default_model_dir, tra
 from inspection.xray.procedural import THREAT_KINDS, ProceduralBags, random_threats
 
 DEFAULT_SEED = 2024
-DEFAULT_BAGS = 800
-DEFAULT_THREATS = 480
+DEFAULT_BAGS = 2400
+DEFAULT_THREATS = 720
 THREATS_PER_BAG = 4
-NEGATIVE_FRACTION = 0.5
+NEGATIVE_FRACTION = 0.25
+VALIDATION_FRACTION = 0.15
 DEFAULT_VERSION = "procedural-1"
 
 
@@ -34,6 +35,7 @@ def build_default_model(
     threats: int = DEFAULT_THREATS,
     seed: int = DEFAULT_SEED,
     version: str = DEFAULT_VERSION,
+    workers: int = 2,
     progress: Progress | None = None,
 ) -> TrainedModel:
     """Train the default model on ``bags`` procedural bags and ``threats`` procedural threats."""
@@ -44,6 +46,8 @@ def build_default_model(
         seed=seed,
         threats_per_bag=THREATS_PER_BAG,
         negative_fraction=NEGATIVE_FRACTION,
+        validation_fraction=VALIDATION_FRACTION,
+        workers=workers,
         version=version,
         description="Default model trained on procedural bags and procedural threats only (no real scans).",
         progress=progress,
@@ -72,11 +76,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threats", type=int, default=DEFAULT_THREATS, help="procedural threat objects")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--version", default=DEFAULT_VERSION)
+    parser.add_argument("--workers", type=int, default=2, help="threads preparing bags (result does not depend on it)")
     parser.add_argument("--out", type=Path, default=default_model_dir(), help="output directory")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     report, _bars = _tqdm_progress()
-    model = build_default_model(bags=args.bags, threats=args.threats, seed=args.seed, version=args.version, progress=report)
+    model = build_default_model(
+        bags=args.bags, threats=args.threats, seed=args.seed, version=args.version, workers=args.workers, progress=report
+    )
     model.save(args.out)
     metrics = model.metadata["metrics"]["validation"]
     print(

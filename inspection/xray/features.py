@@ -51,15 +51,19 @@ def grid_size(image: XrayImage) -> int:
 
 
 def _pool_mean(a: np.ndarray, g: int) -> np.ndarray:
-    return a.reshape(g, CELL, g, CELL).mean(axis=(1, 3), dtype=np.float32)
+    return cv2.resize(a, (g, g), interpolation=cv2.INTER_AREA)
 
 
 def _pool_max(a: np.ndarray, g: int) -> np.ndarray:
-    return a.reshape(g, CELL, g, CELL).max(axis=(1, 3))
+    cell = a.shape[0] // g
+    kernel = np.ones((cell, cell), np.uint8)
+    return cv2.dilate(a, kernel, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)[::cell, ::cell]
 
 
 def _pool_min(a: np.ndarray, g: int) -> np.ndarray:
-    return a.reshape(g, CELL, g, CELL).min(axis=(1, 3))
+    cell = a.shape[0] // g
+    kernel = np.ones((cell, cell), np.uint8)
+    return cv2.erode(a, kernel, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)[::cell, ::cell]
 
 
 def _box(a: np.ndarray, k: int) -> np.ndarray:
@@ -134,27 +138,27 @@ def cell_features(image: XrayImage) -> np.ndarray:
 
 
 def _hessian_columns(a: np.ndarray, g: int) -> list[np.ndarray]:
-    """Ridge (line-like) and blob strength of dense structures at a few scales, pooled per cell."""
+    """Ridge (line-like) and blob strength of dense structures at a few scales, pooled per cell.
+
+    Scale-normalised (σ²·Hessian), so the coarse scales are computed at half resolution.
+    """
+    half = cv2.resize(a, (a.shape[1] // 2, a.shape[0] // 2), interpolation=cv2.INTER_AREA)
     out = []
-    for sigma, pool_mean in ((2.0, True), (5.0, True), (9.0, False)):
-        smooth = cv2.GaussianBlur(a, (0, 0), sigma)
+    for image, sigma, name in ((a, 2.0, "fine"), (half, 2.5, "mid"), (half, 4.5, "coarse")):
+        smooth = cv2.GaussianBlur(image, (0, 0), sigma)
         dxx = cv2.Sobel(smooth, cv2.CV_32F, 2, 0, ksize=3)
         dyy = cv2.Sobel(smooth, cv2.CV_32F, 0, 2, ksize=3)
         dxy = cv2.Sobel(smooth, cv2.CV_32F, 1, 1, ksize=3)
         half_trace = 0.5 * (dxx + dyy)
         root = np.sqrt(0.25 * (dxx - dyy) ** 2 + dxy * dxy)
         scale = np.float32(sigma * sigma)
-        low = (half_trace - root) * scale  # most negative curvature: across a dense ridge
-        high = (half_trace + root) * scale
-        ridge = np.maximum(-low, 0.0)
-        blob = np.maximum(-high, 0.0)
-        if sigma == 9.0:
+        ridge = np.maximum(-(half_trace - root) * scale, 0.0)  # dense ridge: strong negative curvature across
+        blob = np.maximum(-(half_trace + root) * scale, 0.0)  # dense blob: negative curvature both ways
+        if name == "coarse":
             out.append(_pool_max(blob, g))
             continue
-        if pool_mean:
-            out.append(_pool_mean(ridge, g))
-        out.append(_pool_max(ridge, g))
-        if sigma == 5.0:
+        out += [_pool_mean(ridge, g), _pool_max(ridge, g)]
+        if name == "mid":
             out.append(_pool_max(blob, g))
     return out
 
@@ -170,10 +174,13 @@ def _directional_columns(field: np.ndarray, jxx: np.ndarray, jyy: np.ndarray, jx
     along_x, along_y = -np.sin(theta), np.cos(theta)  # edges run perpendicular to the gradient
     ys, xs = np.mgrid[0:g, 0:g].astype(np.float32)
     out = []
-    for dx, dy, distances in ((along_x, along_y, (1, 2, 4)), (along_y * -1, along_x, (1, 2))):
+    for dx, dy, distances in ((along_x, along_y, (1, 2, 4)), (-along_y, along_x, (1, 2))):
         for d in distances:
             sides = [
-                cv2.remap(field, xs + sign * d * dx, ys + sign * d * dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+                cv2.remap(
+                    field, xs + sign * d * dx, ys + sign * d * dy, cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_CONSTANT, borderValue=0,
+                )
                 for sign in (1.0, -1.0)
             ]
             out += [np.minimum(*sides), np.maximum(*sides)]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -110,7 +111,7 @@ class TrainedModel:
         cells = self.cell_scores(image)
         score = float(cells.max())
         heat = image.to_original(cells_to_canvas(cells, image.working_size))
-        heatmap = np.clip(np.round(heat * 255.0), 0, 255).astype(np.uint8)
+        heatmap = cv2.convertScaleAbs(heat, alpha=255.0)  # rounds and saturates to uint8
         py, px = np.unravel_index(int(np.argmax(heat)), heat.shape)
         return ScoreResult(score=score, flagged=score >= self.threshold, heatmap=heatmap, peak=(int(px), int(py)))
 
@@ -168,19 +169,6 @@ def load_bag(source: BagSource) -> np.ndarray:
     if isinstance(source, np.ndarray):
         return source
     return decode_pixels(Path(source).read_bytes())[0]
-
-
-@dataclass
-class _CellSet:
-    features: list[np.ndarray] = field(default_factory=list)
-    labels: list[np.ndarray] = field(default_factory=list)
-
-    def add(self, features: np.ndarray, labels: np.ndarray) -> None:
-        self.features.append(features)
-        self.labels.append(labels)
-
-    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        return np.concatenate(self.features), np.concatenate(self.labels)
 
 
 def threat_cells(clean: XrayImage, threat: XrayImage, mask: np.ndarray) -> np.ndarray:
@@ -241,6 +229,72 @@ def _fit(
     return estimator.fit(x, y, sample_weight=weight)
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """How each training bag is turned into cells (shared by all bags of one training run)."""
+
+    seed: int
+    threats_per_bag: int
+    hardening_range: tuple[float, float]
+    jpeg_probability: float
+    negative_fraction: float
+
+
+def _bag_cells(source: BagSource, index: int, threats: Sequence[Threat], plan: _Plan) -> tuple[np.ndarray, np.ndarray]:
+    """Features of the threat cells (projected threats) and of the clean cells of one training bag.
+
+    Uses its own random generator seeded by (seed, bag index), so the result does not depend on the
+    order or thread in which bags are processed.
+    """
+    rng = np.random.default_rng([plan.seed, index])
+    bag = _augment(load_bag(source), rng)
+    quality = int(rng.integers(75, 96)) if rng.random() < plan.jpeg_probability else None
+    clean = from_array(bag if quality is None else _jpeg(bag, quality))
+    clean_features = cell_features(clean)
+    keep = clean_features[:, FEATURE_NAMES.index("content")] > 0.0
+    if plan.negative_fraction < 1.0:
+        keep &= rng.random(len(keep)) < plan.negative_fraction
+    negatives = clean_features[keep]
+    positives = []
+    for _ in range(plan.threats_per_bag):
+        threat = threats[int(rng.integers(len(threats)))]
+        image, mask = project(bag, threat, rng=rng, hardening=float(rng.uniform(*plan.hardening_range)))
+        with_threat = from_array(image if quality is None else _jpeg(image, quality))
+        labels = threat_cells(clean, with_threat, mask)
+        positives.append(cell_features(with_threat)[labels == 1])
+    return np.concatenate(positives), negatives
+
+
+def _bag_scores(
+    model: TrainedModel, source: BagSource, index: int, threats: Sequence[Threat], plan: _Plan
+) -> list[tuple[int, float]]:
+    """(label, score) of a held-out bag, clean and with ``threats_per_bag`` projected threats."""
+    rng = np.random.default_rng([plan.seed, index])
+    bag = _augment(load_bag(source), rng)
+    scores = [(0, model.score(bag).score)]
+    for _ in range(plan.threats_per_bag):
+        threat = threats[int(rng.integers(len(threats)))]
+        image, _mask = project(bag, threat, rng=rng, hardening=float(rng.uniform(*plan.hardening_range)))
+        scores.append((1, model.score(image).score))
+    return scores
+
+
+def _map(fn: Callable[[int], Any], indices: Sequence[int], workers: int, stage: str, report: Progress) -> list[Any]:
+    """Apply ``fn`` to every index (in threads when ``workers`` > 1: OpenCV and NumPy release the GIL),
+    reporting progress; results keep the order of ``indices``."""
+    results: list[Any] = []
+    if workers <= 1:
+        for done, index in enumerate(indices):
+            results.append(fn(index))
+            report(stage, done + 1, len(indices))
+        return results
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for done, result in enumerate(pool.map(fn, indices)):
+            results.append(result)
+            report(stage, done + 1, len(indices))
+    return results
+
+
 def train_model(
     benign_images: Sequence[BagSource],
     threats: Sequence[Threat],
@@ -253,6 +307,7 @@ def train_model(
     iterations: int = 150,
     jpeg_probability: float = 0.3,
     negative_fraction: float = 1.0,
+    workers: int = 1,
     version: str | None = None,
     description: str = "",
     progress: Progress | None = None,
@@ -264,66 +319,42 @@ def train_model(
     bags is held out to pick the threshold reaching ``target_recall`` and to measure the model. A
     ``jpeg_probability`` share of the training bags is stored as JPEG (clean and with threats alike);
     ``negative_fraction`` of the clean cells is kept for fitting (less memory and time on large sets).
-    ``progress(stage, done, total)`` is called as work advances. Deterministic for a given ``seed``.
+    ``workers`` threads prepare the bags. ``progress(stage, done, total)`` is called as work advances.
+    Deterministic for a given ``seed`` whatever the number of workers.
     Raises ``ValueError`` if there are fewer than 4 bags or no threats.
     """
     if len(benign_images) < 4 or not threats:
         raise ValueError("training needs at least 4 benign bags and one threat")
     if not 0.0 < target_recall <= 1.0:
         raise ValueError("target_recall must be in (0, 1]")
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(benign_images))
+    order = np.random.default_rng(seed).permutation(len(benign_images))
     n_val = max(2, int(round(len(order) * validation_fraction)))
-    val_idx, train_idx = order[:n_val], order[n_val:]
+    val_idx, train_idx = [int(i) for i in order[:n_val]], [int(i) for i in order[n_val:]]
     report = progress or (lambda stage, done, total: None)
+    plan = _Plan(seed, threats_per_bag, hardening_range, jpeg_probability, negative_fraction)
 
-    positives, negatives = _CellSet(), _CellSet()
-    for done, index in enumerate(train_idx):
-        bag = _augment(load_bag(benign_images[int(index)]), rng)
-        quality = int(rng.integers(75, 96)) if rng.random() < jpeg_probability else None
-        clean = from_array(bag if quality is None else _jpeg(bag, quality))
-        clean_features = cell_features(clean)
-        keep = clean_features[:, FEATURE_NAMES.index("content")] > 0.0
-        if negative_fraction < 1.0:
-            keep &= rng.random(len(keep)) < negative_fraction
-        negatives.add(clean_features[keep], np.zeros(int(keep.sum()), np.int8))
-        for _ in range(threats_per_bag):
-            threat = threats[int(rng.integers(len(threats)))]
-            image, mask = project(bag, threat, rng=rng, hardening=float(rng.uniform(*hardening_range)))
-            with_threat = from_array(image if quality is None else _jpeg(image, quality))
-            labels = threat_cells(clean, with_threat, mask)
-            keep = labels == 1
-            positives.add(cell_features(with_threat)[keep], labels[keep])
-        report("features", done + 1, len(train_idx))
-
-    x_pos, y_pos = positives.arrays()
-    x_neg, y_neg = negatives.arrays()
-    if len(y_pos) == 0:
+    cells = _map(lambda i: _bag_cells(benign_images[i], i, threats, plan), train_idx, workers, "features", report)
+    x_pos = np.concatenate([pos for pos, _neg in cells])
+    x_neg = np.concatenate([neg for _pos, neg in cells])
+    del cells
+    if len(x_pos) == 0:
         raise ValueError("no threat cells could be labelled; are the bags empty?")
     report("fit", 0, 1)
+    x = np.concatenate([x_pos, x_neg])
+    y = np.concatenate([np.ones(len(x_pos), np.int8), np.zeros(len(x_neg), np.int8)])
     with _one_thread():
-        estimator = _fit(_estimator(seed, iterations), np.concatenate([x_pos, x_neg]), np.concatenate([y_pos, y_neg]))
+        estimator = _fit(_estimator(seed, iterations), x, y)
+    del x
     report("fit", 1, 1)
 
     model = TrainedModel(estimator=estimator, threshold=0.5)
-    labels_val: list[int] = []
-    scores_val: list[float] = []
-    for done, index in enumerate(val_idx):
-        bag = _augment(load_bag(benign_images[int(index)]), rng)
-        scores_val.append(model.score(bag).score)
-        labels_val.append(0)
-        for _ in range(threats_per_bag):
-            threat = threats[int(rng.integers(len(threats)))]
-            image, _mask = project(bag, threat, rng=rng, hardening=float(rng.uniform(*hardening_range)))
-            scores_val.append(model.score(image).score)
-            labels_val.append(1)
-        report("validation", done + 1, len(val_idx))
-    labels_arr, scores_arr = np.array(labels_val), np.array(scores_val)
+    scored = _map(lambda i: _bag_scores(model, benign_images[i], i, threats, plan), val_idx, workers, "validation", report)
+    labels_arr = np.array([label for bag in scored for label, _score in bag])
+    scores_arr = np.array([score for bag in scored for _label, score in bag])
     threshold = threshold_for_recall(labels_arr, scores_arr, target_recall)
     metrics: Metrics = compute_metrics(labels_arr, scores_arr, threshold)
     created = datetime.now(UTC)
     model.threshold = threshold
-    kinds = sorted({t.kind for t in threats})
     model.metadata = {
         "version": version or f"xray-{created:%Y%m%d-%H%M%S}-s{seed}",
         "created_at": created.isoformat(timespec="seconds"),
@@ -335,10 +366,10 @@ def train_model(
             "benign_bags": len(train_idx),
             "validation_bags": len(val_idx),
             "threats": len(threats),
-            "threat_kinds": kinds,
+            "threat_kinds": sorted({t.kind for t in threats}),
             "threats_per_bag": threats_per_bag,
-            "positive_cells": int(len(y_pos)),
-            "negative_cells": int(len(y_neg)),
+            "positive_cells": int(len(x_pos)),
+            "negative_cells": int(len(x_neg)),
             "hardening_range": list(hardening_range),
             "iterations": iterations,
             "negative_fraction": negative_fraction,

@@ -72,7 +72,8 @@ def test_inspector_reviews_flagged_xray_images_with_the_keyboard(sign_in, live_s
     page.wait_for_function("() => document.getElementById('scan-plain').complete")
     assert page.locator("#scan-plain").evaluate("img => img.naturalWidth") > 0
     page.keyboard.press("h")
-    assert page.locator("#scan-overlay").is_visible()
+    page.wait_for_selector("#scan-overlay", state="visible")  # the overlay is computed on first request
+    assert page.locator("#scan-plain").is_hidden()
     shoot(page, "xray-review")
     page.keyboard.press("c")
     page.wait_for_load_state("networkidle")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from inspection.xray.model import TrainedModel, train_model
+from inspection.xray.model import TrainedModel, load_default_model, train_model
 from inspection.xray.procedural import ProceduralBags, benign_bag, make_threat, random_threats, scanner_effects
 from inspection.xray.tip import project
 
@@ -18,8 +19,14 @@ SIXRAY_DIR = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "x
 @pytest.fixture(scope="session")
 def small_model() -> TrainedModel:
     """A deliberately small model (few bags, few trees): enough to tell large threats from clean bags."""
-    threats = random_threats(24, np.random.default_rng(7), EASY_KINDS)
-    return train_model(ProceduralBags(20, seed=5), threats, seed=3, iterations=60, threats_per_bag=2)
+    threats = random_threats(30, np.random.default_rng(7), EASY_KINDS)
+    return train_model(ProceduralBags(28, seed=5), threats, seed=3, iterations=80, threats_per_bag=4)
+
+
+@pytest.fixture(scope="session")
+def default_model() -> TrainedModel:
+    """The shipped default model."""
+    return load_default_model()
 
 
 @pytest.fixture
@@ -52,5 +59,7 @@ def make_pair(make_bag):
 def sixray_dir() -> Path:
     """The shared SIXray folder; tests using it skip when it is absent (a fresh clone)."""
     if not SIXRAY_DIR.is_dir():
+        if os.environ.get("GREENSHIELD_REQUIRE_SHARED_DATA"):
+            pytest.fail(f"SIXray data missing at {SIXRAY_DIR.resolve()} and GREENSHIELD_REQUIRE_SHARED_DATA is set")
         pytest.skip(f"SIXray development data not found at {SIXRAY_DIR.resolve()}")
     return SIXRAY_DIR

@@ -2,7 +2,7 @@ import json
 
 import numpy as np
 
-from inspection.xray.model import default_model_dir, load_default_model
+from inspection.xray.model import default_model_dir
 from inspection.xray.procedural import make_threat
 from inspection.xray.tip import project
 
@@ -15,8 +15,8 @@ def test_default_model_is_small_and_described():
     assert "procedural" in metadata["description"]
 
 
-def test_default_model_scores_a_threat_bag_above_the_clean_bag(make_bag):
-    model = load_default_model()
+def test_default_model_scores_a_threat_bag_above_the_clean_bag(default_model, make_bag):
+    model = default_model
     wins = 0
     for seed, kind in enumerate(("pistol", "revolver", "wrench", "cleaver")):
         clean = make_bag(100 + seed, clutter=0.5)

@@ -1,15 +1,15 @@
 """Checks on real scans (SIXray subset in the shared development folder; skipped when it is absent)."""
 
+import cv2
 import numpy as np
 
 from inspection.xray.imaging import decode_image
-from inspection.xray.model import load_default_model
 from inspection.xray.procedural import make_threat
 from inspection.xray.tip import project
 
 
-def test_real_scans_decode_and_score_with_a_full_size_heatmap(sixray_dir):
-    model = load_default_model()
+def test_real_scans_decode_and_score_with_a_full_size_heatmap(sixray_dir, default_model):
+    model = default_model
     for path in sorted((sixray_dir / "benign").glob("*.jpg"))[:2] + sorted((sixray_dir / "threat").glob("*.jpg"))[:2]:
         data = path.read_bytes()
         image = decode_image(data)
@@ -18,10 +18,8 @@ def test_real_scans_decode_and_score_with_a_full_size_heatmap(sixray_dir):
         assert 0.0 <= result.score <= 1.0
 
 
-def test_projected_gun_raises_a_real_bag_score(sixray_dir):
-    import cv2
-
-    model = load_default_model()
+def test_projected_gun_raises_a_real_bag_score(sixray_dir, default_model):
+    model = default_model
     path = sorted((sixray_dir / "benign").glob("*.jpg"))[-1]
     bag = cv2.imdecode(np.frombuffer(path.read_bytes(), np.uint8), cv2.IMREAD_COLOR)
     rng = np.random.default_rng(0)
