@@ -439,6 +439,8 @@ def test_ingest_survives_sigkill_at_random_moments(make_instance, tmp_path):
     it starts spooling the upload to about when it would end), check the database, ingest the file again to
     completion in a new process. Then every row is there once, counts equal a recount, and re-uploads of all
     the files are no-ops."""
+    if not hasattr(os, "fork") or not Path("/proc/self/stat").exists():
+        pytest.skip("the kill test forks its ingest processes and watches them in /proc (Linux)")
     print(f"\nreliability seed {SEED} (GREENSHIELD_RELIABILITY_SEED={SEED} replays it)")
     rng = random.Random(SEED)
     spent = defaultdict(float)  # where the time goes

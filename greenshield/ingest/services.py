@@ -171,6 +171,9 @@ def ingest_daily_log(session: Session, *, outlet: Outlet, path: Path, sha256: st
     if not outlet.active:
         raise RejectedFile(f"Outlet {outlet.code} is deactivated and takes no uploads.", code="outlet_inactive",
                            status=409)
+    if session.get_bind().dialect.name == "postgresql":
+        # Uploads to one outlet queue, as on SQLite: two corrections of a waybill must not race for a version.
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": outlet.id})
     earlier = existing_batch(session, outlet, sha256)
     if earlier is not None:
         return IngestOutcome(earlier, created=False)

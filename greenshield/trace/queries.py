@@ -22,6 +22,10 @@ from models import CaseResult, CollectionRecord, Outlet, UploadBatch, XrayEvent,
 
 QUERY_TYPES = ("waybill", "sender_id", "sender_phone", "sender_name", "outlet")
 MAX_PERIOD_DAYS = 366
+# What a chain needs of the related rows, and no more (the models' default eager loads reach much further).
+RECORD_LOADING = (joinedload(CollectionRecord.outlet).lazyload("*"),)
+EVENT_LOADING = (joinedload(XrayEvent.machine).lazyload("*"), joinedload(XrayEvent.outlet).lazyload("*"),
+                 joinedload(XrayEvent.review).joinedload(XrayReview.reviewer).lazyload("*"))
 
 
 @dataclass(frozen=True)
@@ -173,7 +177,7 @@ def parcel_chains(session: Session, items: list[tuple[int, str]], vault: Vault, 
     waybills = sorted({waybill for _, waybill in items})
     by_item: dict[tuple[int, str], list[CollectionRecord]] = defaultdict(list)
     for record in session.scalars(select(CollectionRecord).where(CollectionRecord.waybill_no.in_(waybills))
-                                  .options(joinedload(CollectionRecord.outlet).lazyload("*"))
+                                  .options(*RECORD_LOADING)
                                   .order_by(CollectionRecord.version)):
         if (record.outlet_id, record.waybill_no) in wanted:
             by_item[(record.outlet_id, record.waybill_no)].append(record)
@@ -181,8 +185,7 @@ def parcel_chains(session: Session, items: list[tuple[int, str]], vault: Vault, 
     batches = {row.id: row for row in session.execute(
         select(UploadBatch.id, UploadBatch.filename, UploadBatch.created_at).where(UploadBatch.id.in_(batch_ids)))}
     events_stmt = (select(XrayEvent).where(XrayEvent.waybill_no.in_(waybills), XrayEvent.is_tip.is_(False))
-                   .options(joinedload(XrayEvent.machine).lazyload("*"), joinedload(XrayEvent.outlet).lazyload("*"),
-                            joinedload(XrayEvent.review).joinedload(XrayReview.reviewer).lazyload("*"))
+                   .options(*EVENT_LOADING)
                    .order_by(XrayEvent.scanned_at, XrayEvent.id))
     if region_prefix is not None:
         events_stmt = events_stmt.where(XrayEvent.outlet_id.in_(
