@@ -3,8 +3,9 @@
     python benchmarks/xray_score.py [--runs 60]
 
 Prints p50 / p95 milliseconds of wall time and of CPU time (``time.process_time``: what one core spends,
-meaningful on a shared, busy host where wall time includes waiting for the core) for: score + heat map from decoded pixels (the speed goal: ≤ 50 ms), the same
-from PNG bytes (adds decoding), and the heat-map PNG encoding, for a colour and a 16-bit grey scan.
+meaningful on a shared, busy host where wall time includes waiting for the core) for: score + heat map from
+decoded pixels (the speed goal: ≤ 50 ms), the same from PNG bytes (adds decoding), and the heat-map PNG
+encoding, for a colour and a 16-bit grey scan.
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ def _times(fn, runs: int) -> tuple[float, float, float, float]:
         wall.append((time.perf_counter() - started) * 1000.0)
         cpu.append((time.process_time() - started_cpu) * 1000.0)
     return (
-        float(np.percentile(wall, 50)), float(np.percentile(wall, 95)),
-        float(np.percentile(cpu, 50)), float(np.percentile(cpu, 95)),
+        float(np.percentile(wall, 50)),
+        float(np.percentile(wall, 95)),
+        float(np.percentile(cpu, 50)),
+        float(np.percentile(cpu, 95)),
     )
 
 
@@ -56,9 +59,9 @@ def main() -> int:
             png = encode_png(pixels)
             heat = model.score(pixels).heatmap
             rows = {
-                "score + heat map (pixels)": lambda: model.score(pixels),
-                "decode + score + heat map (PNG bytes)": lambda: model.score(png),
-                "heat map PNG encoding": lambda: encode_png(heat),
+                "score + heat map (pixels)": lambda pixels=pixels: model.score(pixels),
+                "decode + score + heat map (PNG bytes)": lambda png=png: model.score(png),
+                "heat map PNG encoding": lambda heat=heat: encode_png(heat),
             }
             for label, fn in rows.items():
                 p50, p95, c50, c95 = _times(fn, args.runs)

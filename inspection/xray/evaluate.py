@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
+from inspection.xray.features import CELL
 from inspection.xray.imaging import decode_image
 
 if TYPE_CHECKING:
@@ -220,7 +221,8 @@ def evaluate_pairs(
             scores.append(result.score)
             labels.append(1)
             kinds.append(threat.kind)
-            tolerance = max(2, int(round(0.5 * 12 * max(bag.shape[:2]) / model.working_size)))
+            # Half a cell, in the scan's pixels: the heat map cannot be sharper than its cells.
+            tolerance = max(2, int(round(0.5 * CELL * max(bag.shape[:2]) / model.working_size)))
             peaks.append(peak_on_threat(result.peak, mask, tolerance))
         report("pairs", done + 1, len(bags))
 

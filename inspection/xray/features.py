@@ -3,10 +3,12 @@
 The working canvas (see :mod:`inspection.xray.imaging`) is cut into square cells. For every cell we
 describe what a screener looks at: how dense it is (optical density ``A = -ln T``), how much denser than
 its surroundings (morphological top-hats at two scales, i.e. objects thinner than ~10 and ~26 pixels lying
-on top of the clutter), edges and their orientation (gradients, structure-tensor coherence: blades and
-barrels are long straight edges), and, for dual-energy colour scans, the material (share of the density on
-the red channel: high for metal). Each cell also gets its neighbourhood (3×3 and 7×7 cells) and the whole
-scan's density level, so a dark cell in a dense bag is judged against that bag.
+on top of the clutter), edges and their orientation (gradients, structure-tensor coherence), ridges and
+blobs (Hessian at three scales), the shape of the dense structure around the cell (density profiles along
+and across its main axis: bars continue, blades taper and end, guns are compact), and, for dual-energy
+colour scans, the material (share of the density on the red channel: high for metal). Each cell also gets
+its neighbourhood (3×3 and 7×7 cells), its rank in the scan and the whole scan's density level, so a dark
+cell in a dense bag is judged against that bag.
 
 Everything is computed on the fixed-size canvas, so the scan's own size, aspect ratio and file format do
 not enter the features. Colour features are NaN for grey scans (the model handles missing values).
@@ -25,21 +27,75 @@ _SMALL_KERNEL = cv2.getStructuringElement(cv2.MORPH_RECT, (11, 11))
 _LARGE_KERNEL = cv2.getStructuringElement(cv2.MORPH_RECT, (27, 27))
 
 FEATURE_NAMES: tuple[str, ...] = (
-    "a_mean", "a_max", "a_min", "a_std", "a_gt06", "a_gt10", "a_gt15",
-    "th_small_mean", "th_small_max", "th_large_mean", "th_large_max",
-    "grad_mean", "grad_max", "coherence", "coherence_3", "orient_0", "orient_45", "orient_90", "orient_135",
+    "a_mean",
+    "a_max",
+    "a_min",
+    "a_std",
+    "a_gt06",
+    "a_gt10",
+    "a_gt15",
+    "th_small_mean",
+    "th_small_max",
+    "th_large_mean",
+    "th_large_max",
+    "grad_mean",
+    "grad_max",
+    "coherence",
+    "coherence_3",
+    "orient_0",
+    "orient_45",
+    "orient_90",
+    "orient_135",
     "content",
-    "a_mean_3", "a_mean_7", "a_max_3max", "th_large_3", "th_large_7", "th_large_3max", "th_small_3",
-    "th_small_3max", "grad_3", "grad_7", "a_gt10_3", "a_gt10_7", "content_7", "a_mean_minus_7",
+    "a_mean_3",
+    "a_mean_7",
+    "a_max_3max",
+    "th_large_3",
+    "th_large_7",
+    "th_large_3max",
+    "th_small_3",
+    "th_small_3max",
+    "grad_3",
+    "grad_7",
+    "a_gt10_3",
+    "a_gt10_7",
+    "content_7",
+    "a_mean_minus_7",
     "th_large_minus_7",
-    "img_a_mean", "img_a_p90", "img_th_large_p90", "img_a_gt10",
-    "ridge2_mean", "ridge2_max", "ridge5_mean", "ridge5_max", "blob5_max", "blob9_max",
-    "along1_min", "along1_max", "along2_min", "along2_max", "along4_min", "along4_max",
-    "across1_min", "across1_max", "across2_min", "across2_max",
-    "th_large_rank", "a_max_rank",
-    *(f"along_{i}" for i in range(11)), *(f"across_{i}" for i in range(11)),
-    *(f"taper_{i}" for i in range(10)), "profile_background",
-    "z_mean", "z_max", "metal_mean", "metal_max", "metal_frac", "metal_3", "metal_7", "metal_3max",
+    "img_a_mean",
+    "img_a_p90",
+    "img_th_large_p90",
+    "img_a_gt10",
+    "ridge2_mean",
+    "ridge2_max",
+    "ridge5_mean",
+    "ridge5_max",
+    "blob5_max",
+    "blob9_max",
+    "along1_min",
+    "along1_max",
+    "along2_min",
+    "along2_max",
+    "along4_min",
+    "along4_max",
+    "across1_min",
+    "across1_max",
+    "across2_min",
+    "across2_max",
+    "th_large_rank",
+    "a_max_rank",
+    *(f"along_{i}" for i in range(11)),
+    *(f"across_{i}" for i in range(11)),
+    *(f"taper_{i}" for i in range(10)),
+    "profile_background",
+    "z_mean",
+    "z_max",
+    "metal_mean",
+    "metal_max",
+    "metal_frac",
+    "metal_3",
+    "metal_7",
+    "metal_3max",
     "img_metal_p90",
 )
 FEATURE_COUNT = len(FEATURE_NAMES)
@@ -118,14 +174,37 @@ def cell_features(image: XrayImage) -> np.ndarray:
     ]
 
     columns = [
-        a_mean, a_max, _pool_min(a, g), np.sqrt(np.maximum(_pool_mean(a * a, g) - a_mean**2, 0.0)),
-        _pool_mean((a > 0.6).astype(np.float32), g), a_gt10, _pool_mean((a > 1.5).astype(np.float32), g),
-        _pool_mean(th_small, g), ths_max, thl_mean, _pool_max(th_large, g),
-        grad_mean, _pool_max(grad, g), coherence, coherence3, *orient,
+        a_mean,
+        a_max,
+        _pool_min(a, g),
+        np.sqrt(np.maximum(_pool_mean(a * a, g) - a_mean**2, 0.0)),
+        _pool_mean((a > 0.6).astype(np.float32), g),
+        a_gt10,
+        _pool_mean((a > 1.5).astype(np.float32), g),
+        _pool_mean(th_small, g),
+        ths_max,
+        thl_mean,
+        _pool_max(th_large, g),
+        grad_mean,
+        _pool_max(grad, g),
+        coherence,
+        coherence3,
+        *orient,
         content,
-        _box(a_mean, 3), _box(a_mean, 7), _dilate(a_max), _box(thl_mean, 3), _box(thl_mean, 7),
-        _dilate(thl_mean), _box(ths_max, 3), _dilate(ths_max), _box(grad_mean, 3), _box(grad_mean, 7),
-        _box(a_gt10, 3), _box(a_gt10, 7), _box(content, 7), a_mean - _box(a_mean, 7),
+        _box(a_mean, 3),
+        _box(a_mean, 7),
+        _dilate(a_max),
+        _box(thl_mean, 3),
+        _box(thl_mean, 7),
+        _dilate(thl_mean),
+        _box(ths_max, 3),
+        _dilate(ths_max),
+        _box(grad_mean, 3),
+        _box(grad_mean, 7),
+        _box(a_gt10, 3),
+        _box(a_gt10, 7),
+        _box(content, 7),
+        a_mean - _box(a_mean, 7),
         thl_mean - _box(thl_mean, 7),
     ]
     columns += [np.full((g, g), v, np.float32) for v in img]
@@ -178,8 +257,12 @@ def _directional_columns(field: np.ndarray, jxx: np.ndarray, jyy: np.ndarray, jx
         for d in distances:
             sides = [
                 cv2.remap(
-                    field, xs + sign * d * dx, ys + sign * d * dy, cv2.INTER_LINEAR,
-                    borderMode=cv2.BORDER_CONSTANT, borderValue=0,
+                    field,
+                    xs + sign * d * dx,
+                    ys + sign * d * dy,
+                    cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_CONSTANT,
+                    borderValue=0,
                 )
                 for sign in (1.0, -1.0)
             ]

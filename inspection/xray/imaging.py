@@ -217,9 +217,7 @@ def decode_pixels(
     fmt = image_format(data)
     width, height = image_dimensions(data)
     if width * height > max_pixels:
-        raise InvalidImage(
-            "too_many_pixels", f"image is {width}×{height} pixels, the limit is {max_pixels} pixels"
-        )
+        raise InvalidImage("too_many_pixels", f"image is {width}×{height} pixels, the limit is {max_pixels} pixels")
     try:
         pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     except cv2.error as exc:
@@ -382,7 +380,12 @@ def overlay_heatmap(display: np.ndarray, heatmap: np.ndarray, *, alpha: float = 
 
 
 def overlay_png(
-    data: bytes, heatmap: np.ndarray, *, alpha: float = 0.6, max_bytes: int = DEFAULT_MAX_BYTES, max_pixels: int = DEFAULT_MAX_PIXELS
+    data: bytes,
+    heatmap: np.ndarray,
+    *,
+    alpha: float = 0.6,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> bytes:
     """PNG of an uploaded scan with its heat map blended over it, for people (see :func:`overlay_heatmap`).
 

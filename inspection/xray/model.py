@@ -130,7 +130,9 @@ class TrainedModel:
             features=list(FEATURE_NAMES),
             sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
         )
-        (directory / METADATA_FILE).write_text(json.dumps(metadata, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        (directory / METADATA_FILE).write_text(
+            json.dumps(metadata, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
         return directory
 
     @classmethod
@@ -348,7 +350,9 @@ def train_model(
     report("fit", 1, 1)
 
     model = TrainedModel(estimator=estimator, threshold=0.5)
-    scored = _map(lambda i: _bag_scores(model, benign_images[i], i, threats, plan), val_idx, workers, "validation", report)
+    scored = _map(
+        lambda i: _bag_scores(model, benign_images[i], i, threats, plan), val_idx, workers, "validation", report
+    )
     labels_arr = np.array([label for bag in scored for label, _score in bag])
     scores_arr = np.array([score for bag in scored for _label, score in bag])
     threshold = threshold_for_recall(labels_arr, scores_arr, target_recall)

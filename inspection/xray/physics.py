@@ -43,11 +43,9 @@ def channel_gains(material: np.ndarray | float) -> np.ndarray:
     m = np.clip(np.asarray(material, dtype=np.float32), 0.0, 1.0) * 2.0
     low = np.minimum(m, 1.0)[..., None]
     high = np.maximum(m - 1.0, 0.0)[..., None]
-    return (
-        CHANNEL_GAINS[0] * (1.0 - low)
-        + CHANNEL_GAINS[1] * (low - high)
-        + CHANNEL_GAINS[2] * high
-    ).astype(np.float32)
+    return (CHANNEL_GAINS[0] * (1.0 - low) + CHANNEL_GAINS[1] * (low - high) + CHANNEL_GAINS[2] * high).astype(
+        np.float32
+    )
 
 
 def colour_density(density: np.ndarray, material: np.ndarray | float) -> np.ndarray:

@@ -62,9 +62,17 @@ def test_header_dimensions_match_the_image(ext):
 @pytest.mark.parametrize(
     ("ext", "depth", "channels"),
     [
-        (".png", 8, 1), (".png", 16, 1), (".png", 8, 3), (".png", 16, 3), (".png", 8, 4),
-        (".tiff", 8, 1), (".tiff", 16, 1), (".tiff", 8, 3), (".tiff", 16, 3),
-        (".jpg", 8, 1), (".jpg", 8, 3),
+        (".png", 8, 1),
+        (".png", 16, 1),
+        (".png", 8, 3),
+        (".png", 16, 3),
+        (".png", 8, 4),
+        (".tiff", 8, 1),
+        (".tiff", 16, 1),
+        (".tiff", 8, 3),
+        (".tiff", 16, 3),
+        (".jpg", 8, 1),
+        (".jpg", 8, 3),
     ],
 )
 def test_decodes_depths_and_channels_to_the_same_transmission(ext, depth, channels):

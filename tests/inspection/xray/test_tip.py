@@ -6,6 +6,10 @@ from inspection.xray.procedural import THREAT_KINDS, make_threat
 from inspection.xray.tip import project, project_threat
 
 
+def grey(a: np.ndarray) -> np.ndarray:
+    return a.astype(np.float64).mean(axis=2) if a.ndim == 3 else a.astype(np.float64)
+
+
 def square_threat(size: int = 40, density: float = 1.5) -> tuple[np.ndarray, np.ndarray]:
     attenuation = np.zeros((size, size), np.float32)
     attenuation[5:-5, 5:-5] = density
@@ -25,7 +29,6 @@ def test_projection_never_brightens_and_darkens_the_threat(make_bag, dtype, colo
     assert image.dtype == bag.dtype and image.shape == bag.shape
     assert in_bag.shape == bag.shape[:2] and in_bag.any()
     assert (image <= bag).all()
-    grey = lambda a: a.astype(np.float64).mean(axis=2) if a.ndim == 3 else a.astype(np.float64)
     assert grey(image)[in_bag].mean() < 0.6 * grey(bag)[in_bag].mean()
     # Far from the threat nothing changes.
     ys, xs = np.nonzero(in_bag)
@@ -38,8 +41,16 @@ def test_transmissions_multiply():
     bag = np.full((200, 200), 0.5, np.float32)
     attenuation, mask = square_threat(40, 1.0)
     image, in_bag = project_threat(
-        bag, attenuation, mask, rng=np.random.default_rng(0), depth_range=(0, 0), max_tilt_degrees=0,
-        density_range=(1, 1), hardening=None, size_range=(0.3, 0.3), position=(100, 100),
+        bag,
+        attenuation,
+        mask,
+        rng=np.random.default_rng(0),
+        depth_range=(0, 0),
+        max_tilt_degrees=0,
+        density_range=(1, 1),
+        hardening=None,
+        size_range=(0.3, 0.3),
+        position=(100, 100),
     )
     core = image[in_bag]
     assert np.isclose(np.median(core), 0.5 * np.exp(-1.0), rtol=0.05)
@@ -50,7 +61,7 @@ def test_metal_is_blue_on_a_pseudo_colour_scan():
     bag[20:180, 20:180] = (230, 240, 250)
     attenuation, mask = square_threat(40, 1.0)
     image, in_bag = project_threat(bag, attenuation, mask, rng=np.random.default_rng(2), material=1.0)
-    b, g, r = (image[in_bag].astype(float).mean(axis=0))
+    b, g, r = image[in_bag].astype(float).mean(axis=0)
     assert b > g > r
     organic, _ = project_threat(bag, attenuation, mask, rng=np.random.default_rng(2), material=0.0)
     b, g, r = organic[in_bag].astype(float).mean(axis=0)
