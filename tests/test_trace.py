@@ -394,21 +394,40 @@ def test_the_case_evidence_is_a_logged_clear_view(client, session, world):
     assert theirs.status_code == 403 and log_entries(session)[-1].outcome == "refused: not case investigator"
 
 
-def test_investigators_may_see_the_xray_images_of_their_case_evidence_only(app, client, session, world):
-    from greenshield.trace.services import may_see_event_evidence
-
+def test_investigators_see_the_xray_images_of_their_case_evidence_only_and_each_look_is_logged(
+        app, client, session, world):
     stock(client, world)
     event = xray_event(session, world, "SF1000000002")
+    image, heat = _with_image_files(app, event)
     case = approved_case(client, world)
-    investigator, other = world.people["investigator"], world.people["other_investigator"]
-    with app.test_request_context():
-        assert not may_see_event_evidence(session, investigator, event)
-        trace(client, world, "investigator", case_no=case["case_no"], waybill_no="SF1000000002")
-        assert may_see_event_evidence(session, investigator, event)
-        assert not may_see_event_evidence(session, other, event)
-        assert not may_see_event_evidence(session, world.people["admin"], event)
-        session.execute(update(Case).where(Case.id == case["id"]).values(valid_until=today() - dt.timedelta(days=1)))
-        assert not may_see_event_evidence(session, investigator, event)
+    image_url, heat_url = f"/api/v1/xray-events/{event.id}/image", f"/api/v1/xray-events/{event.id}/heatmap"
+
+    assert client.get(image_url, headers=world.h["investigator"]).status_code == 404  # not yet in the evidence
+    refused = log_entries(session)[-1]
+    assert (refused.action, refused.outcome, refused.case_no) == ("evidence_image", "refused: not in case evidence",
+                                                                  None)
+    assert refused.subject_hash == _hash_of_waybill(app, "SF1000000002") and "SF1000000002" not in repr(
+        refused.__dict__)
+
+    trace(client, world, "investigator", case_no=case["case_no"], waybill_no="SF1000000002")
+    response = client.get(image_url, headers=world.h["investigator"])
+    assert response.status_code == 200 and response.data == image
+    assert client.get(heat_url, headers=world.h["investigator"]).data == heat
+    image_look, heat_look = log_entries(session)[-2:]
+    assert (image_look.action, image_look.case_no, image_look.outcome, image_look.result_count) == (
+        "evidence_image", case["case_no"], "ok", 1)
+    assert (heat_look.action, heat_look.query_type) == ("evidence_heatmap", "xray_event")
+
+    assert client.get(image_url, headers=world.h["other_investigator"]).status_code == 404
+    assert log_entries(session)[-1].outcome == "refused: not in case evidence"
+    session.execute(update(Case).where(Case.id == case["id"]).values(valid_until=today() - dt.timedelta(days=1)))
+    session.flush()
+    assert client.get(image_url, headers=world.h["investigator"]).status_code == 404  # the case expired
+    assert client.get(image_url, headers=world.h["auditor"]).status_code == 403
+
+
+def _hash_of_waybill(app, waybill: str) -> str:
+    return accesslog.subject_hash(accesslog.subject_key(app.config["INSTANCE_PATH"]), "waybill", waybill)
 
 
 # --- watchlists -------------------------------------------------------------------------------------------------

@@ -224,3 +224,40 @@ def test_reviewed_events_become_labelled_training_data(client, runner, machine, 
     assert '"benign": 1' in result.output and '"threat": 1' in result.output
     assert (tmp_path / "labelled" / "threat" / f"{ids[1]}.png").read_bytes() == png(bags[1])
     assert "seized,1" in (tmp_path / "labelled" / "labels.csv").read_text()
+
+
+def test_a_model_is_trained_evaluated_and_activated_from_the_command_line(client, runner, machine, sender, bags,
+                                                                           session, tmp_path):
+    """A centre's retraining: its own clean scans in a folder -> a registered, inactive model with its metrics ->
+    evaluated on other bags (ROC plot) -> activated; new events are scored by it."""
+    import json
+
+    from tests.inspection.xray.conftest import finished_scan
+
+    scans = tmp_path / "clean"
+    scans.mkdir()
+    for i in range(10):
+        cv2.imwrite(str(scans / f"bag-{i}.png"), finished_scan(500 + i, colour=i % 2 == 0, size=(300, 380)))
+    result = runner.invoke(args=["xray", "train", "--benign", str(scans), "--threats", "12", "--threats-per-bag", "2",
+                                 "--workers", "1", "--seed", "4", "--version", "centre-test-1"])
+    assert result.exit_code == 0, result.output
+    trained = json.loads(result.stdout.strip().splitlines()[-1])
+    assert trained["version"] == "centre-test-1" and trained["active"] is False and 0 < trained["threshold"] < 1
+    row = session.scalar(select(XrayModelVersion).where(XrayModelVersion.version == "centre-test-1"))
+    assert row.training_summary and "validation" in row.metrics and not row.active
+    again = runner.invoke(args=["xray", "train", "--benign", str(scans), "--threats", "12", "--workers", "1",
+                                "--version", "centre-test-1"])
+    assert again.exit_code != 0 and "exists already" in again.output
+
+    roc = tmp_path / "roc.png"
+    result = runner.invoke(args=["xray", "evaluate", "centre-test-1", "--generated-bags", "4", "--roc", str(roc)])
+    assert result.exit_code == 0, result.output
+    evaluation = json.loads(result.stdout.strip().splitlines()[-1])
+    assert evaluation["kind"] == "pairs" and 0 <= evaluation["metrics"]["auc"] <= 1
+    assert 0 <= evaluation["peak_on_threat_rate"] <= 1 and 0 <= evaluation["clean_flag_rate"] <= 1
+    assert roc.read_bytes().startswith(b"\x89PNG")
+
+    assert runner.invoke(args=["xray", "activate", "centre-test-1"]).exit_code == 0
+    assert "* centre-test-1" in runner.invoke(args=["xray", "list"]).output
+    assert send(client, sender, png(bags[0])).get_json()["model_version"] == "centre-test-1"
+    assert runner.invoke(args=["xray", "activate", "no-such-model"]).exit_code != 0

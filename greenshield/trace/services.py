@@ -251,16 +251,34 @@ def case_view(case: Case) -> dict:
             "refusal_reason": case.refusal_reason, "created_at": case.created_at}
 
 
-def may_see_event_evidence(session: Session, user: User, event: XrayEvent) -> bool:
-    """Whether ``user`` may see an X-ray event's image and heat map as an investigator: the event's waybill is in
-    the evidence of one of their approved, unexpired cases (for the X-ray image routes)."""
+def evidence_case_of(session: Session, user: User, event: XrayEvent) -> Case | None:
+    """The investigator's approved, unexpired case whose evidence holds ``event``'s waybill, if any."""
     if user.role is not Role.INVESTIGATOR:
-        return False
+        return None
     cases = select(Case.id).where(Case.investigator_id == user.id, Case.status == CaseStatus.APPROVED,
                                   Case.valid_until >= today())
     return session.scalar(
-        select(CaseResult.case_id).join(CollectionRecord, CollectionRecord.id == CaseResult.record_id)
-        .where(CaseResult.case_id.in_(cases), CollectionRecord.waybill_no == event.waybill_no).limit(1)) is not None
+        select(Case).join(CaseResult, CaseResult.case_id == Case.id)
+        .join(CollectionRecord, CollectionRecord.id == CaseResult.record_id)
+        .where(CaseResult.case_id.in_(cases), CollectionRecord.waybill_no == event.waybill_no)
+        .order_by(Case.id).limit(1))
+
+
+def open_event_evidence(session: Session, user: User, event_id: int, what: str) -> XrayEvent:
+    """An investigator opens an X-ray event's image or heat map (``what``): allowed only when the event's waybill
+    is in the evidence of one of their approved, unexpired cases. Logged either way, committed at once."""
+    begin_writing(session)
+    event = session.get(XrayEvent, event_id)
+    subject = accesslog.subject_hash(_subject_key(), "waybill", event.waybill_no) if event else None
+    case = evidence_case_of(session, user, event) if event else None
+    access = Access(f"evidence_{what}", case.case_no if case else None, "xray_event", subject)
+    if case is None:
+        log_access(session, access, outcome="refused: not in case evidence")
+        session.commit()
+        raise NotFound(f"No X-ray event {event_id} in your cases' evidence.")
+    log_access(session, access, result_count=1)
+    session.commit()
+    return event
 
 
 # --- trace --------------------------------------------------------------------------------------------------

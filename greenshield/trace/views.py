@@ -189,8 +189,9 @@ def trace_run():
     except DomainError as exc:
         return render_template("trace/trace.html", values=values, errors=_messages(exc),
                                cases=_usable_cases()), exc.status
+    case = outcome["case_no"] and db.session().scalar(select(Case).where(Case.case_no == outcome["case_no"]))
     return render_template("trace/results.html", results=outcome["results"], truncated=outcome["truncated"],
-                           case=None, case_no=outcome["case_no"], clear=outcome["case_no"] is not None,
+                           case=services.case_view(case) if case else None, case_no=outcome["case_no"], clear=outcome["case_no"] is not None,
                            limit=current_app.config["TRACE_MAX_RESULTS"])
 
 

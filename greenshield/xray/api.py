@@ -9,6 +9,7 @@ from greenshield import db
 from greenshield.pagination import page_of
 from greenshield.auth.policy import allow, current_user, outlet_in_scope, scope_outlets
 from greenshield.errors import NotFound, OutOfScope
+from greenshield.trace import services as trace_services
 from greenshield.xray import schemas as s, services
 from models import Outlet, ReviewStatus, Role, XrayEvent, XrayMachine, XrayModelVersion
 
@@ -17,6 +18,7 @@ blp = Blueprint("xray", __name__, url_prefix="/api/v1", description="X-ray scree
 SENDERS = (Role.ADMIN, Role.OUTLET_MANAGER)
 REVIEWERS = (Role.ADMIN, Role.INSPECTOR)
 READERS = (Role.ADMIN, Role.INSPECTOR, Role.OUTLET_MANAGER)
+EVIDENCE_READERS = (*READERS, Role.INVESTIGATOR)
 MIMETYPES = {"png": "image/png", "jpeg": "image/jpeg", "tiff": "image/tiff"}
 
 
@@ -34,6 +36,14 @@ def _event(event_id: int) -> XrayEvent:
     if event is None or not outlet_in_scope(current_user(), event.outlet):
         raise NotFound(f"No X-ray event {event_id}.")
     return event
+
+
+def _evidence(event_id: int, what: str) -> XrayEvent:
+    """An event for its image or heat map: investigators see only their cases' evidence, and each look is logged."""
+    user = current_user()
+    if user.role is Role.INVESTIGATOR:
+        return trace_services.open_event_evidence(db.session(), user, event_id, what)
+    return _event(event_id)
 
 
 @blp.route("/xray-events", methods=["POST"])
@@ -77,9 +87,10 @@ def get_event(event_id):
 
 @blp.route("/xray-events/<int:event_id>/image", methods=["GET"])
 @blp.response(200, description="The image as sent", content_type="image/png")
-@allow(*READERS)
+@allow(*EVIDENCE_READERS)
 def event_image(event_id):
-    event = _event(event_id)
+    """The image as sent. Investigators: only an event of their case's evidence (the look is access-logged)."""
+    event = _evidence(event_id, "image")
     if event.image_purged_at is not None:
         raise NotFound("This event's image was purged after the retention period.")
     return Response(services.image_path(event).read_bytes(), mimetype=MIMETYPES[event.image_format])
@@ -89,10 +100,10 @@ def event_image(event_id):
 @blp.arguments(s.HeatmapArgs, location="query")
 @blp.response(200, description="8-bit grey PNG of the image's size; ?overlay=1 blended over the image",
               content_type="image/png")
-@allow(*READERS)
+@allow(*EVIDENCE_READERS)
 def event_heatmap(args, event_id):
-    """Where in the image the score came from: brighter = more anomalous."""
-    return Response(services.heatmap_png(db.session(), _event(event_id), overlay=args["overlay"]),
+    """Where in the image the score came from: brighter = more anomalous. Investigators as for the image."""
+    return Response(services.heatmap_png(db.session(), _evidence(event_id, "heatmap"), overlay=args["overlay"]),
                     mimetype="image/png")
 
 

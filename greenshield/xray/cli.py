@@ -49,27 +49,36 @@ def xray() -> None:
 @click.option("--benign", "benign_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder of benign bag scans; omitted: procedurally generated bags.")
 @click.option("--generated-bags", default=120, show_default=True, help="Procedural bags when --benign is omitted.")
-@click.option("--threats", default=200, show_default=True, help="Procedural threat objects to project.")
+@click.option("--threats", default=360, show_default=True, help="Procedural threat objects to project.")
+@click.option("--threats-per-bag", default=4, show_default=True, help="Threats projected into each bag.")
 @click.option("--target-recall", default=0.95, show_default=True, help="The operating threshold is chosen for this recall.")
+@click.option("--workers", default=2, show_default=True, help="Processes for feature extraction.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--version", help="Version name (default: a timestamp).")
 @click.option("--activate", "make_active", is_flag=True, help="Activate the model when trained.")
 @with_appcontext
-def train(benign_dir, generated_bags, threats, target_recall, seed, version, make_active) -> None:
-    """Train a model by projecting threats into benign bags; register it (inactive unless --activate)."""
+def train(benign_dir, generated_bags, threats, threats_per_bag, target_recall, workers, seed, version,
+          make_active) -> None:
+    """Train a model by projecting threats into benign bags; register it (inactive unless --activate).
+
+    A centre retrains on a folder of its own clean scans (--benign); without one, procedural bags are used,
+    as for the shipped default model. See docs/xray.md "Retraining on a centre's own scans".
+    """
     import numpy as np
 
     from inspection.xray.model import train_model
-    from inspection.xray.procedural import benign_bag, random_threats
+    from inspection.xray.procedural import THREAT_KINDS, ProceduralBags, random_threats
     from models import XrayModelVersion
 
-    rng = np.random.default_rng(seed)
-    bags = _images(benign_dir) if benign_dir else [benign_bag(rng) for _ in range(generated_bags)]
-    if not bags:
+    if threats < 1 or threats_per_bag < 1 or workers < 1 or not 0 < target_recall < 1:
+        raise click.BadParameter("--threats, --threats-per-bag and --workers are >= 1; 0 < --target-recall < 1.")
+    bags = _images(benign_dir) if benign_dir else ProceduralBags(generated_bags, seed)
+    if not len(bags):
         raise click.ClickException(f"No PNG, JPEG or TIFF images in {benign_dir}.")
     version = version or dt.datetime.now(dt.timezone.utc).strftime("gs-%Y%m%d-%H%M%S")
-    model = train_model(bags, random_threats(threats, rng), seed=seed, target_recall=target_recall, version=version,
-                        description=f"benign: {benign_dir or f'{generated_bags} generated bags'}",
+    model = train_model(bags, random_threats(threats, np.random.default_rng([seed, 3]), THREAT_KINDS), seed=seed,
+                        threats_per_bag=threats_per_bag, target_recall=target_recall, workers=workers,
+                        version=version, description=f"benign: {benign_dir or f'{generated_bags} generated bags'}",
                         progress=_progress("train"))
     relative = Path("xray") / "models" / version
     model.save(Path(current_app.config["INSTANCE_PATH"]) / relative)
@@ -103,7 +112,7 @@ def evaluate(version, benign_dir, generated_bags, labelled_dir, roc_png, seed) -
 
     from greenshield.xray.services import active_model, load_model
     from inspection.xray.evaluate import compute_metrics, evaluate_pairs, roc_plot_png
-    from inspection.xray.procedural import benign_bag, random_threats
+    from inspection.xray.procedural import ProceduralBags, random_threats
     from models import XrayModelVersion
 
     with db.job_session() as session:
@@ -124,7 +133,7 @@ def evaluate(version, benign_dir, generated_bags, labelled_dir, roc_png, seed) -
         scores = np.array([model.score(p.read_bytes()).score for p in paths])
         result = {"version": version, "kind": "labelled", **compute_metrics(labels, scores, model.threshold).as_dict()}
     else:
-        bags = _images(benign_dir) if benign_dir else [benign_bag(rng) for _ in range(generated_bags)]
+        bags = _images(benign_dir) if benign_dir else ProceduralBags(generated_bags, seed)
         evaluation = evaluate_pairs(model, bags, random_threats(40, rng), seed=seed, progress=_progress("evaluate"))
         labels, scores = evaluation.labels, evaluation.scores
         result = {"version": version, "kind": "pairs", **evaluation.as_dict()}

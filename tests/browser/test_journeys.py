@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import re
+import zipfile
 
 import pytest
 
+from inspection.identity import gb11643_check_char
 from inspection.synth import generate_rows, write_csv, write_xlsx
 from tests.browser.conftest import PASSWORDS, cli, shoot
 
@@ -109,3 +113,71 @@ def test_inspector_draws_a_plan_and_fills_an_audit(sign_in):
     page.click("#close-audit")
     assert page.locator("#audit-result").inner_text() == "限期整改"
     assert page.locator("#publish").count() == 1
+
+
+def test_investigator_registers_a_case_gets_it_approved_traces_an_id_and_exports(sign_in, live_server, tmp_path):
+    """The investigator's day: a case registered, approved by the auditor, an ID traced in clear, the evidence
+    exported; then the auditor finds every step in the access log and verifies its integrity."""
+    body = "150102198807150" + "42"
+    suspect = body + gb11643_check_char(body)
+    day = dt.datetime.now(CHINA).date() - dt.timedelta(days=1)
+    rows = list(generate_rows(30, outlet_code="HHHT-EMS-001", day=day, seed=93, waybill_prefix="BV",
+                              noncompliant_ratio=0))
+    for row in rows[:3]:
+        row.update(sender_id_type="居民身份证", sender_id_no=suspect, sender_name="刘某某")
+    log_path = tmp_path / "log.csv"
+    write_csv(rows, log_path)
+    cli(live_server, "ingest", "HHHT-EMS-001", str(log_path))
+    case_no = f"呼公刑-{dt.datetime.now(CHINA):%Y%m%d%H%M%S}"
+
+    page = sign_in("investigator")
+    page.click("nav >> text=案件")
+    page.click("#new-case")
+    page.fill("input[name=case_no]", case_no)
+    page.fill("input[name=valid_until]", (day + dt.timedelta(days=60)).isoformat())
+    page.fill("textarea[name=legal_basis]", "《中华人民共和国刑事诉讼法》第一百四十三条")
+    page.fill("textarea[name=purpose]", "追查涉嫌寄递违禁品的包裹")
+    shoot(page, "case-new")
+    page.click("#case-form button[type=submit]")
+    assert page.locator("#case-status").inner_text() == "待审批"
+    case_url = page.url
+    page.goto(live_server["url"] + "/trace")
+    assert page.locator("#trace-form select[name=case_no] option").count() == 0  # nothing before approval
+
+    auditor = sign_in("auditor")
+    auditor.click("nav >> text=案件")
+    auditor.click(f"#cases >> text={case_no}")
+    auditor.click("#approve-form button[type=submit]")
+    assert auditor.locator("#case-status").inner_text() == "已批准"
+
+    page.goto(case_url)
+    page.click("#trace-link")
+    page.select_option("#trace-form select[name=case_no]", case_no)
+    page.select_option("select[name=sender_id_type]", "RESIDENT_ID")
+    page.fill("input[name=sender_id_no]", suspect[:6] + " " + suspect[6:].lower())  # as typed: a space, small x
+    page.click("#trace-form button[type=submit]")
+    assert page.locator("#result-count").inner_text().startswith("3")
+    chains = page.locator("section.chain")
+    assert chains.count() == 3
+    assert suspect in chains.first.inner_text()  # clear for the case's own investigator
+    shoot(page, "trace-results")
+    with page.expect_download() as download:
+        page.click("#export")
+    export = tmp_path / "evidence.zip"
+    download.value.save_as(export)
+    with zipfile.ZipFile(export) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+        for item in manifest["files"]:
+            assert hashlib.sha256(archive.read(item["name"])).hexdigest() == item["sha256"]
+        assert archive.read("records.csv").decode("utf-8-sig").count(suspect) == 3
+
+    auditor.click("nav >> text=访问日志")
+    auditor.fill("#log-filters input[name=case_no]", case_no)
+    auditor.click("#log-filters button[type=submit]")
+    actions = [row.locator("td").nth(5).inner_text() for row in auditor.locator("#entries tbody tr").all()]
+    assert actions == ["证据导出", "查询", "案件批准", "案件登记"]  # newest first: export, trace, decision, case
+    assert suspect not in auditor.content()  # the log keeps a keyed hash of the subject, never the ID
+    shoot(auditor, "access-log")
+    auditor.click("#verify")
+    assert auditor.locator("#verify-ok").count() == 1
+    shoot(auditor, "access-log-verified")
