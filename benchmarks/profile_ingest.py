@@ -5,7 +5,7 @@
 Generates the same kind of file as ``ingest_bench.py``, prepares a fresh instance (SQLite, or a scratch
 PostgreSQL database with ``--postgres``), then runs exactly what ``greenshield ingest`` runs
 (``upload_daily_log`` in a job session, committed) in this process under cProfile. Prints the time per phase
-(read, validate, prepare rows, INSERT, screen, recount, archive, commit) and the top functions.
+(read, validate, prepare rows, INSERT or COPY, screen, recount, archive, commit) and the top functions.
 
 ``--what-if bounded_in,render_nulls`` measures proposed changes without touching the application's files: it
 patches the running process only (see ``benchmarks/whatif.py``).
@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import ingest_bench  # noqa: E402
 import whatif  # noqa: E402
-from _common import libpq_url, print_facts, print_table, scratch_database  # noqa: E402
+from _common import libpq_url, loadavg, print_facts, print_table, scratch_database  # noqa: E402
 
 FLUSH = ("ingest/services.py", "flush")
 SCREEN = ("compliance/services.py", "screen")
@@ -36,9 +36,12 @@ PHASES = [
     ("read CSV rows (DailyLogReader._rows)", ("inspection/dailylog.py", "_rows"), None),
     ("validate rows (validate_row)", ("inspection/dailylog.py", "validate_row"), None),
     ("write records (_RecordWriter.flush)", FLUSH, None),
-    ("  flush: SQL (Session.execute)", ("orm/session.py", "execute"), FLUSH),
-    ("  flush: blind indexes (Vault.index)", ("greenshield/pii.py", "index"), FLUSH),
-    ("  flush: encryption (Vault.encrypt)", ("greenshield/pii.py", "encrypt"), FLUSH),
+    ("  flush: current-version lookup (_current)", ("ingest/services.py", "_current"), FLUSH),
+    ("  flush: INSERT, SQLite (_executemany)", ("ingest/services.py", "_executemany"), FLUSH),
+    ("  flush: COPY, PostgreSQL (_copy)", ("ingest/services.py", "_copy"), FLUSH),
+    ("  flush: ANALYZE when no statistics", ("ingest/services.py", "_analyse_if_unplanned"), FLUSH),
+    ("  flush: blind indexes (Vault.indexer)", ("greenshield/pii.py", "index"), FLUSH),
+    ("  flush: encryption (Vault.encrypter)", ("greenshield/pii.py", "encrypt"), FLUSH),
     ("  flush: content_hash", ("ingest/services.py", "content_hash"), FLUSH),
     ("  flush: birth_date_problem", ("inspection/identity.py", "birth_date_problem"), FLUSH),
     ("screen (abnormal real-name data)", SCREEN, None),
@@ -85,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--what-if", type=lambda v: [p for p in v.split(",") if p], default=[],
                         help=f"comma-separated patches of benchmarks/whatif.py: {', '.join(whatif.PATCHES)}")
     parser.add_argument("--save", type=Path, help="write the raw cProfile data here (for snakeviz etc.)")
+    parser.add_argument("--timers", action="store_true",
+                        help="no cProfile: wall clock and CPU of the main steps only (true times, fewer details)")
     args = parser.parse_args(argv)
 
     print_facts({"rows": args.rows, "database": "PostgreSQL" if args.postgres else "SQLite",
@@ -95,13 +100,19 @@ def main(argv: list[str] | None = None) -> int:
         day = ingest_bench.dt.date(2026, 3, 2)
         ingest_bench.generate(csv_path, args.rows, day, 0.005, 1)
         instance = work / "instance"
+        run = timed if args.timers else profile
         if args.postgres:
             with scratch_database(libpq_url(args.postgres), "profile") as (url, _):
-                stats, wall = profile(instance, url, csv_path, day, args)
+                stats, wall = run(instance, url, csv_path, day, args)
         else:
-            stats, wall = profile(instance, None, csv_path, day, args)
+            stats, wall = run(instance, None, csv_path, day, args)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    if args.timers:
+        print(f"\n# {args.rows:,} rows in {wall:.1f} s ({args.rows / wall:,.0f} rows/s), load {loadavg()}\n")
+        print_table(["step", "calls", "wall s", "CPU s (this process)"],
+                    [[label, f"{n:,}", f"{w:.2f}", f"{c:.2f}"] for label, (n, w, c) in stats.items()])
+        return 0
 
     print(f"\n# {args.rows:,} rows in {wall:.1f} s under cProfile ({args.rows / wall:,.0f} rows/s; "
           "profiling adds overhead, compare shares rather than absolute times)\n")
@@ -145,6 +156,71 @@ def profile(instance: Path, database_url: str | None, csv_path: Path, day, args)
         db.database().engine.dispose()
     print(f"accepted {accepted:,} rows")
     return pstats.Stats(profiler), wall
+
+
+TIMED = [("  flush (validated rows to the database)", "greenshield.ingest.services", "_RecordWriter", "flush"),
+         ("    current-version lookups", "greenshield.ingest.services", "_RecordWriter", "_current"),
+         ("    INSERT, SQLite", "greenshield.ingest.services", "_RecordWriter", "_executemany"),
+         ("    COPY, PostgreSQL", "greenshield.ingest.services", "_RecordWriter", "_copy"),
+         ("    ANALYZE when no statistics", "greenshield.ingest.services", "_RecordWriter", "_analyse_if_unplanned"),
+         ("  screen", "greenshield.ingest.pipeline", None, "screen"),
+         ("  refresh_outlet_days", "greenshield.ingest.pipeline", None, "refresh_outlet_days"),
+         ("  archive.store", "greenshield.archive", None, "store")]
+
+
+def timed(instance: Path, database_url: str | None, csv_path: Path, day, args) -> tuple[dict, float]:
+    """The same run as ``profile`` with timers around the main steps instead of cProfile."""
+    import functools
+    import importlib
+
+    ingest_bench.prepare_instance(instance, database_url, day)
+    from sqlalchemy import select
+
+    from greenshield import create_app, db
+    from greenshield.ingest.pipeline import upload_daily_log
+    from models import Outlet
+
+    totals: dict[str, list] = {}
+
+    def wrap(label, owner, name):
+        original = getattr(owner, name)
+        totals[label] = [0, 0.0, 0.0]
+
+        @functools.wraps(original)
+        def wrapper(*a, **k):
+            wall, cpu = time.perf_counter(), time.process_time()
+            try:
+                return original(*a, **k)
+            finally:
+                entry = totals[label]
+                entry[0] += 1
+                entry[1] += time.perf_counter() - wall
+                entry[2] += time.process_time() - cpu
+
+        setattr(owner, name, wrapper)
+
+    for label, module, cls, name in TIMED:
+        owner = importlib.import_module(module)
+        wrap(label, getattr(owner, cls) if cls else owner, name)
+    app = create_app({"INSTANCE_PATH": str(instance),
+                      "DATABASE_URL": database_url or f"sqlite:///{instance / 'greenshield.db'}"})
+    with app.app_context():
+        start, cpu = time.perf_counter(), time.process_time()
+        with app.test_request_context(), db.job_session() as session:
+            outlet = session.scalar(select(Outlet).where(Outlet.code == ingest_bench.OUTLET))
+            with open(csv_path, "rb") as stream:
+                upload_daily_log(session, outlet=outlet, stream=stream, filename=csv_path.name,
+                                 strict=False, source="cli", user=None)
+            commit_wall, commit_cpu = time.perf_counter(), time.process_time()
+        commit = [1, time.perf_counter() - commit_wall, time.process_time() - commit_cpu]
+        wall = time.perf_counter() - start
+        whole = [1, wall, time.process_time() - cpu]
+        db.database().engine.dispose()
+    inner = sum(totals[label][2] for label, *_ in TIMED if not label.startswith("    "))
+    rest = [1, whole[1] - commit[1] - sum(totals[label][1] for label, *_ in TIMED if not label.startswith("    ")),
+            whole[2] - commit[2] - inner]
+    return {"whole ingest and commit": whole, "  read and validate rows, the rest": rest, **totals,
+            "  commit": commit}, wall
 
 
 if __name__ == "__main__":

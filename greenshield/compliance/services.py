@@ -6,7 +6,8 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import case, delete, exists, func, insert, select
+from sqlalchemy import String, any_, bindparam, case, delete, exists, func, insert, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from inspection import screening
@@ -142,14 +143,23 @@ def screen(session: Session, screen_rows: list[tuple[str, str | None, dt.date, s
 
 
 def _usage(session: Session, day: dt.date, hmacs: list[str]):
-    """(blind index, items, distinct sender names, distinct outlets) of each ID's current records on ``day``."""
-    for start in range(0, len(hmacs), 500):
+    """(blind index, items, distinct sender names, distinct outlets) of each ID's current records on ``day``.
+
+    PostgreSQL takes 5,000 IDs a query as one array parameter; SQLite 500 binds a query.
+    """
+    postgres = session.get_bind().dialect.name == "postgresql"
+    step = 5000 if postgres else 500
+    for start in range(0, len(hmacs), step):
+        some = hmacs[start:start + step]
+        if postgres:
+            matches = CollectionRecord.sender_id_hmac == any_(bindparam("hmacs", some, type_=ARRAY(String)))
+        else:
+            matches = CollectionRecord.sender_id_hmac.in_(some)
         yield from session.execute(
             select(CollectionRecord.sender_id_hmac, func.count(),
                    func.count(func.distinct(CollectionRecord.sender_name)),
                    func.count(func.distinct(CollectionRecord.outlet_id)))
-            .where(CollectionRecord.is_current.is_(True), CollectionRecord.collected_on == day,
-                   CollectionRecord.sender_id_hmac.in_(hmacs[start:start + 500]))
+            .where(CollectionRecord.is_current.is_(True), CollectionRecord.collected_on == day, matches)
             .group_by(CollectionRecord.sender_id_hmac))
 
 

@@ -5,11 +5,13 @@ One call is one transaction (the caller's): a batch is stored whole or not at al
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from dataclasses import dataclass, field
+from hashlib import sha256
 from pathlib import Path
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import String, any_, bindparam, insert, select, text, update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from greenshield import archive
@@ -46,14 +48,35 @@ def file_error(exc: InvalidLogFile) -> RejectedFile:
 
 def content_hash(rec: LogRecord, id_hmac: str | None, phone_hmac: str | None) -> str:
     """What makes two versions of a waybill 'identical': every stored field (personal data by its index)."""
-    parts = (rec.collected_at.isoformat(), rec.sender_name or "", rec.sender_id_type or "", id_hmac or "",
-             phone_hmac or "", rec.item_name, rec.item_category or "", str(rec.quantity), str(rec.real_name_verified),
-             str(rec.inspected), str(rec.xray_screened), rec.courier_id or "", rec.contract_customer_code or "")
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+    text_ = (f"{rec.collected_at.isoformat()}\x1f{rec.sender_name or ''}\x1f{rec.sender_id_type or ''}\x1f"
+             f"{id_hmac or ''}\x1f{phone_hmac or ''}\x1f{rec.item_name}\x1f{rec.item_category or ''}\x1f"
+             f"{rec.quantity}\x1f{rec.real_name_verified}\x1f{rec.inspected}\x1f{rec.xray_screened}\x1f"
+             f"{rec.courier_id or ''}\x1f{rec.contract_customer_code or ''}")
+    return sha256(text_.encode()).hexdigest()
+
+
+RECORD_COLUMNS = ("outlet_id", "waybill_no", "version", "is_current", "batch_id", "row_no", "collected_at",
+                  "collected_on", "sender_name", "sender_id_type", "sender_id_enc", "sender_id_hmac",
+                  "sender_phone_enc", "sender_phone_hmac", "item_name", "item_category", "quantity",
+                  "real_name_verified", "inspected", "xray_screened", "real_name_compliant", "courier_id",
+                  "contract_customer_code", "content_hash", "created_at")
+_VERSION, _IS_CURRENT, _COLLECTED_AT, _COLLECTED_ON = 2, 3, 6, 7
+_CONTENT_HASH, _CREATED_AT = 23, 24
+
+
+def _sqlite_datetime(value: dt.datetime) -> str:
+    """What SQLAlchemy's SQLite DATETIME stores for a UTCDateTime: naive UTC, ``YYYY-MM-DD HH:MM:SS.ffffff``."""
+    if value.tzinfo is not dt.UTC:
+        value = value.astimezone(dt.UTC)
+    return value.isoformat(" ", "microseconds")[:26]  # without the "+00:00"
 
 
 class _RecordWriter:
-    """Buffers validated records and writes them in chunks with Core executemany, versioning corrections."""
+    """Buffers validated records and writes them in chunks, versioning corrections.
+
+    The records go to the driver as plain tuples: SQLite by one ``executemany`` per chunk, PostgreSQL by
+    ``COPY ... FROM STDIN``. Both run on the session's connection, inside its transaction (and savepoint).
+    """
 
     def __init__(self, session: Session, batch: UploadBatch, outlet: Outlet, vault: Vault):
         self.session, self.batch, self.outlet, self.vault = session, batch, outlet, vault
@@ -67,6 +90,12 @@ class _RecordWriter:
         self.today = today
         self.filings = {c.code: c for c in session.scalars(
             select(ContractCustomer).where(ContractCustomer.outlet_id == outlet.id))}
+        self.postgres = session.get_bind().dialect.name == "postgresql"
+        self.index_id, self.index_phone = vault.indexer(ID_NO), vault.indexer(PHONE)
+        self.encrypt_id, self.encrypt_phone = vault.encrypter(ID_NO), vault.encrypter(PHONE)
+        self._days: dict[dt.date, dt.date] = {}  # one date object per day for the million screen rows
+        self._day_text: dict[dt.date, str] = {}
+        self._problems: dict[tuple[str, dt.date], str] = {}
 
     def add(self, rec: LogRecord) -> None:
         self.pending.append(rec)
@@ -79,78 +108,148 @@ class _RecordWriter:
         filing = self.filings.get((rec.contract_customer_code or "").upper())  # registry codes are upper-case
         return filing is not None and filing.valid_on(day)
 
+    def _current(self, waybills: set[str]) -> dict:
+        """The current version of each of ``waybills`` already stored for the outlet: one query per chunk.
+
+        PostgreSQL gets the chunk's waybills as one array parameter (``= ANY``) rather than 5,000 binds.
+        """
+        if self.postgres:
+            matches = CollectionRecord.waybill_no == any_(bindparam("waybills", list(waybills),
+                                                                   type_=postgresql.ARRAY(String)))
+        else:
+            matches = CollectionRecord.waybill_no.in_(waybills)
+        return {row.waybill_no: row for row in self.session.execute(
+            select(CollectionRecord.waybill_no, CollectionRecord.id, CollectionRecord.version,
+                   CollectionRecord.content_hash, CollectionRecord.collected_on, CollectionRecord.sender_id_hmac)
+            .where(CollectionRecord.outlet_id == self.outlet.id, CollectionRecord.is_current.is_(True), matches))}
+
     def flush(self) -> None:
         if not self.pending:
             return
         chunk, self.pending = self.pending, []
-        waybills = {r.waybill_no for r in chunk}
-        current = {row.waybill_no: row for row in self.session.execute(
-            select(CollectionRecord.waybill_no, CollectionRecord.id, CollectionRecord.version,
-                   CollectionRecord.content_hash, CollectionRecord.collected_on, CollectionRecord.sender_id_hmac)
-            .where(CollectionRecord.outlet_id == self.outlet.id, CollectionRecord.is_current.is_(True),
-                   CollectionRecord.waybill_no.in_(waybills)))}
-        rows, superseded = [], []
-        in_chunk: dict[str, dict] = {}
-        vault, batch_id, outlet_id = self.vault, self.batch.id, self.outlet.id
+        current = self._current({r.waybill_no for r in chunk})
+        rows: list[list] = []
+        superseded = []
+        in_chunk: dict[str, list] = {}
+        batch_id, outlet_id = self.batch.id, self.outlet.id
+        index_id, index_phone = self.index_id, self.index_phone
+        encrypt_id, encrypt_phone = self.encrypt_id, self.encrypt_phone
+        days, touched, screen_rows, problems = self._days, self.touched_days, self.screen_rows, self._problems
+        china = CHINA
         for rec in chunk:
-            id_hmac = vault.index(rec.sender_id_no, ID_NO)
-            phone_hmac = vault.index(rec.sender_phone, PHONE)
+            id_no = rec.sender_id_no
+            id_hmac = index_id(id_no)
+            phone_hmac = index_phone(rec.sender_phone)
             digest = content_hash(rec, id_hmac, phone_hmac)
-            earlier = in_chunk.get(rec.waybill_no)
+            waybill = rec.waybill_no
+            earlier = in_chunk.get(waybill)
             if earlier is not None:
-                if earlier["content_hash"] == digest:
+                if earlier[_CONTENT_HASH] == digest:
                     self.skipped += 1
                     continue
-                earlier["is_current"] = False
-                version = earlier["version"] + 1
+                earlier[_IS_CURRENT] = False
+                version = earlier[_VERSION] + 1
                 self.corrected += 1
             else:
-                previous = current.get(rec.waybill_no)
+                previous = current.get(waybill)
                 if previous is not None and previous.content_hash == digest:
                     self.skipped += 1
                     continue
                 version = 1
                 if previous is not None:
                     superseded.append(previous.id)
-                    self.touched_days.add(previous.collected_on)
+                    touched.add(previous.collected_on)
                     if previous.sender_id_hmac:  # its ID's patterns may no longer hold: screen it again
-                        self.screen_rows.append((previous.sender_id_hmac, None, previous.collected_on, ""))
+                        screen_rows.append((previous.sender_id_hmac, None, previous.collected_on, ""))
                     version = previous.version + 1
                     self.corrected += 1
-            day = rec.collected_at.astimezone(CHINA).date()
-            row = {
-                "outlet_id": outlet_id, "waybill_no": rec.waybill_no, "version": version, "is_current": True,
-                "batch_id": batch_id, "row_no": rec.row, "collected_at": rec.collected_at, "collected_on": day,
-                "sender_name": rec.sender_name or "", "sender_id_type": rec.sender_id_type,
-                "sender_id_enc": vault.encrypt(rec.sender_id_no, ID_NO), "sender_id_hmac": id_hmac,
-                "sender_phone_enc": vault.encrypt(rec.sender_phone, PHONE), "sender_phone_hmac": phone_hmac,
-                "item_name": rec.item_name, "item_category": rec.item_category, "quantity": rec.quantity,
-                "real_name_verified": rec.real_name_verified, "inspected": rec.inspected,
-                "xray_screened": rec.xray_screened, "real_name_compliant": self._compliant(rec, day),
-                "courier_id": rec.courier_id, "contract_customer_code": rec.contract_customer_code,
-                "content_hash": digest,
-            }
-            in_chunk[rec.waybill_no] = row
+            day = rec.collected_at.astimezone(china).date()
+            day = days.setdefault(day, day)
+            row = [outlet_id, waybill, version, True, batch_id, rec.row, rec.collected_at, day,
+                   rec.sender_name or "", rec.sender_id_type, encrypt_id(id_no), id_hmac,
+                   encrypt_phone(rec.sender_phone), phone_hmac, rec.item_name, rec.item_category, rec.quantity,
+                   rec.real_name_verified, rec.inspected, rec.xray_screened, self._compliant(rec, day),
+                   rec.courier_id, rec.contract_customer_code, digest, None]
+            in_chunk[waybill] = row
             rows.append(row)
-            self.touched_days.add(day)
-            if rec.sender_id_no:
-                problem = birth_date_problem(rec.sender_id_no, day) if rec.sender_id_type in BIRTH_DATE_TYPES else None
-                self.screen_rows.append((id_hmac, rec.sender_id_no, day, problem or ""))
+            touched.add(day)
+            if id_no:
+                problem = ""
+                if rec.sender_id_type in BIRTH_DATE_TYPES:
+                    key = (id_no[6:14], day)  # the problem depends on the birth date only: ~30k of them
+                    problem = problems.get(key)
+                    if problem is None or len(id_no) != 18:
+                        problem = birth_date_problem(id_no, day) or ""
+                        if len(id_no) == 18:
+                            problems[key] = problem
+                screen_rows.append((id_hmac, id_no, day, problem))
         if superseded:
             self.session.execute(update(CollectionRecord).where(CollectionRecord.id.in_(superseded))
                                  .values(is_current=False))
         if rows:
-            now = utcnow()
-            for row in rows:
-                row["created_at"] = now
-            # Core's executemany on the table: one statement for the chunk (the ORM bulk path would split it
-            # into groups by which columns happen to be NULL).
-            self.session.execute(CollectionRecord.__table__.insert(), rows)
+            if self.postgres:
+                self._copy(rows)
+            else:
+                self._executemany(rows)
             self.accepted += len(rows)
-            if not self.analysed and self.session.get_bind().dialect.name == "postgresql":
-                # Fresh rows have no statistics yet: without this the planner scans whole days per lookup.
-                self.session.execute(text("ANALYZE collection_records"))
+            if self.postgres and not self.analysed:
+                self._analyse_if_unplanned()
                 self.analysed = True
+
+    def _executemany(self, rows: list[list]) -> None:
+        """SQLite: one executemany of plain tuples, the values as SQLAlchemy's SQLite types store them."""
+        now = _sqlite_datetime(utcnow())
+        day_text = self._day_text
+        for row in rows:
+            row[_COLLECTED_AT] = _sqlite_datetime(row[_COLLECTED_AT])
+            day = row[_COLLECTED_ON]
+            text_ = day_text.get(day)
+            if text_ is None:
+                text_ = day_text[day] = day.isoformat()
+            row[_COLLECTED_ON] = text_
+            row[_CREATED_AT] = now
+        sql = (f"INSERT INTO collection_records ({', '.join(RECORD_COLUMNS)}) "
+               f"VALUES ({', '.join('?' * len(RECORD_COLUMNS))})")
+        self.session.connection().exec_driver_sql(sql, [tuple(row) for row in rows])
+
+    def _copy(self, rows: list[list]) -> None:
+        """PostgreSQL: ``COPY FROM STDIN`` on the session's own connection, so it is part of the transaction."""
+        now = utcnow()
+        driver = self.session.connection().connection.driver_connection
+        sql = f"COPY collection_records ({', '.join(RECORD_COLUMNS)}) FROM STDIN"
+        with driver.cursor() as cursor, cursor.copy(sql) as copy:
+            write = copy.write_row
+            for row in rows:
+                row[_CREATED_AT] = now
+                write(row)
+
+    def _analyse_if_unplanned(self) -> None:
+        """ANALYZE the parts of the records table that hold rows but have no statistics yet (a new table or
+        monthly partition, or one whose only analysed batch rolled back: statistics are transactional).
+
+        Without statistics PostgreSQL plans the per-chunk current-version lookup and the screening queries as
+        scans of the whole outlet or day, which makes a large first batch quadratic. Once statistics exist
+        later batches skip this: ANALYZE takes a SHARE UPDATE EXCLUSIVE lock that two uploads cannot hold at
+        once, and holding it to the end of a long batch would queue uploads of every outlet behind it. If
+        another transaction holds that lock, the batch goes on without waiting.
+        """
+        unplanned = self.session.scalars(text(
+            "SELECT c.relname FROM pg_partition_tree('collection_records') t JOIN pg_class c ON c.oid = t.relid "
+            "WHERE t.isleaf AND pg_relation_size(c.oid) > 0 AND NOT EXISTS (SELECT FROM pg_stats s "
+            "WHERE s.schemaname = current_schema() AND s.tablename = c.relname AND s.attname = 'waybill_no')"
+        )).all()
+        if not unplanned:
+            return
+        before = self.session.scalar(text("SELECT current_setting('lock_timeout')"))
+        savepoint = self.session.begin_nested()
+        try:
+            self.session.execute(text("SELECT set_config('lock_timeout', '200ms', true)"))
+            self.session.execute(text("ANALYZE " + ", ".join(f'"{name}"' for name in unplanned)))
+            self.session.execute(text("SELECT set_config('lock_timeout', :before, true)"), {"before": before})
+        except OperationalError:
+            savepoint.rollback()  # someone else is analysing or vacuuming the table: do without
+        else:
+            savepoint.commit()
 
 
 BIRTH_DATE_TYPES = {"RESIDENT_ID", "TEMP_RESIDENT_ID", "HMT_RESIDENCE"}
