@@ -6,15 +6,11 @@ import os
 from alembic import context
 from sqlalchemy import create_engine
 
+from migrations import compare
 from models import Base
 
 config = context.config
 target_metadata = Base.metadata
-UNMODELLED_TABLES = {"apscheduler_jobs"}  # APScheduler's job store: made by a migration, owned by APScheduler
-
-
-def include_name(name, type_, parent_names) -> bool:
-    return not (type_ == "table" and name in UNMODELLED_TABLES)
 
 
 def _configure(connection) -> None:
@@ -23,7 +19,7 @@ def _configure(connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
-        include_name=include_name,
+        **compare.hooks(connection.dialect.name),  # PostgreSQL's partitions are no difference to report
     )
 
 

@@ -5,14 +5,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from greenshield import migrate
+from migrations import compare
 from models import Base
 
 
 def test_models_and_migrations_agree(app, db):
     with db.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={
-            "compare_type": True,
-            "include_name": lambda name, type_, _: not (type_ == "table" and name == "apscheduler_jobs")})
+            "compare_type": True, **compare.hooks(connection.dialect.name)})
         diff = compare_metadata(context, Base.metadata)
     assert diff == []
 
