@@ -66,12 +66,54 @@ def wants_json() -> bool:
     return best == "application/json"
 
 
+def _json_safe(details):
+    """``details`` with every mapping key a string: a multipart part whose name cannot be decoded is a ``None``
+    field, and JSON (with sorted keys) has no place for it."""
+    if isinstance(details, dict):
+        return {"" if key is None else str(key): _json_safe(value) for key, value in details.items()}
+    if isinstance(details, (list, tuple)):
+        return [_json_safe(value) for value in details]
+    return details
+
+
 def error_response(status: int, code: str, message: str, details=None, headers=None):
     if wants_json():
-        response = jsonify({"error": {"code": code, "message": message, "details": details or {}}})
+        response = jsonify({"error": {"code": code, "message": message, "details": _json_safe(details) or {}}})
     else:
         response = render_template("error.html", status=status, code=code, message=message, details=details)
     return response, status, headers or {}
+
+
+NUL = "\x00"
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return NUL in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+def refuse_nul_characters() -> None:
+    """``before_request``: text with a NUL character never reaches the database (PostgreSQL can neither store nor
+    compare it). Raises NotFound for one in the path, Invalid (422) for one in the query, a form field or JSON."""
+    if _has_nul(request.view_args or {}):
+        raise NotFound("Nothing has a name with a NUL character.")
+    fields = [name for name, value in request.args.items(multi=True) if _has_nul([name, value])]
+    if request.mimetype in FORM_TYPES:
+        fields += [name for name, value in request.form.items(multi=True) if _has_nul([name, value])]
+    body = request.get_json(silent=True) if request.is_json else None
+    if isinstance(body, dict):
+        fields += [str(key) for key, value in body.items() if _has_nul([key, value])]
+    elif _has_nul(body):
+        fields.append("_body")
+    if fields:
+        raise Invalid("Text may not contain NUL characters.",
+                      details={name: ["contains a NUL character"] for name in fields})
 
 
 def _validation_details(exc_data) -> dict:
@@ -86,6 +128,8 @@ def _validation_details(exc_data) -> dict:
 
 def init_app(app: Flask) -> None:
     from audits.errors import AuditError, NotFoundError, StateError
+
+    app.before_request(refuse_nul_characters)
 
     @app.errorhandler(AuditError)
     def _audit(exc: AuditError):

@@ -11,4 +11,7 @@ def page_of(stmt: Select, pagination_parameters) -> list:
     session = db.session()
     pagination_parameters.item_count = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     size = pagination_parameters.page_size
-    return session.scalars(stmt.limit(size).offset((pagination_parameters.page - 1) * size)).all()
+    offset = (pagination_parameters.page - 1) * size
+    if offset >= pagination_parameters.item_count:
+        return []  # past the last page; a huge page number would overflow the database's OFFSET
+    return session.scalars(stmt.limit(size).offset(offset)).all()

@@ -12,6 +12,7 @@ from greenshield.audits.services import (audit_for, flagged_xray_counts, photo_p
                                          store_photo, today)
 from greenshield.auth.policy import allow, current_user, outlet_in_scope, scope_outlets
 from greenshield.errors import NotFound
+from greenshield.extensions import BINARY
 from models import (Audit, AuditPhoto, AuditPlan, AuditSchedule, AuditStatus, ChecklistEntry, OrderStatus, Outlet,
                     RectificationOrder, Role)
 
@@ -151,7 +152,8 @@ def add_photo(files, audit_id, item):
 
 
 @blp.route("/audit-photos/<int:photo_id>", methods=["GET"])
-@blp.response(200, description="The photo", content_type="image/jpeg")
+@blp.response(200, BINARY, description="The photo as uploaded", content_type="image/jpeg")
+@blp.alt_response(200, schema=BINARY, description="The photo as uploaded", content_type="image/png")
 @allow(*READERS)
 def get_photo(photo_id):
     photo = db.session().get(AuditPhoto, photo_id)

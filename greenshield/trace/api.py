@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from flask import current_app, send_file
 from flask_smorest import Blueprint
-from sqlalchemy import func, select
 
 from greenshield import db
 from greenshield.auth.policy import ALL_ROLES, allow, current_user
 from greenshield.errors import NotFound
 from greenshield.extensions import limiter
+from greenshield.pagination import page_of
 from greenshield.trace import schemas as s, services
 from greenshield.trace.services import logged
 from models import Case, Notification, Role, Watchlist, utcnow
@@ -82,6 +82,7 @@ def refuse_case(data, case_id):
 @blp.route("/trace", methods=["POST"])
 @blp.arguments(s.TraceIn)
 @blp.response(200, s.TraceOut)
+@blp.alt_response(429, response="TOO_MANY_REQUESTS")
 @limiter.shared_limit(trace_limit, scope="trace", key_func=per_user)
 @logged("trace")
 @allow(Role.INVESTIGATOR, Role.INSPECTOR)
@@ -116,7 +117,8 @@ def case_results(case_id):
 
 
 @blp.route("/cases/<int:case_id>/export", methods=["GET"])
-@blp.response(200, description="The evidence zip: records.csv, records.json, xray/, access_log.json, manifest.json",
+@blp.response(200, {"type": "string", "format": "binary"},
+              description="The evidence zip: records.csv, records.json, xray/, access_log.json, manifest.json",
               content_type="application/zip")
 @logged("export")
 @allow(Role.INVESTIGATOR)
@@ -189,11 +191,7 @@ def read_notification(notification_id):
 def access_log(args, pagination_parameters):
     """Access-log entries, newest first, filtered by ``user``, ``case_no``, ``action``, ``outcome`` (ok|refused)
     and a period ``from``/``to`` (days in Asia/Shanghai)."""
-    stmt = services.filtered_log(args)
-    session = db.session()
-    pagination_parameters.item_count = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    size = pagination_parameters.page_size
-    return session.scalars(stmt.limit(size).offset((pagination_parameters.page - 1) * size)).all()
+    return page_of(services.filtered_log(args), pagination_parameters)
 
 
 @blp.route("/access-log/verify", methods=["GET"])
