@@ -15,13 +15,15 @@ def create_app(config: dict | None = None) -> Flask:
                 instance_relative_config=True)
     load_config(app, config)
 
-    from greenshield import cli, db, errors, extensions, web
+    from greenshield import cli, db, errors, extensions, observability, web
     from greenshield.auth import policy
 
+    observability.init_app(app)
     db.init_app(app)
     extensions.init_app(app)
     errors.init_app(app)
     app.before_request(policy.enforce)
+    app.after_request(observability.remember_user)  # runs before the session is committed and closed
     web.init_app(app)
     cli.register(app)
     return app

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 from flask import current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 
 from greenshield import create_app
 
@@ -23,12 +23,14 @@ def register(app) -> None:
     """Add the core commands to ``app.cli`` (features add theirs the same way)."""
     from greenshield.audits.cli import audits, scheduler
     from greenshield.ingest.cli import ingest, keys
+    from greenshield.partitions import db_cli
     from greenshield.trace.cli import access_log, trace
     from greenshield.xray.cli import xray
 
     for command in (init_db, seed_demo, users, serve, backup_cmd, restore_cmd, ingest, keys, audits, scheduler, xray,
                     access_log, trace):
         app.cli.add_command(command)
+    app.cli.add_command(db_cli)
 
 
 @click.command("init-db")
@@ -168,7 +170,15 @@ def restore_cmd(source: Path, yes: bool) -> None:
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="gunicorn worker processes.")
 @click.option("--timeout", default=300, show_default=True, help="Seconds a worker may take for one request (large uploads).")
 def serve(host, port, workers, timeout) -> None:
-    """Serve the web UI and API with gunicorn (the production WSGI server)."""
+    """Serve the web UI and API with gunicorn (the production WSGI server).
+
+    Logs are JSON lines on stderr (GREENSHIELD_LOG_FORMAT=text for development); the workers' metrics are
+    summed in instance/metrics/web, emptied at start.
+    """
+    from greenshield import observability
     from greenshield.server import run
 
+    config = click.get_current_context().ensure_object(ScriptInfo).load_app().config
+    observability.configure_logging(config["LOG_FORMAT"] or "json", config["LOG_LEVEL"])
+    observability.use_metrics_folder(observability.metrics_folder(config["INSTANCE_PATH"], "web"))
     run(host=host, port=port, workers=workers, timeout=timeout)

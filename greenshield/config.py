@@ -9,6 +9,8 @@ from pathlib import Path
 class DefaultConfig:
     SECRET_KEY: str | None = None
     DATABASE_URL: str | None = None
+    DATABASE_REPLICA_URL: str | None = None  # a read replica for dashboards and traces (PostgreSQL streaming)
+    STORAGE_URL: str | None = None  # where X-ray images live: file:///folder (default: the instance folder)
     SQLALCHEMY_ECHO = False
     BABEL_DEFAULT_LOCALE = "zh"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -49,12 +51,20 @@ class DefaultConfig:
     OPENAPI_VERSION = "3.0.3"
     OPENAPI_URL_PREFIX = "/api/v1"
     OPENAPI_JSON_PATH = "openapi.json"
+    LOG_FORMAT: str | None = None  # json | text; None: json under serve and scheduler
+    LOG_LEVEL = "INFO"
+    METRICS_ALLOW = ""  # addresses or networks that may scrape /metrics without an account, comma-separated
 
 
 ENV_KEYS = {
     "DATABASE_URL": "DATABASE_URL",
+    "DATABASE_REPLICA_URL": "DATABASE_REPLICA_URL",
+    "GREENSHIELD_STORAGE_URL": "STORAGE_URL",
     "GREENSHIELD_SECRET_KEY": "SECRET_KEY",
     "GREENSHIELD_XRAY_DEFAULT_MODEL": "XRAY_DEFAULT_MODEL_DIR",
+    "GREENSHIELD_LOG_FORMAT": "LOG_FORMAT",
+    "GREENSHIELD_LOG_LEVEL": "LOG_LEVEL",
+    "GREENSHIELD_METRICS_ALLOW": "METRICS_ALLOW",
 }
 
 

@@ -12,21 +12,31 @@ EXTENSION = "greenshield.db"
 
 
 class Database:
-    """The engine and session factory of one app (``app.extensions['greenshield.db']``)."""
+    """The engine and session factory of one app (``app.extensions['greenshield.db']``), and, when a read
+    replica is configured (``DATABASE_REPLICA_URL``), the engine that dashboards and trace searches read from."""
 
-    def __init__(self, url: str, echo: bool = False):
+    def __init__(self, url: str, echo: bool = False, replica_url: str | None = None):
         self.url = url
         self.engine = make_engine(url, echo=echo)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self.replica = make_engine(replica_url, echo=echo) if replica_url else None
+        self.bound = False
 
     def bind_to(self, connection: Connection | None) -> None:
-        """Make every new session join ``connection`` with savepoints (tests roll it back), or undo it."""
+        """Make every new session join ``connection`` with savepoints (tests roll it back), or undo it. While
+        bound, reads use that connection too (the test's data is not committed, a replica could not see it)."""
+        self.bound = connection is not None
         if connection is None:
             self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         else:
             self.sessionmaker = sessionmaker(
                 bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
             )
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        if self.replica is not None:
+            self.replica.dispose()
 
     @property
     def dialect(self) -> str:
@@ -44,9 +54,10 @@ def normalise_url(url: str) -> str:
 def make_engine(url: str, echo: bool = False) -> Engine:
     """An engine; SQLite gets WAL, foreign keys, a busy timeout and real transactions (BEGIN issued by us)."""
     url = normalise_url(url)
+    # hide_parameters: a database error in a log never shows the values of a statement (names, ciphertexts)
     if not url.startswith("sqlite"):
-        return create_engine(url, echo=echo, pool_pre_ping=True)
-    engine = create_engine(url, echo=echo, connect_args={"timeout": 60})
+        return create_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)
+    engine = create_engine(url, echo=echo, connect_args={"timeout": 60}, hide_parameters=True)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
@@ -69,7 +80,8 @@ def make_engine(url: str, echo: bool = False) -> Engine:
 
 
 def init_app(app: Flask) -> None:
-    database = Database(app.config["DATABASE_URL"], echo=app.config["SQLALCHEMY_ECHO"])
+    database = Database(app.config["DATABASE_URL"], echo=app.config["SQLALCHEMY_ECHO"],
+                        replica_url=app.config.get("DATABASE_REPLICA_URL"))
     app.extensions[EXTENSION] = database
 
     @app.after_request
@@ -87,10 +99,11 @@ def init_app(app: Flask) -> None:
 
     @app.teardown_appcontext
     def _close(_exc):
-        session: Session | None = g.pop("_db_session", None)
-        if session is not None:
-            session.rollback()
-            session.close()
+        for name in ("_db_session", "_db_read_session"):
+            session: Session | None = g.pop(name, None)
+            if session is not None:
+                session.rollback()
+                session.close()
 
 
 def database() -> Database:
@@ -106,6 +119,17 @@ def session() -> Session:
             s.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
         g._db_session = s
     return g._db_session
+
+
+def read_session() -> Session:
+    """A session for reads that may lag the primary by a moment: the replica's when ``DATABASE_REPLICA_URL`` is
+    set, else the request's own session. Never write through it (a replica refuses writes)."""
+    db = database()
+    if db.replica is None or db.bound:
+        return session()
+    if "_db_read_session" not in g:
+        g._db_read_session = Session(db.replica, expire_on_commit=False)
+    return g._db_read_session
 
 
 def mark_write() -> None:

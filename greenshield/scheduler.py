@@ -1,15 +1,16 @@
 """The one process that runs scheduled jobs (``greenshield scheduler``), with its jobs in the database."""
 from __future__ import annotations
 
-import logging
+import re
 
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from flask import Flask
 
-from greenshield import db, jobs
+from greenshield import db, jobs, observability
 
 MISFIRE_GRACE_SECONDS = 3600
 
@@ -33,20 +34,30 @@ def build(app: Flask) -> BlockingScheduler:
                       id="daily-audit-duties", replace_existing=True)
     for job_id, func, trigger in PERIODIC_JOBS:
         scheduler.add_job(func, trigger, id=job_id, replace_existing=True)
+    scheduler.add_listener(_count_run, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
     jobs.bind(app, scheduler)
     return scheduler
+
+
+def _count_run(event: JobExecutionEvent) -> None:
+    """Count a run as ok, error or missed, per job (all audit schedules as one job, ``audit-schedule``)."""
+    outcome = "missed" if event.code == EVENT_JOB_MISSED else "error" if event.exception else "ok"
+    observability.count_job_run(re.sub(r"-\d+$", "", event.job_id), outcome)
 
 
 PERIODIC_JOBS: list[tuple[str, str, CronTrigger]] = [
     ("xray-retention", "greenshield.xray.jobs:purge_expired_images", CronTrigger(hour=2, minute=15, timezone=jobs.TIMEZONE)),
     ("trace-watchlists", "greenshield.trace.jobs:run_watchlists", CronTrigger(minute="*", timezone=jobs.TIMEZONE)),
     ("access-log-checkpoint", "greenshield.trace.jobs:checkpoint_access_log", CronTrigger(minute=5, timezone=jobs.TIMEZONE)),
+    ("partitions-ahead", "greenshield.partitions:create_partitions_ahead", CronTrigger(hour=0, minute=40, timezone=jobs.TIMEZONE)),
 ]
 """Further periodic jobs of other features: (id, "module:function", trigger)."""
 
 
 def run(app: Flask) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """Run the scheduler until interrupted: JSON logs on stderr, metrics in ``instance/metrics/scheduler``."""
+    observability.configure_logging(app.config["LOG_FORMAT"] or "json", app.config["LOG_LEVEL"])
+    observability.use_metrics_folder(observability.metrics_folder(app.config["INSTANCE_PATH"], "scheduler"))
     scheduler = build(app)
     scheduler.add_job("greenshield.jobs:sync_schedules", id="sync-schedules-at-start", replace_existing=True)
     print(f"GreenShield scheduler running with jobs in {app.config['DATABASE_URL'].split('@')[-1]}", flush=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
 
 class _Server(BaseApplication):
@@ -21,7 +22,25 @@ class _Server(BaseApplication):
         return create_app()
 
 
+class _Logger(Logger):
+    """gunicorn's own messages go through the root logger (JSON under ``serve``); its access log is off, as the
+    app writes one access line per request itself."""
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        for handler in list(self.error_log.handlers):
+            self.error_log.removeHandler(handler)
+        self.error_log.propagate = True
+
+
+def _child_exit(_server, worker) -> None:
+    from greenshield.observability import mark_worker_dead
+
+    mark_worker_dead(worker.pid)
+
+
 def run(*, host: str, port: int, workers: int, timeout: int) -> None:
     print(f"GreenShield listening on http://{host}:{port}/ with {workers} worker(s)", flush=True)
-    _Server({"bind": f"{host}:{port}", "workers": workers, "timeout": timeout, "accesslog": "-",
+    _Server({"bind": f"{host}:{port}", "workers": workers, "timeout": timeout, "accesslog": None,
+             "logger_class": _Logger, "child_exit": _child_exit,
              "worker_tmp_dir": "/dev/shm" if os.path.isdir("/dev/shm") else None}).run()

@@ -15,6 +15,7 @@ OUTLET = "ACC-OUT-1"
 # (method, rule) -> (who may call it, a concrete path, a JSON body or None)
 ROUTES: dict[tuple[str, str], tuple[set[str] | str, str, dict | None]] = {
     ("GET", "/healthz"): (PUBLIC_ROUTE, "/healthz", None),
+    ("GET", "/metrics"): ({ADMIN}, "/metrics", None),
     ("GET", "/login"): (PUBLIC_ROUTE, "/login", None),
     ("POST", "/login"): (PUBLIC_ROUTE, "/login", None),
     ("POST", "/logout"): (EVERYONE, "/logout", None),

@@ -13,6 +13,7 @@ from greenshield.auth.policy import allow, current_user, outlet_for, outlet_in_s
 from greenshield.errors import NotFound
 from greenshield.ingest import schemas as s
 from greenshield.ingest.pipeline import upload_daily_log
+from greenshield.observability import count_ingest, ingest_timer
 from greenshield.personal import mask_name, shown_id, shown_phone, vault
 from greenshield.pii import ID_NO, PHONE
 from inspection.dailylog import RowError, write_errors_csv
@@ -37,8 +38,10 @@ def upload(form, files, code):
     """
     outlet = outlet_for(current_user(), code)
     upload = files["file"]
-    outcome = upload_daily_log(db.session(), outlet=outlet, stream=upload.stream, filename=upload.filename or "",
-                               strict=form["strict"], source="api", user=current_user())
+    with ingest_timer("api"):
+        outcome = upload_daily_log(db.session(), outlet=outlet, stream=upload.stream, filename=upload.filename or "",
+                                   strict=form["strict"], source="api", user=current_user())
+    count_ingest(outcome, "api")
     return outcome.batch, 201 if outcome.created else 200
 
 
@@ -72,7 +75,8 @@ def get_batch(batch_id):
 @blp.route("/batches/<int:batch_id>/errors", methods=["GET"])
 @blp.arguments(s.ErrorsArgs, location="query")
 @blp.response(200, s.BatchErrorOut(many=True))
-@blp.alt_response(200, description="CSV for spreadsheets with ?format=csv", content_type="text/csv")
+@blp.alt_response(200, schema={"type": "string"}, content_type="text/csv",
+                  description="The rejected rows; CSV for spreadsheets with ?format=csv")
 @allow(*READERS)
 def batch_errors(args, batch_id):
     """The rejected rows of a batch: row as the user sees it, column, message. ``?format=csv`` for Excel."""

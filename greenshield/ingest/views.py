@@ -8,6 +8,7 @@ from greenshield import db
 from greenshield.auth.policy import allow, current_user, outlet_for, outlet_in_scope, scope_outlets
 from greenshield.errors import DomainError
 from greenshield.ingest.pipeline import upload_daily_log
+from greenshield.observability import count_ingest, ingest_timer
 from models import BatchError, Outlet, Role, UploadBatch
 
 bp = Blueprint("ingest_pages", __name__)
@@ -29,8 +30,11 @@ def upload():
             if file is None or not file.filename:
                 raise DomainError("Choose a file to upload.", status=422, code="validation_error")
             outlet = outlet_for(current_user(), request.form.get("outlet", ""))
-            outcome = upload_daily_log(db.session(), outlet=outlet, stream=file.stream, filename=file.filename,
-                                       strict=request.form.get("strict") == "1", source="web", user=current_user())
+            with ingest_timer("web"):
+                outcome = upload_daily_log(db.session(), outlet=outlet, stream=file.stream, filename=file.filename,
+                                           strict=request.form.get("strict") == "1", source="web",
+                                           user=current_user())
+            count_ingest(outcome, "web")
         except DomainError as exc:
             error = exc
         else:
