@@ -544,15 +544,13 @@ def test_a_watchlist_needs_a_valid_query_and_cron(client, world):
 
 
 def _with_image_files(app, event: XrayEvent) -> tuple[bytes, bytes]:
-    from greenshield.xray.services import heatmap_path, image_path
+    from greenshield.storage import storage
+    from greenshield.xray.services import heatmap_key, image_key
 
     with app.app_context():
-        image, heat = image_path(event), heatmap_path(event)
-    image.parent.mkdir(parents=True, exist_ok=True)
-    heat.parent.mkdir(parents=True, exist_ok=True)
-    image.write_bytes(b"\x89PNG\r\n\x1a\n-image-")
-    heat.write_bytes(b"\x89PNG\r\n\x1a\n-heat-")
-    return image.read_bytes(), heat.read_bytes()
+        storage().put(image_key(event), b"\x89PNG\r\n\x1a\n-image-")
+        storage().put(heatmap_key(event), b"\x89PNG\r\n\x1a\n-heat-")
+        return storage().get(image_key(event)), storage().get(heatmap_key(event))
 
 
 def test_the_evidence_export_is_a_zip_with_a_verified_manifest(app, client, session, world, runner, tmp_path):

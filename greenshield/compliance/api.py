@@ -27,7 +27,7 @@ def _threshold() -> float:
 def outlet_compliance(args, code):
     """Per day: parcels, real-name (declared and adjusted), inspection and X-ray rates, below threshold."""
     outlet = outlet_for(current_user(), code)
-    return queries.outlet_series(db.session(), outlet, args["from_"], args["to"], _threshold())
+    return queries.outlet_series(db.read_session(), outlet, args["from_"], args["to"], _threshold())
 
 
 @blp.route("/compliance/summary", methods=["GET"])
@@ -37,7 +37,7 @@ def outlet_compliance(args, code):
 def summary(args):
     """One row per outlet in scope for a day, worst real-name rate first."""
     scoped = queries.scoped_outlets(current_user(), region=args.get("region"), enterprise=args.get("enterprise"))
-    return queries.league_table(db.session(), scoped, args["date"], _threshold())
+    return queries.league_table(db.read_session(), scoped, args["date"], _threshold())
 
 
 @blp.route("/compliance/rollup", methods=["GET"])
@@ -47,7 +47,7 @@ def summary(args):
 def rollup(args):
     """Rates summed by enterprise, league/city or month over a period."""
     scoped = queries.scoped_outlets(current_user(), region=args.get("region"), enterprise=args.get("enterprise"))
-    return queries.rollup(db.session(), scoped, args["by"], args["from_"], args["to"])
+    return queries.rollup(db.read_session(), scoped, args["by"], args["from_"], args["to"])
 
 
 def _scoped(model, args):
@@ -68,7 +68,7 @@ def findings(args):
         stmt = stmt.where(Finding.day >= args["from_"])
     if args.get("to"):
         stmt = stmt.where(Finding.day <= args["to"])
-    return db.session().scalars(stmt.order_by(Finding.day.desc(), Finding.id).limit(1000)).all()
+    return db.read_session().scalars(stmt.order_by(Finding.day.desc(), Finding.id).limit(1000)).all()
 
 
 @blp.route("/alerts", methods=["GET"])
@@ -82,4 +82,4 @@ def alerts(args):
         stmt = stmt.where(Alert.status == AlertStatus(args["status"]))
     if args.get("metric"):
         stmt = stmt.where(Alert.metric == args["metric"])
-    return db.session().scalars(stmt.order_by(Alert.day.desc(), Alert.id).limit(1000)).all()
+    return db.read_session().scalars(stmt.order_by(Alert.day.desc(), Alert.id).limit(1000)).all()

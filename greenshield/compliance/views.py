@@ -34,7 +34,7 @@ def _latest_day(session, user) -> dt.date:
 @allow(*READERS)
 def league():
     """The league table of outlets for a day, worst real-name rate first, with open alerts and findings."""
-    session, user = db.session(), current_user()
+    session, user = db.read_session(), current_user()
     day = _date_arg("date", _latest_day(session, user))
     region, enterprise = request.args.get("region") or None, request.args.get("enterprise") or None
     scoped = queries.scoped_outlets(user, region=region, enterprise=enterprise)
@@ -56,7 +56,7 @@ def league():
 @allow(*READERS)
 def outlet(code):
     """One outlet's trend of the three rates with the threshold line, its days, alerts, findings, batches."""
-    session, user = db.session(), current_user()
+    session, user = db.read_session(), current_user()
     outlet = outlet_for(user, code)
     end = _date_arg("to", _latest_day(session, user))
     start = _date_arg("from", end - dt.timedelta(days=29))

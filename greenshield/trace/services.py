@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import tempfile
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from sqlalchemy.orm import Session, lazyload
 from greenshield import db
 from greenshield.auth.policy import current_user, region_prefix
 from greenshield.errors import Conflict, DomainError, Invalid, NotFound
+from greenshield.observability import request_id
 from greenshield.personal import vault
 from greenshield.trace import accesslog, watchlists
 from greenshield.trace.queries import (TraceQuery, add_case_results, case_items, hold_evidence, in_region,
@@ -30,7 +30,6 @@ from models import (AccessLogEntry, Case, CaseResult, CaseStatus, CollectionReco
 
 F = TypeVar("F", bound=Callable)
 CHINA = ZoneInfo("Asia/Shanghai")
-REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 SAFE_NAME = re.compile(r'[\\/:*?"<>|\s\x00-\x1f]+')
 DECIDERS = (Role.AUDITOR, Role.ADMIN)
 QUERY_FIELDS = (("waybill_no", "waybill"), ("sender_id_no", "sender_id"), ("sender_phone", "sender_phone"),
@@ -69,14 +68,6 @@ def logged(action: str) -> Callable[[F], F]:
         fn.__gs_logged__ = action
         return fn
     return mark
-
-
-def request_id() -> str:
-    """The caller's ``X-Request-ID`` when it is a sane token, else a new one (kept for the request)."""
-    if "request_id" not in g:
-        given = request.headers.get("X-Request-ID", "")
-        g.request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
-    return g.request_id
 
 
 def subject_hash_of(query: TraceQuery) -> str:
@@ -309,11 +300,12 @@ def trace(session: Session, user: User, data: dict) -> dict:
             raise refusal(f"No case {case_no}.", "refused: unknown case", status=404, code="not_found")
         usable_case(case, user, action="query")
     prefix = region_prefix(user)
+    reader = db.read_session()  # the search and the chains may come from a read replica; the writes below do not
     v = vault(session)
-    items, truncated = match_items(session, query, v, limit=current_app.config["TRACE_MAX_RESULTS"])
+    items, truncated = match_items(reader, query, v, limit=current_app.config["TRACE_MAX_RESULTS"])
     if prefix is not None:
-        items = in_region(session, items, prefix)
-    chains = parcel_chains(session, items, v, clear=case is not None, region_prefix=prefix)
+        items = in_region(reader, items, prefix)
+    chains = parcel_chains(reader, items, v, clear=case is not None, region_prefix=prefix)
     if case is not None:
         add_case_results(session, case.id, chains)
         hold_evidence(session, chains)
@@ -441,7 +433,7 @@ def export_case(session: Session, case: Case, user: User) -> tuple[BinaryIO, str
 def _evidence_media(session: Session, chains: list[dict], unavailable: list[str]) -> Iterator[tuple[str, bytes]]:
     """Images and heat maps of the chains' X-ray events, where the X-ray feature keeps them."""
     try:
-        from greenshield.xray.services import heatmap_png, image_path
+        from greenshield.xray.services import heatmap_png, read_image
     except ImportError:
         unavailable.append("xray images: the X-ray feature is not installed")
         return
@@ -451,7 +443,7 @@ def _evidence_media(session: Session, chains: list[dict], unavailable: list[str]
             unavailable.append(f"xray/{event.id}: image purged after the retention period")
             continue
         try:
-            image = image_path(event).read_bytes()
+            image = read_image(event)
         except OSError:
             unavailable.append(f"xray/{event.id}: image file missing")
             continue

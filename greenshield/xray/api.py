@@ -9,6 +9,7 @@ from greenshield import db
 from greenshield.pagination import page_of
 from greenshield.auth.policy import allow, current_user, outlet_in_scope, scope_outlets
 from greenshield.errors import NotFound, OutOfScope
+from greenshield.extensions import BINARY
 from greenshield.trace import services as trace_services
 from greenshield.xray import schemas as s, services
 from models import Outlet, ReviewStatus, Role, XrayEvent, XrayMachine, XrayModelVersion
@@ -86,19 +87,21 @@ def get_event(event_id):
 
 
 @blp.route("/xray-events/<int:event_id>/image", methods=["GET"])
-@blp.response(200, description="The image as sent", content_type="image/png")
+@blp.response(200, BINARY, description="The image as sent", content_type="image/png")
+@blp.alt_response(200, schema=BINARY, description="The image as sent", content_type="image/jpeg")
+@blp.alt_response(200, schema=BINARY, description="The image as sent", content_type="image/tiff")
 @allow(*EVIDENCE_READERS)
 def event_image(event_id):
     """The image as sent. Investigators: only an event of their case's evidence (the look is access-logged)."""
     event = _evidence(event_id, "image")
     if event.image_purged_at is not None:
         raise NotFound("This event's image was purged after the retention period.")
-    return Response(services.image_path(event).read_bytes(), mimetype=MIMETYPES[event.image_format])
+    return Response(services.read_image(event), mimetype=MIMETYPES[event.image_format])
 
 
 @blp.route("/xray-events/<int:event_id>/heatmap", methods=["GET"])
 @blp.arguments(s.HeatmapArgs, location="query")
-@blp.response(200, description="8-bit grey PNG of the image's size; ?overlay=1 blended over the image",
+@blp.response(200, BINARY, description="8-bit grey PNG of the image's size; ?overlay=1 blended over the image",
               content_type="image/png")
 @allow(*EVIDENCE_READERS)
 def event_heatmap(args, event_id):

@@ -234,9 +234,7 @@ def export_labelled(target: Path) -> None:
 
     Retrain on them with ``greenshield xray train --benign TARGET/benign`` and evaluate with
     ``greenshield xray evaluate VERSION --labelled TARGET``."""
-    import shutil
-
-    from greenshield.xray.services import image_path
+    from greenshield.xray.services import read_image
     from models import XrayEvent, XrayReview
 
     counts = {"benign": 0, "threat": 0}
@@ -249,7 +247,7 @@ def export_labelled(target: Path) -> None:
             label = "benign" if event.review.decision == "cleared" else "threat"
             name = f"{label}/{event.id}.{event.image_format}"
             (target / label).mkdir(exist_ok=True)
-            shutil.copyfile(image_path(event), target / name)
+            (target / name).write_bytes(read_image(event))
             out.writerow([name, label, event.review.decision, event.review.category_code or "", event.id,
                           event.machine.code, event.scanned_at.isoformat()])
             counts[label] += 1

@@ -11,6 +11,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from greenshield.errors import Conflict, DomainError, Invalid, NotFound
+from greenshield.storage import storage
+from greenshield.observability import scoring_timer
 from models import (MachineStatus, ProhibitedCategory, ReviewStatus, Staff, StaffRole, User, XrayEvent, XrayMachine,
                     XrayModelVersion, XrayReview, utcnow)
 
@@ -37,13 +39,18 @@ def _root() -> Path:
     return Path(current_app.config["INSTANCE_PATH"])
 
 
-def image_path(event: XrayEvent) -> Path:
-    """Where an event's image is kept (content-addressed; shared by events of identical images)."""
-    return _root() / "xray" / "images" / event.image_sha256[:2] / f"{event.image_sha256}.{event.image_format}"
+def image_key(event: XrayEvent) -> str:
+    """The storage key of an event's image (content-addressed; shared by events of identical images)."""
+    return f"xray/images/{event.image_sha256[:2]}/{event.image_sha256}.{event.image_format}"
 
 
-def heatmap_path(event: XrayEvent) -> Path:
-    return _root() / "xray" / "heatmaps" / event.image_sha256[:2] / f"{event.image_sha256}-{event.model_version}.png"
+def heatmap_key(event: XrayEvent) -> str:
+    return f"xray/heatmaps/{event.image_sha256[:2]}/{event.image_sha256}-{event.model_version}.png"
+
+
+def read_image(event: XrayEvent) -> bytes:
+    """The event's image as it was sent; raises MissingObject (a FileNotFoundError) when it is not stored."""
+    return storage().get(image_key(event))
 
 
 def builtin_dir() -> Path:
@@ -130,7 +137,8 @@ def record_event(session: Session, *, machine: XrayMachine, data: bytes, waybill
         raise RejectedImage(exc.message, code=exc.code,
                             status=413 if exc.code in ("too_large", "too_many_pixels") else 422) from None
     model, row = active_model(session)
-    result = model.score(pixels)
+    with scoring_timer():
+        result = model.score(pixels)
     sha = hashlib.sha256(data).hexdigest()
     event = XrayEvent(machine=machine, outlet_id=machine.outlet_id, waybill_no=waybill_no, scanned_at=scanned_at,
                       operator_id=operator_id, screener_on_duty=screener_on_duty(session, machine, scanned_at),
@@ -140,20 +148,11 @@ def record_event(session: Session, *, machine: XrayMachine, data: bytes, waybill
                       is_tip=is_tip, tip_threat=tip_threat)
     if is_tip:
         event.flagged = True  # test images always reach the queue; reviewers cannot tell them apart
-    _write_once(image_path(event), data)
-    _write_once(heatmap_path(event), imaging.encode_png(result.heatmap))
+    storage().put(image_key(event), data)
+    storage().put(heatmap_key(event), imaging.encode_png(result.heatmap))
     session.add(event)
     session.flush()
     return event
-
-
-def _write_once(path: Path, data: bytes) -> None:
-    if path.exists():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
 
 
 def heatmap_png(session: Session, event: XrayEvent, *, overlay: bool) -> bytes:
@@ -161,18 +160,18 @@ def heatmap_png(session: Session, event: XrayEvent, *, overlay: bool) -> bytes:
     if event.image_purged_at is not None:
         raise NotFound("This event's image was purged after the retention period.")
     imaging = _imaging()
-    path = heatmap_path(event)
-    if not path.exists():
+    store, key = storage(), heatmap_key(event)
+    if not store.exists(key):
         row = session.scalar(select(XrayModelVersion).where(XrayModelVersion.version == event.model_version))
         model = load_model(row) if row else active_model(session)[0]
-        _write_once(path, imaging.encode_png(model.score(image_path(event).read_bytes()).heatmap))
-    heat = path.read_bytes()
+        store.put(key, imaging.encode_png(model.score(read_image(event)).heatmap))
+    heat = store.get(key)
     if not overlay:
         return heat
     import cv2
     import numpy as np
 
-    pixels, _ = imaging.decode_pixels(image_path(event).read_bytes(), max_bytes=2**31, max_pixels=2**31)
+    pixels, _ = imaging.decode_pixels(read_image(event), max_bytes=2**31, max_pixels=2**31)
     grey = cv2.imdecode(np.frombuffer(heat, np.uint8), cv2.IMREAD_GRAYSCALE)
     return imaging.encode_png(imaging.overlay_heatmap(imaging.to_display(pixels), grey))
 
@@ -277,7 +276,8 @@ def purge_images(session: Session, *, now: dt.datetime, retention_days: int) -> 
     kept = set(session.scalars(select(XrayEvent.image_sha256).where(XrayEvent.image_purged_at.is_(None))))
     for event in candidates:
         if event.image_purged_at is not None and event.image_sha256 not in kept:
-            image_path(event).unlink(missing_ok=True)
-            for heat in heatmap_path(event).parent.glob(f"{event.image_sha256}-*.png"):
-                heat.unlink(missing_ok=True)
+            store = storage()
+            store.delete(image_key(event))
+            for heat in list(store.keys(f"xray/heatmaps/{event.image_sha256[:2]}/{event.image_sha256}-")):
+                store.delete(heat)
     return purged

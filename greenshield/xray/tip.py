@@ -24,7 +24,7 @@ def inject(session: Session, *, count: int, threat_share: float, seed: int | Non
     machines = session.scalars(select(XrayMachine).where(XrayMachine.active.is_(True))).all()
     if not machines:
         return 0
-    from greenshield.xray.services import image_path
+    from greenshield.xray.services import read_image
 
     backgrounds = session.scalars(select(XrayEvent).where(XrayEvent.flagged.is_(False), XrayEvent.is_tip.is_(False),
                                                           XrayEvent.image_purged_at.is_(None))
@@ -32,7 +32,7 @@ def inject(session: Session, *, count: int, threat_share: float, seed: int | Non
     threats = random_threats(max(count, 1), rng)
     for i in range(count):
         if backgrounds:
-            pixels, _ = imaging.decode_pixels(image_path(pick.choice(backgrounds)).read_bytes())
+            pixels, _ = imaging.decode_pixels(read_image(pick.choice(backgrounds)))
             bag = imaging.to_unit_float(pixels)[0]
         else:
             bag = benign_bag(rng)

@@ -61,10 +61,10 @@ def make_pair(make_bag):
 @pytest.fixture
 def sixray_dir() -> Path:
     """The shared SIXray folder. Tests using it skip when it is absent (a fresh clone), or fail when
-    ``GREENSHIELD_REQUIRE_XRAY_DATA=1`` (CI, where the data must be present)."""
+    ``GREENSHIELD_REQUIRE_SHARED_DATA`` (set by .ci/run) or ``GREENSHIELD_REQUIRE_XRAY_DATA=1`` is set."""
     if not SIXRAY_DIR.is_dir():
         message = f"SIXray development data not found at {SIXRAY_DIR.resolve()}"
-        if os.environ.get("GREENSHIELD_REQUIRE_XRAY_DATA") == "1":
+        if os.environ.get("GREENSHIELD_REQUIRE_SHARED_DATA") or os.environ.get("GREENSHIELD_REQUIRE_XRAY_DATA") == "1":
             pytest.fail(message)
         pytest.skip(message)
     return SIXRAY_DIR

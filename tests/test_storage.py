@@ -1,0 +1,92 @@
+"""The storage interface: files by key on the file system, and the X-ray feature using nothing else."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from greenshield import storage as st
+from tests.test_xray import bags, machine, png, send, sender  # noqa: F401 (fixtures)
+
+
+def test_file_system_storage_writes_once_atomically_and_lists_by_prefix(tmp_path):
+    store = st.FileSystemStorage(tmp_path)
+    store.put("xray/images/ab/ab12.png", b"first")
+    store.put("xray/images/ab/ab12.png", b"second")  # content-addressed: the first write stays
+    assert store.get("xray/images/ab/ab12.png") == b"first"
+    store.put("xray/heatmaps/ab/ab12-m1.png", b"h1")
+    store.put("xray/heatmaps/ab/ab12-m2.png", b"h2")
+    store.put("xray/heatmaps/ab/ab99-m1.png", b"other")
+    assert sorted(store.keys("xray/heatmaps/ab/ab12-")) == ["xray/heatmaps/ab/ab12-m1.png",
+                                                             "xray/heatmaps/ab/ab12-m2.png"]
+    assert list(store.keys("nothing/here/")) == []
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
+    store.delete("xray/images/ab/ab12.png")
+    store.delete("xray/images/ab/ab12.png")  # deleting what is gone is fine
+    assert not store.exists("xray/images/ab/ab12.png")
+    with pytest.raises(st.MissingObject):
+        store.get("xray/images/ab/ab12.png")
+    with pytest.raises(OSError):  # callers catching OSError keep working
+        store.get("xray/images/ab/ab12.png")
+
+
+@pytest.mark.parametrize("key", ["../etc/passwd", "/abs/path", "a//b", "a/./b", "a/../b", "", "a b", "a\\b"])
+def test_keys_cannot_leave_the_root(tmp_path, key):
+    with pytest.raises(ValueError):
+        st.FileSystemStorage(tmp_path).put(key, b"x")
+
+
+def test_storage_url(tmp_path):
+    assert isinstance(st.from_url(f"file://{tmp_path}"), st.FileSystemStorage)
+    assert st.from_url(f"file://{tmp_path}").root == tmp_path
+    with pytest.raises(ValueError, match="only file:///"):
+        st.from_url("s3://bucket/prefix")
+
+
+class MemoryStorage:
+    """Another implementation of the interface, to show the app uses nothing else."""
+
+    def __init__(self):
+        self.objects: dict[str, bytes] = {}
+
+    def put(self, key, data):
+        self.objects.setdefault(st.check_key(key), bytes(data))
+
+    def get(self, key):
+        try:
+            return self.objects[key]
+        except KeyError:
+            raise st.MissingObject(key) from None
+
+    def exists(self, key):
+        return key in self.objects
+
+    def delete(self, key):
+        self.objects.pop(key, None)
+
+    def keys(self, prefix):
+        return iter([k for k in self.objects if k.startswith(prefix)])
+
+    def describe(self):
+        return "memory"
+
+
+@pytest.fixture
+def memory_storage(app):
+    previous = app.extensions.get(st.EXTENSION)
+    app.extensions[st.EXTENSION] = store = MemoryStorage()
+    yield store
+    if previous is None:
+        app.extensions.pop(st.EXTENSION)
+    else:
+        app.extensions[st.EXTENSION] = previous
+
+
+def test_xray_images_and_heatmaps_go_through_the_storage(client, machine, sender, bags, memory_storage, app):  # noqa: F811
+    before = set(Path(app.config["INSTANCE_PATH"]).rglob("*.png"))
+    event = send(client, sender, png(bags[1]), waybill="SF5550000001").get_json()
+    assert sorted(k.split("/")[1] for k in memory_storage.objects) == ["heatmaps", "images"]
+    assert client.get(f"/api/v1/xray-events/{event['id']}/image", headers=sender).data == png(bags[1])
+    heat = client.get(f"/api/v1/xray-events/{event['id']}/heatmap?overlay=1", headers=sender)
+    assert heat.status_code == 200 and heat.data.startswith(b"\x89PNG")
+    assert set(Path(app.config["INSTANCE_PATH"]).rglob("*.png")) == before  # nothing written beside the storage
