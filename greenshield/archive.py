@@ -1,19 +1,20 @@
-"""Content-addressed, encrypted archive of uploaded files in the instance folder.
+"""Content-addressed, encrypted archive of uploaded files, kept in the storage (``greenshield.storage``).
 
-Each file is stored once under ``archive/<sha[:2]>/<sha>.gsa`` as ``GSA1 | key version | nonce | AES-GCM
-ciphertext | tag``, streamed in chunks, so a file of any size is never held in memory.
+Each file is stored once under the key ``archive/<sha[:2]>/<sha>.gsa`` as ``GSA1 | key version | nonce |
+AES-GCM ciphertext | tag``, encrypted and decrypted in chunks through a local temporary file, so a file of
+any size is never held in memory.
 """
 from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 from pathlib import Path
 from typing import BinaryIO
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from greenshield.pii import NONCE_BYTES, Vault
+from greenshield.storage import FileSystemStorage, Storage
 
 MAGIC = b"GSA1"
 CHUNK = 1 << 20
@@ -48,39 +49,53 @@ def _open_private(path: Path) -> BinaryIO:
     return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
 
 
+def archive_key(sha256: str) -> str:
+    return f"archive/{sha256[:2]}/{sha256}.gsa"
+
+
 def archive_path(root: Path, sha256: str) -> Path:
-    return root / "archive" / sha256[:2] / f"{sha256}.gsa"
+    """Where the file-system storage rooted at ``root`` (the instance folder by default) keeps an archived file."""
+    return FileSystemStorage(root).path(archive_key(sha256))
 
 
-def store(root: Path, sha256: str, source: Path, vault: Vault) -> Path:
-    """Encrypt ``source`` into the archive under its SHA-256, unless it is there already."""
-    path = archive_path(root, sha256)
-    if path.exists():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = vault.keys[vault.active].encryption_key
+def archived(storage: Storage) -> list[str]:
+    """The keys of every archived file."""
+    return sorted(key for key in storage.keys("archive/") if key.endswith(".gsa"))
+
+
+def store(storage: Storage, sha256: str, source: Path, vault: Vault) -> str:
+    """Encrypt ``source`` into the archive under its SHA-256, unless it is there already; returns the key."""
+    key = archive_key(sha256)
+    if not storage.exists(key):
+        _encrypt_into(storage, key, source, vault, replace=False)
+    return key
+
+
+def _encrypt_into(storage: Storage, key: str, source: Path, vault: Vault, *, replace: bool) -> None:
+    encryption_key = vault.keys[vault.active].encryption_key
     nonce = os.urandom(NONCE_BYTES)
-    encryptor = Cipher(algorithms.AES(key), modes.GCM(nonce)).encryptor()
+    encryptor = Cipher(algorithms.AES(encryption_key), modes.GCM(nonce)).encryptor()
     encryptor.authenticate_additional_data(AAD)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    with open(source, "rb") as src, open(tmp, "wb") as out:
-        out.write(MAGIC + vault.active.to_bytes(2, "big") + nonce)
-        while chunk := src.read(CHUNK):
-            out.write(encryptor.update(chunk))
-        out.write(encryptor.finalize() + encryptor.tag)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
-    return path
+    tmp = source.with_name(f".{source.name}.{os.getpid()}.gsa.tmp")
+    try:
+        with open(source, "rb") as src, _open_private(tmp) as out:
+            out.write(MAGIC + vault.active.to_bytes(2, "big") + nonce)
+            while chunk := src.read(CHUNK):
+                out.write(encryptor.update(chunk))
+            out.write(encryptor.finalize() + encryptor.tag)
+        storage.put_file(key, tmp, replace=replace)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
-def restore(path: Path, target: BinaryIO, vault: Vault) -> None:
+def restore(storage: Storage, key: str, target: BinaryIO, vault: Vault) -> None:
     """Decrypt an archived file into ``target``; raises InvalidTag when it was tampered with."""
-    size = path.stat().st_size
-    with open(path, "rb") as src:
+    with storage.open(key) as src:
+        size = src.seek(0, os.SEEK_END)
+        src.seek(0)
         header = src.read(len(MAGIC) + 2 + NONCE_BYTES)
         if header[:4] != MAGIC:
-            raise ValueError(f"{path} is not a GreenShield archive file")
+            raise ValueError(f"{key} is not a GreenShield archive file")
         version = int.from_bytes(header[4:6], "big")
         nonce = header[6:]
         src.seek(size - 16)
@@ -96,20 +111,14 @@ def restore(path: Path, target: BinaryIO, vault: Vault) -> None:
         target.write(decryptor.finalize())
 
 
-def reencrypt(path: Path, vault: Vault) -> None:
-    """Re-encrypt one archived file under the vault's active key (key rotation)."""
-    tmp_plain = path.with_suffix(".plain.tmp")
+def reencrypt(storage: Storage, key: str, vault: Vault, workdir: Path) -> None:
+    """Re-encrypt one archived file under the vault's active key (key rotation): decrypted to a private
+    temporary file in ``workdir``, encrypted again, then put in place of the old object."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    plain = workdir / f".{Path(key).stem}.{os.getpid()}.plain.tmp"
     try:
-        with _open_private(tmp_plain) as plain:
-            restore(path, plain, vault)
-        path_new = path.with_suffix(".new")
-        shutil.move(path, path_new)
-        try:
-            sha = path.stem
-            store(path.parents[2], sha, tmp_plain, vault)
-        except BaseException:
-            shutil.move(path_new, path)
-            raise
-        path_new.unlink()
+        with _open_private(plain) as out:
+            restore(storage, key, out, vault)
+        _encrypt_into(storage, key, plain, vault, replace=True)
     finally:
-        tmp_plain.unlink(missing_ok=True)
+        plain.unlink(missing_ok=True)

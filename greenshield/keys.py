@@ -9,16 +9,18 @@ from sqlalchemy.orm import Session
 from greenshield import archive, pii
 from greenshield.ingest.services import content_hash
 from greenshield.personal import ensure_key_state
+from greenshield.storage import FileSystemStorage, Storage
 from models import CollectionRecord, Finding, PiiKeyState, Staff, utcnow
 
 BATCH = 2000
 
 
-def rotate_keys(session: Session, instance_path: str) -> tuple[int, dict[str, int]]:
+def rotate_keys(session: Session, instance_path: str, files: Storage | None = None) -> tuple[int, dict[str, int]]:
     """Add key version N+1 to the keyring, re-encrypt rows and archives under it, record it as active.
 
     The keyring keeps the old versions, so a rotation interrupted at any point leaves everything readable:
     the database switches to the new version only when its transaction commits. Flushes, does not commit.
+    ``files``: the storage of the archive (default: the file system under ``instance_path``).
     """
     old_version = ensure_key_state(session, instance_path)
     keys = pii.load_keyring(instance_path)
@@ -33,14 +35,14 @@ def rotate_keys(session: Session, instance_path: str) -> tuple[int, dict[str, in
         member.id_no_enc = new.encrypt(clear, pii.STAFF_ID_NO)
         member.id_no_hmac = new.index(clear, pii.ID_NO)
         staff += 1
-    files = 0
-    for path in sorted((Path(instance_path) / "archive").glob("*/*.gsa")):
-        archive.reencrypt(path, new)
-        files += 1
+    storage = files or FileSystemStorage(instance_path)
+    keys_done = archive.archived(storage)
+    for key in keys_done:
+        archive.reencrypt(storage, key, new, Path(instance_path) / "tmp")
     state = session.get(PiiKeyState, 1)
     state.active_version, state.rotated_at = new_version, utcnow()
     session.flush()
-    return new_version, {"records": records, "staff": staff, "archived files": files}
+    return new_version, {"records": records, "staff": staff, "archived files": len(keys_done)}
 
 
 def _rotate_records(session: Session, old: pii.Vault, new: pii.Vault) -> int:

@@ -1,24 +1,26 @@
-"""Where files live: X-ray images and heat maps (and, through it, anything else stored by key).
+"""Where files live: X-ray images and heat maps, and the encrypted archive of uploaded daily logs.
 
 The app reads and writes objects by key (``xray/images/ab/ab12….png``) through a :class:`Storage`; it never
 builds a path itself. :class:`FileSystemStorage` keeps them under a folder (the instance folder by default),
 which is what one machine or a shared network volume needs. Several web hosts share one storage; a centre that
-wants an object store (S3-compatible) implements the same six methods and names it in ``STORAGE_URL`` — the
+wants an object store (S3-compatible) implements the same methods and names it in ``STORAGE_URL`` — the
 seam is here, the implementation is not shipped (see docs/scaling.md).
 """
 from __future__ import annotations
 
 import os
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 from urllib.parse import unquote, urlsplit
 
 from flask import current_app
 
 EXTENSION = "greenshield.storage"
 KEY = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
+CHUNK = 1 << 20
 
 
 class MissingObject(FileNotFoundError):
@@ -31,8 +33,15 @@ class Storage(Protocol):
     def put(self, key: str, data: bytes) -> None:
         """Store ``data`` under ``key`` atomically, unless an object is there already (content-addressed)."""
 
+    def put_file(self, key: str, source: Path, *, replace: bool = False) -> None:
+        """Store the file ``source`` under ``key`` (streamed, atomically); an existing object stays unless
+        ``replace`` (re-encryption under a new key)."""
+
     def get(self, key: str) -> bytes:
         """The object's bytes; raises MissingObject."""
+
+    def open(self, key: str) -> BinaryIO:
+        """The object as a readable, seekable binary file (large objects); raises MissingObject."""
 
     def exists(self, key: str) -> bool: ...
 
@@ -62,14 +71,23 @@ class FileSystemStorage:
         return self.root / check_key(key)
 
     def put(self, key: str, data: bytes) -> None:
+        self._write(key, lambda out: out.write(data), replace=False)
+
+    def put_file(self, key: str, source: Path, *, replace: bool = False) -> None:
+        def copy(out: BinaryIO) -> None:
+            with open(source, "rb") as src:
+                shutil.copyfileobj(src, out, CHUNK)
+        self._write(key, copy, replace=replace)
+
+    def _write(self, key: str, write, *, replace: bool) -> None:
         path = self.path(key)
-        if path.exists():
+        if path.exists() and not replace:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             with open(tmp, "wb") as out:
-                out.write(data)
+                write(out)
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(tmp, path)
@@ -77,8 +95,12 @@ class FileSystemStorage:
             tmp.unlink(missing_ok=True)
 
     def get(self, key: str) -> bytes:
+        with self.open(key) as stream:
+            return stream.read()
+
+    def open(self, key: str) -> BinaryIO:
         try:
-            return self.path(key).read_bytes()
+            return open(self.path(key), "rb")
         except FileNotFoundError:
             raise MissingObject(f"no stored object {key}") from None
 
@@ -113,7 +135,11 @@ def storage() -> Storage:
     """The app's storage: ``STORAGE_URL`` or the instance folder (made on first use)."""
     found = current_app.extensions.get(EXTENSION)
     if found is None:
-        url = current_app.config.get("STORAGE_URL")
-        found = from_url(url) if url else FileSystemStorage(current_app.config["INSTANCE_PATH"])
-        current_app.extensions[EXTENSION] = found
+        found = current_app.extensions[EXTENSION] = configured(current_app.config)
     return found
+
+
+def configured(config) -> Storage:
+    """The storage a configuration names (for code that has a config but no app context)."""
+    url = config.get("STORAGE_URL")
+    return from_url(url) if url else FileSystemStorage(config["INSTANCE_PATH"])

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from greenshield import archive, create_app
 from greenshield.personal import vault
 from greenshield.pii import ID_NO, PHONE
+from greenshield.storage import storage
 from inspection import synth
 from inspection.identity import gb11643_check_char, mask_id_no, mask_phone
 from models import BatchError, CollectionRecord, UploadBatch
@@ -605,7 +606,7 @@ def test_no_clear_id_or_phone_in_the_database_or_the_archive(app, client, sessio
     assert not any(secret.encode() in stored for secret in secrets)
     restored = io.BytesIO()
     with app.app_context():
-        archive.restore(path, restored, vault(session))
+        archive.restore(storage(), archive.archive_key(body["sha256"]), restored, vault(session))
     assert restored.getvalue() == data
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import MetaData, func, select
 
 from greenshield import archive, pii
 from greenshield.personal import vault
+from greenshield.storage import storage
 from inspection import synth
 from models import CollectionRecord, Finding, PiiKeyState
 from tests.test_ingest import DAY, csv_bytes, log_row, resident_id, upload, upload_rows
@@ -116,7 +117,7 @@ def test_archive_still_restores_after_rotation(app, runner, session, instance, i
     assert header[:4] == archive.MAGIC and int.from_bytes(header[4:6], "big") == version
     restored = io.BytesIO()
     with app.app_context():
-        archive.restore(path, restored, vault(session))
+        archive.restore(storage(), archive.archive_key(body["sha256"]), restored, vault(session))
     assert restored.getvalue() == data
     assert not list(path.parent.glob("*.tmp")) and not list(path.parent.glob("*.new"))
 
@@ -137,7 +138,7 @@ def test_rotating_twice(app, runner, session, instance, ingested):
             CollectionRecord.sender_id_hmac == v.index(id_no, pii.ID_NO))) >= 1
     restored = io.BytesIO()
     with app.app_context():
-        archive.restore(archive.archive_path(instance, ingested[2]["sha256"]), restored, vault(session))
+        archive.restore(storage(), archive.archive_key(ingested[2]["sha256"]), restored, vault(session))
     assert restored.getvalue() == ingested[1]
 
 

@@ -1,11 +1,15 @@
 """The storage interface: files by key on the file system, and the X-ray feature using nothing else."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 
 from greenshield import storage as st
+from greenshield import archive
+from greenshield.personal import vault
+from tests.test_ingest import csv_bytes, log_row, upload
 from tests.test_xray import bags, machine, png, send, sender  # noqa: F401 (fixtures)
 
 
@@ -52,11 +56,18 @@ class MemoryStorage:
     def put(self, key, data):
         self.objects.setdefault(st.check_key(key), bytes(data))
 
+    def put_file(self, key, source, *, replace=False):
+        if replace or key not in self.objects:
+            self.objects[st.check_key(key)] = Path(source).read_bytes()
+
     def get(self, key):
         try:
             return self.objects[key]
         except KeyError:
             raise st.MissingObject(key) from None
+
+    def open(self, key):
+        return io.BytesIO(self.get(key))
 
     def exists(self, key):
         return key in self.objects
@@ -90,3 +101,22 @@ def test_xray_images_and_heatmaps_go_through_the_storage(client, machine, sender
     heat = client.get(f"/api/v1/xray-events/{event['id']}/heatmap?overlay=1", headers=sender)
     assert heat.status_code == 200 and heat.data.startswith(b"\x89PNG")
     assert set(Path(app.config["INSTANCE_PATH"]).rglob("*.png")) == before  # nothing written beside the storage
+
+
+def test_the_daily_log_archive_goes_through_the_storage_and_survives_key_rotation(
+        app, client, runner, session, make_outlet, make_user, bearer, memory_storage):
+    make_outlet("ST-OUT-1")
+    headers = bearer(make_user("admin"))
+    data = csv_bytes([log_row("SF8880000001"), log_row("SF8880000002", at="11:00:00")])
+    before = set(Path(app.config["INSTANCE_PATH"]).rglob("*.gsa"))
+    body = upload(client, headers, "ST-OUT-1", data).get_json()
+    key = archive.archive_key(body["sha256"])
+    assert list(memory_storage.objects) == [key] and data not in memory_storage.objects[key]  # encrypted
+    result = runner.invoke(args=["keys", "rotate"])
+    assert result.exit_code == 0, result.output
+    assert "1 archived files" in result.output
+    restored = io.BytesIO()
+    with app.app_context():
+        archive.restore(memory_storage, key, restored, vault(session))
+    assert restored.getvalue() == data
+    assert set(Path(app.config["INSTANCE_PATH"]).rglob("*.gsa")) == before

@@ -58,8 +58,9 @@ def keys() -> None:
 def rotate() -> None:
     """Make a new key version and re-encrypt and re-index all personal data (and archived files) under it."""
     from greenshield.keys import rotate_keys
+    from greenshield.storage import storage
 
     with db.job_session() as session:
-        version, counts = rotate_keys(session, current_app.config["INSTANCE_PATH"])
+        version, counts = rotate_keys(session, current_app.config["INSTANCE_PATH"], storage())
     click.echo(f"Personal-data key version {version} is active; re-encrypted "
                + ", ".join(f"{n} {what}" for what, n in counts.items()) + ".")

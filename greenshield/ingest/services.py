@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from greenshield import archive
+from greenshield.storage import storage
 from greenshield.errors import DomainError
 from greenshield.pii import ID_NO, PHONE, Vault
 from inspection.dailylog import COLUMNS, InvalidLogFile, LogRecord, RowError, open_daily_log, validate_row
@@ -327,6 +328,6 @@ def ingest_daily_log(session: Session, *, outlet: Outlet, path: Path, sha256: st
     batch.status = (BatchStatus.REJECTED if batch.rows_accepted == 0 else
                     BatchStatus.PARTIAL if batch.rows_rejected else BatchStatus.ACCEPTED)
     session.flush()
-    archive.store(instance, sha256, path, vault)  # only files that became a batch: a refused one leaves no copy
+    archive.store(storage(), sha256, path, vault)  # only files that became a batch: a refused one leaves no copy
     return IngestOutcome(batch, created=True, touched={(outlet.id, d) for d in writer.touched_days},
                          screen_rows=writer.screen_rows)
