@@ -676,8 +676,8 @@ def run_uploads(served: ServedInstance, jobs: dict[str, list[LogFile]], *,
 
     def reader(token: str, delay: float) -> None:
         barrier.wait()
-        time.sleep(delay)
-        while not done.is_set():
+        done.wait(delay)
+        while True:  # at least one read, however fast the uploads were
             t0 = time.monotonic()
             try:
                 status, body = request(port, "GET", "/api/v1/batches?page_size=5", token=token, timeout=120)
@@ -685,7 +685,8 @@ def run_uploads(served: ServedInstance, jobs: dict[str, list[LogFile]], *,
                 status, body = None, f"{type(exc).__name__}: {exc}"
             results.append({"kind": "read", "status": status, "body": body, "token": token[:10],
                             "seconds": time.monotonic() - t0})
-            time.sleep(0.2)
+            if done.wait(0.2):
+                break
 
     threads = [threading.Thread(target=uploader, args=(files,)) for files in jobs.values()]
     polling = [threading.Thread(target=reader, args=r) for r in readers]
@@ -844,9 +845,9 @@ def test_concurrent_corrections_to_one_outlet(served, tmp_path):
 def test_reads_with_new_tokens_while_uploads_hold_the_write_lock(served, tmp_path):
     """Clients that start polling (or whose token was last used more than five minutes ago) while uploads
     run: their GETs must answer 200, not fail because the token's last-use stamp cannot be written."""
-    jobs = {outlet: [make_log(tmp_path, outlet, f"{outlet}-{j}.csv", 2000, seed=7000 + 10 * k + j, day=BASE_DAY,
+    jobs = {outlet: [make_log(tmp_path, outlet, f"{outlet}-{j}.csv", 5000, seed=7000 + 10 * k + j, day=BASE_DAY,
                               prefix=f"R{k}F{j}") for j in range(2)] for k, outlet in enumerate(("SF-READ-01", "SF-READ-02"))}
-    readers = [(token, 0.6 + 0.7 * n) for n, token in enumerate(served.fresh_tokens)]
+    readers = [(token, 0.2 + 0.3 * n) for n, token in enumerate(served.fresh_tokens)]
     since = served.server.mark()
     results = run_uploads(served, jobs, readers=readers)
     reads = [r for r in results if r["kind"] == "read"]
