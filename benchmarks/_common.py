@@ -129,6 +129,14 @@ def print_facts(extra: dict | None = None) -> dict:
     return facts
 
 
+def write_json(path: Path, facts: dict, args, **figures) -> None:
+    """The run's figures as JSON: machine facts, the command's arguments, ``figures``, the load at the end."""
+    import json
+
+    path.write_text(json.dumps({"facts": facts, "args": {k: str(v) for k, v in vars(args).items()}, **figures,
+                                "loadavg_end": os.getloadavg()}, ensure_ascii=False, indent=1, default=str))
+
+
 def loadavg() -> str:
     return "{:.2f}".format(os.getloadavg()[0])
 

@@ -37,7 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (GIB, BackendCpuSampler, Timing, fmt_rate, greenshield_cli, is_local, libpq_url,  # noqa: E402
-                     loadavg, need_tool, print_facts, print_table, run_timed, scratch_database)
+                     loadavg, need_tool, print_facts, print_table, run_timed, scratch_database, write_json)
 
 OUTLET = "BENCH-SC-0001"
 CONTRACTS = [f"BENCH-CC{i:02d}" for i in range(1, 6)]
@@ -435,10 +435,7 @@ def main(argv: list[str] | None = None) -> int:
     print_table(["ratio", "measured", "target", "verdict"], ratios)
 
     if args.json:
-        args.json.write_text(json.dumps({"facts": facts, "args": {k: str(v) for k, v in vars(args).items()},
-                                         "results": {k: t.as_dict() for k, t in results.items()},
-                                         "ratios": ratios, "loadavg_end": os.getloadavg()},
-                                        ensure_ascii=False, indent=1))
+        write_json(args.json, facts, args, results={k: t.as_dict() for k, t in results.items()}, ratios=ratios)
     return 0
 
 

@@ -22,9 +22,7 @@ import argparse
 import cProfile
 import datetime as dt
 import io
-import json
 import math
-import os
 import pstats
 import random
 import shutil
@@ -36,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import libpq_url, loadavg, print_facts, print_table, scratch_database  # noqa: E402
+from _common import libpq_url, loadavg, print_facts, print_table, scratch_database, write_json  # noqa: E402
 
 TARGET_MS = 200.0
 LEAGUES = ["150100", "150200", "150300", "150400", "150500", "150600", "150700", "150800", "150900", "152200",
@@ -247,9 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(work, ignore_errors=True)
     if args.json:
-        args.json.write_text(json.dumps({"facts": facts, "args": {k: str(v) for k, v in vars(args).items()},
-                                         "outcomes": outcomes, "loadavg_end": os.getloadavg()},
-                                        ensure_ascii=False, indent=1, default=str))
+        write_json(args.json, facts, args, outcomes=outcomes)
     return 0
 
 

@@ -90,7 +90,7 @@ class World:
         residents = ("居民身份证", "RESIDENT_ID", "resident_id")
         self.ids = [r["sender_id_no"] for r in rows if r["sender_id_type"] in residents and r["sender_id_no"]][:100]
         self.waybills = [r["waybill_no"] for r in rows][:100]
-        self._post_log(self.outlets[0], rows)
+        post_log(requests, base, self.h["admin"], self.outlets[0], rows)
         case_no = f"LOAD-{os.getpid()}"
         case = requests.post(f"{base}/api/v1/cases", headers=self.h["investigator"], timeout=30, json={
             "case_no": case_no, "legal_basis": "load test", "purpose": "load test",
@@ -106,14 +106,6 @@ class World:
         self.upload_seq = iter(range(1, 10**9))
         self.lock = threading.Lock()
 
-    def _post_log(self, outlet: str, rows: list[dict]) -> requests.Response:
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-        return requests.post(f"{self.base}/api/v1/outlets/{outlet}/daily-logs", headers=self.h["admin"], timeout=300,
-                             files={"file": ("log.csv", out.getvalue().encode(), "text/csv")})
-
     def next_upload(self) -> tuple[str, list[dict]]:
         from inspection.synth import generate_rows
 
@@ -122,6 +114,16 @@ class World:
         outlet = self.outlets[n % len(self.outlets)]
         return outlet, list(generate_rows(200, outlet_code=outlet, day=self.day, seed=1000 + n,
                                           waybill_prefix=f"L{n % 10}", invalid_ratio=0.01))
+
+
+def post_log(http, base: str, headers: dict, outlet: str, rows: list[dict]) -> requests.Response:
+    """Upload ``rows`` as a CSV daily log of ``outlet`` (``http``: requests or a requests.Session)."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return http.post(f"{base}/api/v1/outlets/{outlet}/daily-logs", headers=headers, timeout=300,
+                     files={"file": ("log.csv", out.getvalue().encode(), "text/csv")})
 
 
 def one_request(world: World, http: requests.Session, kind: str, rng: random.Random) -> tuple[str, int]:
@@ -145,13 +147,7 @@ def one_request(world: World, http: requests.Session, kind: str, rng: random.Ran
             "machine_code": rng.choice(world.machines), "waybill_no": f"XL{rng.randrange(10**10):010d}",
             "scanned_at": at, "operator_id": "LOAD-1"}, files={"image": ("scan.png", world.scan, "image/png")}).status_code
     outlet, rows = world.next_upload()
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    return "POST /api/v1/outlets/<code>/daily-logs", http.post(
-        f"{base}/api/v1/outlets/{outlet}/daily-logs", headers=h["admin"], timeout=300,
-        files={"file": ("log.csv", out.getvalue().encode(), "text/csv")}).status_code
+    return "POST /api/v1/outlets/<code>/daily-logs", post_log(http, base, h["admin"], outlet, rows).status_code
 
 
 def run_step(world: World, clients: int, seconds: float, seed: int) -> dict:

@@ -15,9 +15,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from greenshield import archive
-from greenshield.storage import storage
 from greenshield.errors import DomainError
 from greenshield.pii import ID_NO, PHONE, Vault
+from greenshield.storage import storage
 from inspection.dailylog import COLUMNS, InvalidLogFile, LogRecord, RowError, open_daily_log, validate_row
 from inspection.identity import birth_date_problem
 from models import (BatchError, BatchStatus, CollectionRecord, ContractCustomer, Outlet, UploadBatch, User,
@@ -61,8 +61,8 @@ RECORD_COLUMNS = ("outlet_id", "waybill_no", "version", "is_current", "batch_id"
                   "sender_phone_enc", "sender_phone_hmac", "item_name", "item_category", "quantity",
                   "real_name_verified", "inspected", "xray_screened", "real_name_compliant", "courier_id",
                   "contract_customer_code", "content_hash", "created_at")
-_VERSION, _IS_CURRENT, _COLLECTED_AT, _COLLECTED_ON = 2, 3, 6, 7
-_CONTENT_HASH, _CREATED_AT = 23, 24
+_VERSION, _IS_CURRENT, _COLLECTED_AT, _COLLECTED_ON, _CONTENT_HASH, _CREATED_AT = map(RECORD_COLUMNS.index, (
+    "version", "is_current", "collected_at", "collected_on", "content_hash", "created_at"))
 
 
 def _sqlite_datetime(value: dt.datetime) -> str:
@@ -177,12 +177,13 @@ class _RecordWriter:
             if id_no:
                 problem = ""
                 if rec.sender_id_type in BIRTH_DATE_TYPES:
-                    key = (id_no[6:14], day)  # the problem depends on the birth date only: ~30k of them
-                    problem = problems.get(key)
-                    if problem is None or len(id_no) != 18:
+                    if len(id_no) == 18:  # the problem depends on the birth date only: ~30k of them
+                        key = (id_no[6:14], day)
+                        if key not in problems:
+                            problems[key] = birth_date_problem(id_no, day) or ""
+                        problem = problems[key]
+                    else:
                         problem = birth_date_problem(id_no, day) or ""
-                        if len(id_no) == 18:
-                            problems[key] = problem
                 screen_rows.append((id_hmac, id_no, day, problem))
         if superseded:
             self.session.execute(update(CollectionRecord).where(CollectionRecord.id.in_(superseded))

@@ -246,12 +246,11 @@ def evidence_case_of(session: Session, user: User, event: XrayEvent) -> Case | N
     """The investigator's approved, unexpired case whose evidence holds ``event``'s waybill, if any."""
     if user.role is not Role.INVESTIGATOR:
         return None
-    cases = select(Case.id).where(Case.investigator_id == user.id, Case.status == CaseStatus.APPROVED,
-                                  Case.valid_until >= today())
     return session.scalar(
         select(Case).join(CaseResult, CaseResult.case_id == Case.id)
         .join(CollectionRecord, CollectionRecord.id == CaseResult.record_id)
-        .where(CaseResult.case_id.in_(cases), CollectionRecord.waybill_no == event.waybill_no)
+        .where(Case.investigator_id == user.id, Case.status == CaseStatus.APPROVED, Case.valid_until >= today(),
+               CollectionRecord.waybill_no == event.waybill_no)
         .order_by(Case.id).limit(1))
 
 

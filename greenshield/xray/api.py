@@ -32,7 +32,8 @@ def _machine(code: str) -> XrayMachine:
     return machine
 
 
-def _event(event_id: int) -> XrayEvent:
+def event_in_scope(event_id: int) -> XrayEvent:
+    """The event of that id in the caller's scope; NotFound otherwise (the API and the review page)."""
     event = db.session().get(XrayEvent, event_id)
     if event is None or not outlet_in_scope(current_user(), event.outlet):
         raise NotFound(f"No X-ray event {event_id}.")
@@ -44,7 +45,7 @@ def _evidence(event_id: int, what: str) -> XrayEvent:
     user = current_user()
     if user.role is Role.INVESTIGATOR:
         return trace_services.open_event_evidence(db.session(), user, event_id, what)
-    return _event(event_id)
+    return event_in_scope(event_id)
 
 
 @blp.route("/xray-events", methods=["POST"])
@@ -83,7 +84,7 @@ def list_events(args, pagination_parameters):
 @blp.response(200, s.EventOut)
 @allow(*READERS)
 def get_event(event_id):
-    return _event(event_id)
+    return event_in_scope(event_id)
 
 
 @blp.route("/xray-events/<int:event_id>/image", methods=["GET"])
@@ -116,7 +117,7 @@ def event_heatmap(args, event_id):
 @allow(*REVIEWERS)
 def review_event(data, event_id):
     """Clear, seize (with one of the 19 prohibited-item categories) or refer a flagged event."""
-    event = _event(event_id)
+    event = event_in_scope(event_id)
     row = services.review(db.session(), event, current_user(), decision=data["decision"], category=data["category"],
                           note=data["note"])
     return {"event_id": event.id, "decision": row.decision, "category_code": row.category_code, "note": row.note,

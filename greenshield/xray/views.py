@@ -9,7 +9,7 @@ from greenshield import db
 from greenshield.auth.policy import allow, current_user, scope_outlets
 from greenshield.errors import DomainError
 from greenshield.xray import services
-from greenshield.xray.api import _event
+from greenshield.xray.api import event_in_scope
 from models import Outlet, ProhibitedCategory, ReviewStatus, Role, XrayEvent
 
 bp = Blueprint("xray_pages", __name__, url_prefix="/xray")
@@ -36,7 +36,7 @@ def queue():
 @bp.route("/review/<int:event_id>", methods=["POST"])
 @allow(*REVIEWERS)
 def decide(event_id):
-    event = _event(event_id)
+    event = event_in_scope(event_id)
     if event.status is not ReviewStatus.PENDING:
         abort(409)
     category = request.form.get("category", type=int)
