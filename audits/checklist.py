@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from models import Audit, ChecklistEntry
+
 
 @dataclass(frozen=True)
 class Item:
@@ -22,3 +24,11 @@ CHECKLIST: tuple[Item, ...] = (
     Item("prohibited_found", "现场发现禁寄物品", "Prohibited items found on site"),
 )
 CODES = tuple(item.code for item in CHECKLIST)
+
+
+def ensure_checklist(audit: Audit) -> None:
+    """Give an audit its checklist entries (once): every audit has them from its creation on."""
+    have = {e.item for e in audit.items}
+    for position, item in enumerate(CHECKLIST):
+        if item.code not in have:
+            audit.items.append(ChecklistEntry(item=item.code, position=position))

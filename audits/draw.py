@@ -7,12 +7,11 @@ from __future__ import annotations
 import random
 from dataclasses import asdict, dataclass, field
 
+from audits.errors import DrawImpossible
+
 MIN_WEIGHT = 0.1
 """Every outlet keeps at least this weight, so each has a non-zero chance (fairness)."""
 
-
-class DrawImpossible(ValueError):
-    """The constraints cannot be met (too few outlets or free inspectors); the message says which."""
 
 
 @dataclass(frozen=True)
@@ -69,9 +68,10 @@ def draw(inputs: DrawInputs, seed: int) -> list[Drawn]:
     """
     candidates = sorted(inputs.candidates, key=lambda c: c.outlet_code)
     if inputs.outlets < 1:
-        raise DrawImpossible("A plan draws at least one outlet.")
+        raise DrawImpossible("validation_error.draw_no_outlets", field="outlets")
     if inputs.outlets > len(candidates):
-        raise DrawImpossible(f"Only {len(candidates)} active outlets can be drawn, not {inputs.outlets}.")
+        raise DrawImpossible("validation_error.draw_too_few_outlets", field="outlets", available=len(candidates),
+                             wanted=inputs.outlets)
     rng = random.Random(seed)
     keys = {c.outlet_code: rng.random() ** (1.0 / max(c.weight, MIN_WEIGHT)) for c in candidates}
     uncovered = [c for c in candidates if not c.covered]
@@ -84,15 +84,15 @@ def draw(inputs: DrawInputs, seed: int) -> list[Drawn]:
     free = [i for i in sorted(inputs.inspectors) if i not in busy]
     needed = inputs.outlets * inputs.per_audit
     if len(free) < needed:
-        raise DrawImpossible(f"{inputs.outlets} audits of {inputs.per_audit} inspectors need {needed} inspectors free "
-                             f"that day; {len(free)} are.")
+        raise DrawImpossible("validation_error.draw_too_few_inspectors", field="outlets", audits=inputs.outlets,
+                             per_audit=inputs.per_audit, needed=needed, free=len(free))
     assigned: set[str] = set()
     result = []
     for code in picked:
         previous = set(inputs.last_inspectors.get(code, ()))
         eligible = [i for i in free if i not in assigned and i not in previous]
         if len(eligible) < inputs.per_audit:
-            raise DrawImpossible(f"Not enough inspectors left for outlet {code} who did not audit it last time.")
+            raise DrawImpossible("validation_error.draw_no_fresh_team", field="outlets", outlet=code)
         team = tuple(sorted(rng.sample(eligible, inputs.per_audit)))
         assigned.update(team)
         result.append(Drawn(code, team))

@@ -1,19 +1,10 @@
-"""Exceptions of the audit use cases; the web layer maps them to HTTP answers."""
+"""Errors of the audit use cases: the domain's vocabulary (``models.errors``), a code and parameters each."""
 from __future__ import annotations
 
+from models.errors import Conflict, DomainError, Invalid, NotFound
 
-class AuditError(Exception):
-    """A request the audit rules refuse; ``field`` names the input at fault when there is one."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
+__all__ = ["Conflict", "DomainError", "DrawImpossible", "Invalid", "NotFound"]
 
 
-class NotFoundError(AuditError):
-    """The plan, audit, order or region does not exist."""
-
-
-class StateError(AuditError):
-    """The audit or order is not in a state that allows this (e.g. closing a closed audit)."""
+class DrawImpossible(Invalid):
+    """The region has too few outlets or free inspectors for the plan asked for."""

@@ -9,8 +9,9 @@ from collections import defaultdict
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from audits.draw import Candidate, DrawImpossible, DrawInputs, Drawn, draw
-from audits.errors import AuditError, NotFoundError
+from audits.checklist import ensure_checklist
+from audits.draw import Candidate, DrawInputs, Drawn, draw
+from audits.errors import NotFound
 from audits.risk import RiskFactors, risk_weight
 from models import (Alert, AlertStatus, Audit, AuditKind, AuditPlan, AuditStatus, Finding, Outlet, OutletDay,
                     RectificationOrder, Region, Role, User)
@@ -91,11 +92,11 @@ def create_plan(session: Session, *, region_code: str, outlets: int, per_audit: 
                 flagged_xray: dict[int, int] | None = None) -> tuple[AuditPlan, bool]:
     """Draw and store a plan with its audits. The same request with the same seed returns the stored plan.
 
-    Returns (plan, created). Raises NotFoundError for an unknown region, AuditError when the draw is impossible.
+    Returns (plan, created). Raises NotFound for an unknown region, DrawImpossible when the draw is impossible.
     """
     region = session.get(Region, region_code)
     if region is None:
-        raise NotFoundError(f"Unknown region {region_code}.", "region_code")
+        raise NotFound("not_found.region", field="region_code", code=region_code)
     if seed is not None:
         same = session.scalar(select(AuditPlan).where(
             AuditPlan.region_code == region_code, AuditPlan.outlets_requested == outlets,
@@ -106,10 +107,7 @@ def create_plan(session: Session, *, region_code: str, outlets: int, per_audit: 
     inputs, factors = gather_inputs(session, region, outlets=outlets, per_audit=per_audit, due_date=due_date,
                                     as_of=as_of, thresholds=thresholds, coverage_target=coverage_target,
                                     flagged_xray=flagged_xray)
-    try:
-        drawn = draw(inputs, seed)
-    except DrawImpossible as exc:
-        raise AuditError(str(exc), "outlets") from None
+    drawn = draw(inputs, seed)
     plan = AuditPlan(region_code=region.code, outlets_requested=outlets, inspectors_per_audit=per_audit,
                      due_date=due_date, seed=seed, inputs={"draw": inputs.to_json(), "risk": factors,
                                                            "as_of": as_of.isoformat()},
@@ -129,6 +127,7 @@ def _store_audits(session: Session, plan: AuditPlan | None, drawn: list[Drawn], 
     for d in drawn:
         audit = Audit(plan=plan, outlet=outlets[d.outlet_code], kind=kind, status=AuditStatus.PLANNED,
                       due_date=due_date, reason=reason, inspectors=[users[i] for i in d.inspectors])
+        ensure_checklist(audit)
         session.add(audit)
         audits.append(audit)
     session.flush()
@@ -139,7 +138,7 @@ def verify_plan(session: Session, plan_id: int) -> tuple[bool, list[str]]:
     """Re-run a stored draw from its stored inputs and seed; (True, []) when it gives the stored audits."""
     plan = session.get(AuditPlan, plan_id)
     if plan is None:
-        raise NotFoundError(f"No audit plan {plan_id}.")
+        raise NotFound("not_found.audit_plan", id=plan_id)
     again = draw(DrawInputs.from_json(plan.inputs["draw"]), plan.seed)
     stored = [(a.outlet.code, tuple(sorted(u.username for u in a.inspectors))) for a in plan.audits]
     rerun = [(d.outlet_code, d.inspectors) for d in again]

@@ -9,9 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from audits.calendar import add_working_days
-from audits.checklist import CHECKLIST, CODES
+from audits.checklist import CODES, ensure_checklist
 from audits.draw import Candidate, DrawImpossible, DrawInputs, draw
-from audits.errors import AuditError, NotFoundError, StateError
+from audits.errors import Conflict, Invalid, NotFound
 from audits.plans import _store_audits, region_inspectors
 from models import (Alert, AlertStatus, Audit, AuditKind, AuditResult, AuditStatus, ChecklistEntry, OrderStatus,
                     Outlet, OutletDay, RectificationOrder, Region, utcnow)
@@ -22,24 +22,16 @@ PUBLICATION_WORKING_DAYS = 20
 def get_audit(session: Session, audit_id: int) -> Audit:
     audit = session.get(Audit, audit_id)
     if audit is None:
-        raise NotFoundError(f"No audit {audit_id}.")
+        raise NotFound("not_found.audit", id=audit_id)
     return audit
 
 
-def ensure_checklist(audit: Audit) -> None:
-    """Give an audit its checklist entries (once)."""
-    have = {e.item for e in audit.items}
-    for position, item in enumerate(CHECKLIST):
-        if item.code not in have:
-            audit.items.append(ChecklistEntry(item=item.code, position=position))
-
-
 def record_item(session: Session, audit: Audit, item: str, *, compliant: bool | None, finding: str | None) -> ChecklistEntry:
-    """Record what was found for one checklist item; starts the audit. Raises StateError once closed."""
+    """Record what was found for one checklist item; starts the audit. Raises Conflict once closed."""
     if audit.status is AuditStatus.CLOSED:
-        raise StateError("This audit is closed; its checklist can no longer change.")
+        raise Conflict("conflict.audit_closed")
     if item not in CODES:
-        raise AuditError(f"Unknown checklist item {item}.", "item")
+        raise Invalid("validation_error.unknown_checklist_item", field="item", item=item)
     ensure_checklist(audit)
     entry = next(e for e in audit.items if e.item == item)
     entry.compliant, entry.finding = compliant, finding
@@ -53,18 +45,18 @@ def close_audit(session: Session, audit: Audit, *, result: str, summary: str | N
     """Close an audit as ``pass`` or ``rectify``. A rectification needs a future deadline and creates the order;
     the result is due for publication within 20 working days of today.
 
-    Raises StateError when already closed or the checklist is incomplete; AuditError for a bad deadline.
+    Raises Conflict when already closed or the checklist is incomplete; Invalid for a bad deadline.
     """
     if audit.status is AuditStatus.CLOSED:
-        raise StateError("This audit is already closed.")
+        raise Conflict("conflict.audit_closed")
     ensure_checklist(audit)
     open_items = [e.item for e in audit.items if e.compliant is None]
     if open_items:
-        raise StateError(f"Checklist items without a verdict: {', '.join(open_items)}.")
+        raise Conflict("conflict.checklist_incomplete", items=open_items)
     outcome = AuditResult(result)
     if outcome is AuditResult.RECTIFY:
         if deadline is None or deadline <= today:
-            raise AuditError("A rectification needs a deadline after today.", "deadline")
+            raise Invalid("validation_error.deadline_not_future", field="deadline")
         failed = [e for e in audit.items if not e.compliant]
         text = requirements or "; ".join(f"{e.item}: {e.finding or ''}".strip() for e in failed)
         session.add(RectificationOrder(audit=audit, outlet_id=audit.outlet_id, deadline=deadline,
@@ -77,9 +69,9 @@ def close_audit(session: Session, audit: Audit, *, result: str, summary: str | N
 
 
 def publish(session: Session, audit: Audit) -> Audit:
-    """Mark a closed audit's result as published (公开). Raises StateError for an open one."""
+    """Mark a closed audit's result as published (公开). Raises Conflict for an open one."""
     if audit.status is not AuditStatus.CLOSED:
-        raise StateError("Only a closed audit's result can be published.")
+        raise Conflict("conflict.audit_not_closed")
     if audit.published_at is None:
         audit.published_at = utcnow()
     session.flush()
@@ -87,9 +79,9 @@ def publish(session: Session, audit: Audit) -> Audit:
 
 
 def respond(session: Session, order: RectificationOrder, response: str) -> RectificationOrder:
-    """The outlet manager's answer to an order. Raises StateError once the order is closed."""
+    """The outlet manager's answer to an order. Raises Conflict once the order is closed."""
     if order.status is OrderStatus.CLOSED:
-        raise StateError("This order is closed.")
+        raise Conflict("conflict.order_closed")
     order.response, order.responded_at, order.status = response, utcnow(), OrderStatus.ANSWERED
     session.flush()
     return order
@@ -105,6 +97,7 @@ def create_follow_ups(session: Session, today: dt.date) -> list[Audit]:
         follow = Audit(outlet_id=order.outlet_id, kind=AuditKind.FOLLOW_UP, status=AuditStatus.PLANNED,
                        due_date=order.deadline, parent_id=original.id, inspectors=list(original.inspectors),
                        reason=f"follow-up of audit {original.id}")
+        ensure_checklist(follow)
         session.add(follow)
         session.flush()
         order.follow_up_id = follow.id

@@ -15,12 +15,13 @@ def create_app(config: dict | None = None) -> Flask:
                 instance_relative_config=True)
     load_config(app, config)
 
-    from greenshield import cli, db, errors, extensions, observability, web
+    from greenshield import api_v1, cli, context, db, errors, extensions, observability, web
     from greenshield.auth import policy
 
+    context.init_app(app)
     observability.init_app(app)
     db.init_app(app)
-    extensions.init_app(app)
+    api_v1.register(extensions.init_app(app))
     errors.init_app(app)
     app.before_request(policy.enforce)
     app.after_request(observability.remember_user)  # runs before the session is committed and closed

@@ -47,14 +47,16 @@ def prepare_database(app) -> None:
     """Migrate to head, load reference data, make the personal-data keys and register the default X-ray model."""
     from greenshield import db, migrate
     from greenshield.personal import ensure_key_state
+    from greenshield.context import settings_of
     from greenshield.reference import load_reference_data
     from greenshield.xray.services import ensure_default_model
 
+    settings = settings_of(app)
     migrate.upgrade(app.extensions[db.EXTENSION].engine)
     with app.app_context(), db.job_session() as session:
         load_reference_data(session)
-        ensure_key_state(session, app.config["INSTANCE_PATH"])
-        ensure_default_model(session)
+        ensure_key_state(session, settings.instance_path)
+        ensure_default_model(session, settings)
 
 
 @click.command("seed-demo")
@@ -64,10 +66,11 @@ def prepare_database(app) -> None:
 def seed_demo(days: int, seed: int) -> None:
     """Fill the database with a believable demo province and print one account of each role."""
     from greenshield import db
+    from greenshield.context import settings
     from greenshield.demo import seed_demo_province
 
     with db.job_session() as session:
-        accounts = seed_demo_province(session, days=days, seed=seed)
+        accounts = seed_demo_province(session, settings(), days=days, seed=seed)
     click.echo("Demo accounts (for evaluation only; change or deactivate them in production):")
     for username, role, password in accounts:
         click.echo(f"  {username:<12} {role:<15} {password}")
@@ -91,7 +94,7 @@ def users_create(username, role, outlets, region, display_name, agency, password
     """Create the account USERNAME with a role and its scope."""
     from greenshield import db
     from greenshield.auth.services import create_user
-    from greenshield.errors import DomainError
+    from greenshield.errors import DomainError, exception_message
     from models import Role
 
     if password_stdin:
@@ -103,7 +106,7 @@ def users_create(username, role, outlets, region, display_name, agency, password
             create_user(session, username=username, password=password, role=Role(role), region_code=region,
                         outlet_codes=[o.upper() for o in outlets], display_name=display_name, agency=agency)
     except DomainError as exc:
-        raise click.ClickException(exc.message) from None
+        raise click.ClickException(exception_message(exc)) from None
     click.echo(f"Created {role} {username}.")
 
 
@@ -117,7 +120,7 @@ def users_token(username, days) -> None:
 
     from greenshield import db
     from greenshield.auth.services import issue_token
-    from greenshield.errors import DomainError
+    from greenshield.errors import DomainError, exception_message
     from models import User
 
     try:
@@ -128,7 +131,7 @@ def users_token(username, days) -> None:
             token, plain = issue_token(session, user, days=days)
             expires = token.expires_at
     except DomainError as exc:
-        raise click.ClickException(exc.message) from None
+        raise click.ClickException(exception_message(exc)) from None
     click.echo(f"Token for {username}, expires {expires:%Y-%m-%d %H:%M} UTC:")
     click.echo(plain)
 

@@ -5,47 +5,26 @@ import os
 import secrets
 from pathlib import Path
 
+from greenshield.settings import Settings
 
-class DefaultConfig:
+
+class FlaskDefaults:
+    """Flask's and the extensions' own keys; the service's own settings are ``greenshield.settings.Settings``."""
+
     SECRET_KEY: str | None = None
     DATABASE_URL: str | None = None
     DATABASE_REPLICA_URL: str | None = None  # a read replica for dashboards and traces (PostgreSQL streaming)
-    STORAGE_URL: str | None = None  # where X-ray images live: file:///folder (default: the instance folder)
     SQLALCHEMY_ECHO = False
     BABEL_DEFAULT_LOCALE = "zh"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
     LANGUAGES = ("zh", "en")
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
-    SESSION_IDLE_MINUTES = 30
-    SESSION_ABSOLUTE_HOURS = 12
-    LOGIN_MAX_FAILURES = 5
-    LOGIN_LOCK_MINUTES = 15
-    LOGIN_RATE_LIMIT = "20 per minute"
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
-    TOKEN_DEFAULT_DAYS = 30
     WTF_CSRF_CHECK_DEFAULT = False
     WTF_CSRF_TIME_LIMIT = None
     MAX_CONTENT_LENGTH = 256 * 2**20
-    MAX_UPLOAD_BYTES = 256 * 2**20
-    REAL_NAME_THRESHOLD = 0.998
-    INSPECTION_THRESHOLD = 0.998
-    XRAY_THRESHOLD = 0.998
-    SCREENING_NAMES_PER_ID = 3
-    SCREENING_OUTLETS_PER_ID = 3
-    SCREENING_ITEMS_PER_ID = 20
-    SCREENING_SEQUENTIAL_RUN = 3
-    XRAY_MAX_IMAGE_BYTES = 64 * 2**20
-    XRAY_MAX_PIXELS = 40_000_000
-    XRAY_RETENTION_DAYS = 30
-    TRACE_RATE_LIMIT = "60 per minute"
-    TRACE_MAX_RESULTS = 1000
-    WATCHLIST_WEBHOOK_URL: str | None = None
-    ACCESS_LOG_CHECKPOINTS: str | None = None
-    AUDIT_COVERAGE_TARGET = 0.05
-    AUDIT_TARGETED_CONSECUTIVE_DAYS = 3
-    AUDIT_INSPECTORS_PER_AUDIT = 2
     API_TITLE = "GreenShield"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"
@@ -74,7 +53,8 @@ def load_config(app, override: dict | None) -> None:
     The instance folder comes from ``GREENSHIELD_INSTANCE`` (default ``./instance``). When no secret key is
     configured one is generated once and kept in the instance folder, so sessions survive restarts.
     """
-    app.config.from_object(DefaultConfig)
+    app.config.from_object(FlaskDefaults)
+    app.config.from_mapping(Settings.defaults())
     for env, key in ENV_KEYS.items():
         if os.environ.get(env):
             app.config[key] = os.environ[env]

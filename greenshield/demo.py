@@ -8,7 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from greenshield.auth.services import create_user
-from greenshield.registry.services import today
+from models.base import china_today as today
+from greenshield.settings import Settings
 from inspection.synth import make_credit_code
 from models import ContractCustomer, Enterprise, Outlet, OutletKind, Region, Staff, StaffRole, User, XrayMachine
 
@@ -107,7 +108,7 @@ def seed_accounts(session: Session) -> list[tuple[str, str, str]]:
     return [(u, r, p) for u, r, p, _ in ACCOUNTS]
 
 
-def seed_demo_province(session: Session, *, days: int, seed: int) -> list[tuple[str, str, str]]:
+def seed_demo_province(session: Session, settings: Settings, *, days: int, seed: int) -> list[tuple[str, str, str]]:
     """The whole demo: registry, accounts, and whatever each feature adds. Returns the demo accounts."""
     from greenshield.audits.demo import seed_audits
     from greenshield.ingest.demo import seed_logs
@@ -116,7 +117,7 @@ def seed_demo_province(session: Session, *, days: int, seed: int) -> list[tuple[
     rng = random.Random(seed)
     outlets = seed_registry(session, rng)
     accounts = seed_accounts(session)
-    seed_logs(session, outlets, rng=rng, days=days)
-    seed_xray(session, outlets, rng=rng, days=days)
-    seed_audits(session)
+    seed_logs(session, settings, outlets, rng=rng, days=days)
+    seed_xray(session, settings, outlets, rng=rng, days=days)
+    seed_audits(session, settings)
     return accounts

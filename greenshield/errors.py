@@ -1,62 +1,256 @@
-"""Domain exceptions and the one error shape: {"error": {"code", "message", "details"}} (HTML for browsers)."""
+"""The one error table and the one error shape: {"error": {"code", "message", "details"}} (HTML for browsers).
+
+Domain code raises ``models.errors.DomainError`` (and its subclasses in ``inspection`` and ``audits``) with a
+code and parameters. ``MESSAGES`` below maps every code to its HTTP status and its message, written in English
+here and translated in the catalogues (``greenshield/translations``); the message comes out in the language of
+the request (``Accept-Language`` or the language the user chose), Simplified Chinese by default. The API's
+``error.code`` is the code up to its first dot, and stays stable.
+
+Row errors of daily logs (``inspection.dailylog.RowError``) and stored batch errors use the same table, so the
+error report reads in either language.
+"""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from flask_babel import force_locale, get_locale, lazy_gettext as _l
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
+
+from models.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+
+__all__ = ["MESSAGES", "Conflict", "DomainError", "Forbidden", "Invalid", "NotFound", "Unauthenticated",
+           "error_response", "form_errors", "init_app", "message", "status_of"]
 
 log = logging.getLogger(__name__)
 
 
-class DomainError(Exception):
-    """An expected failure with a status, a stable code and a message a person understands."""
-
-    status = 400
-    code = "bad_request"
-
-    def __init__(self, message: str, *, details: dict | list | None = None, code: str | None = None,
-                 status: int | None = None):
-        super().__init__(message)
-        self.message = message
-        self.details = details or {}
-        if code:
-            self.code = code
-        if status:
-            self.status = status
-
-
-class NotFound(DomainError):
-    status = 404
-    code = "not_found"
-
-
-class Conflict(DomainError):
-    status = 409
-    code = "conflict"
-
-
-class Invalid(DomainError):
-    status = 422
-    code = "validation_error"
-
-
-class OutOfScope(DomainError):
-    status = 403
-    code = "forbidden"
-
-
 class Unauthenticated(DomainError):
-    status = 401
     code = "unauthenticated"
 
 
-HTTP_CODES = {
-    400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-    409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type", 422: "validation_error",
-    429: "too_many_requests", 500: "internal_error",
+@dataclass(frozen=True)
+class Entry:
+    """One code's message (a catalogue msgid, ``%(name)s`` for its parameters) and HTTP status (``None``:
+    the status of its API code, see ``STATUS``)."""
+
+    message: object
+    status: int | None = None
+
+
+def E(message: object, status: int | None = None) -> Entry:  # noqa: N802 - reads as a table
+    return Entry(message, status)
+
+
+# The status of each API code; a code's own entry may say otherwise.
+STATUS = {
+    "bad_request": 400, "unauthenticated": 401, "forbidden": 403, "not_found": 404, "method_not_allowed": 405,
+    "conflict": 409, "payload_too_large": 413, "too_large": 413, "too_many_pixels": 413, "unsupported_format": 415,
+    "corrupt_image": 422,
+    "unsupported_media_type": 415, "validation_error": 422, "too_many_requests": 429, "internal_error": 500,
 }
+
+MESSAGES: dict[str, Entry] = {
+    # --- generic: an HTTP status, or a code raised without a reason ------------------------------------------
+    "bad_request": E(_l("The request could not be understood.")),
+    "bad_request.not_json": E(_l("The request body is not valid JSON.")),
+    "bad_request.csrf": E(_l("The form has expired or did not come from this site (CSRF token missing or wrong); "
+                             "reload the page and try again.")),
+    "unauthenticated": E(_l("Sign in or send a bearer token.")),
+    "unauthenticated.bad_token": E(_l("The bearer token is invalid, expired or revoked.")),
+    "forbidden": E(_l("You may not do this.")),
+    "forbidden.role": E(_l("Your role may not do this.")),
+    "forbidden.no_policy": E(_l("This address declares no access policy and is refused.")),
+    "not_found": E(_l("Nothing was found at this address.")),
+    "method_not_allowed": E(_l("This address does not take this kind of request.")),
+    "conflict": E(_l("This conflicts with what is stored.")),
+    "payload_too_large": E(_l("The request is larger than the server accepts.")),
+    "unsupported_media_type": E(_l("The request's content type is not accepted here.")),
+    "validation_error": E(_l("Some fields are invalid.")),
+    "too_many_requests": E(_l("Too many requests; wait a moment and try again.")),
+    "internal_error": E(_l("An unexpected error occurred; it has been logged.")),
+    "validation_error.nul_character": E(_l("Text may not contain NUL characters.")),
+    "validation_error.nul_character_field": E(_l("contains a NUL character")),
+    "not_found.nul_character": E(_l("Nothing has a name with a NUL character.")),
+    "validation_error.identity": E(_l("%(reason)s")),
+    "validation_error.too_long": E(_l("At most %(max)s characters.")),
+    "validation_error.not_a_date": E(_l("Give a date as YYYY-MM-DD.")),
+    # --- registry, accounts and scope ------------------------------------------------------------------------
+    "not_found.outlet": E(_l("There is no outlet %(code)s.")),
+    "not_found.machine": E(_l("There is no X-ray machine %(code)s.")),
+    "not_found.staff": E(_l("There is no staff member %(code)s.")),
+    "not_found.contract_customer": E(_l("There is no contract customer %(code)s.")),
+    "not_found.region": E(_l("There is no region %(code)s.")),
+    "not_found.user": E(_l("There is no user %(username)s.")),
+    "not_found.token": E(_l("There is no such token.")),
+    "not_found.notification": E(_l("There is no such notification.")),
+    "forbidden.outlet_scope": E(_l("Outlet %(code)s is outside your scope.")),
+    "forbidden.machine_scope": E(_l("X-ray machine %(code)s is outside your scope.")),
+    "forbidden.region_scope": E(_l("Region %(code)s is outside your scope.")),
+    "validation_error.unknown_region": E(_l("There is no region %(code)s.")),
+    "validation_error.unknown_enterprise": E(_l("There is no enterprise %(code)s.")),
+    "validation_error.unknown_outlet": E(_l("There is no outlet %(code)s.")),
+    "validation_error.unknown_outlets": E(_l("There are no outlets %(codes)s.")),
+    "conflict.exists": E(_l("%(value)s exists already.")),
+    "conflict.username_taken": E(_l("The username %(username)s is taken.")),
+    "validation_error.password_too_short": E(_l("The password needs at least %(min)s characters.")),
+    "validation_error.token_days": E(_l("A token is valid for 1 to %(max)s days.")),
+    "validation_error.inspector_needs_region": E(_l("An inspector needs a region.")),
+    "validation_error.manager_needs_outlets": E(_l("An outlet manager needs at least one outlet.")),
+    "validation_error.screener_certificate": E(_l("A screener needs a certificate number.")),
+    "validation_error.valid_until_before_filed_on": E(_l("The end of validity is before the filing date.")),
+    # --- daily logs --------------------------------------------------------------------------------------------
+    "validation_error.choose_file": E(_l("Choose a file to upload.")),
+    "empty_file": E(_l("The file is empty."), 422),
+    "too_large.upload": E(_l("The file is larger than the limit of %(max_mib)s MiB; split it by day.")),
+    "too_large.log_file": E(_l("The file is larger than the limit; split it by day.")),
+    "unsupported_format.log_file": E(_l("This is not a daily log: upload it as CSV, XLSX (Excel workbook) or "
+                                        "JSON Lines.")),
+    "undecodable_text": E(_l("The file's text is neither UTF-8 nor GBK; save it again as CSV UTF-8."), 422),
+    "undecodable_text.line": E(_l("Line %(line)s of the file is neither UTF-8 nor GBK text like the lines before it; "
+                                  "save the file again as CSV UTF-8."), 422),
+    "malformed_csv": E(_l("The CSV file is malformed; check for an unclosed quote (\")."), 422),
+    "no_header": E(_l("No header row found: the first rows name no daily-log column such as 运单号 (waybill_no)."),
+                   422),
+    "encrypted_xlsx": E(_l("The workbook is password-protected or a legacy .xls file; remove the password and save "
+                           "it as .xlsx or CSV."), 422),
+    "corrupt_xlsx": E(_l("The Excel workbook is damaged or incomplete; open it in Excel or WPS, save it again as "
+                         ".xlsx and upload that."), 422),
+    "zip_bomb": E(_l("The workbook expands to far more data than a daily log holds; it was not opened."), 422),
+    "missing_columns": E(_l("Required columns are missing: %(columns)s."), 422),
+    "no_rows": E(_l("The file has a header row but no data rows."), 422),
+    "outlet_inactive": E(_l("Outlet %(code)s is deactivated and takes no uploads."), 409),
+    "not_found.batch": E(_l("There is no upload batch %(id)s.")),
+    "not_found.record": E(_l("Outlet %(outlet)s has no record of waybill %(waybill_no)s.")),
+    # --- X-ray screening --------------------------------------------------------------------------------------
+    "unsupported_format.image": E(_l("Only PNG, JPEG and TIFF images are accepted."), 422),
+    "too_large.image": E(_l("The image is larger than the limit of %(max_mib)s MiB.")),
+    "too_many_pixels.image": E(_l("The image has more pixels than the limit of %(max_pixels)s.")),
+    "corrupt_image.image": E(_l("The image is damaged or incomplete and cannot be decoded."), 422),
+    "not_found.xray_event": E(_l("There is no X-ray event %(id)s.")),
+    "not_found.image_purged": E(_l("This event's image was deleted after the retention period.")),
+    "not_found.model_version": E(_l("There is no model version %(version)s.")),
+    "conflict.already_reviewed": E(_l("This event has been reviewed already.")),
+    "validation_error.seizure_category": E(_l("A seizure needs a prohibited-item category (1–19).")),
+    "validation_error.unknown_category": E(_l("There is no prohibited-item category %(category)s.")),
+    "validation_error.not_screener_here": E(_l("Check-ins need a screener of this machine's outlet.")),
+    "validation_error.empty_period": E(_l("The end of the period must be after its start.")),
+    # --- audits -----------------------------------------------------------------------------------------------
+    "not_found.audit": E(_l("There is no audit %(id)s.")),
+    "not_found.audit_plan": E(_l("There is no audit plan %(id)s.")),
+    "not_found.schedule": E(_l("There is no audit schedule %(id)s.")),
+    "not_found.photo": E(_l("There is no photo %(id)s.")),
+    "not_found.order": E(_l("There is no rectification order %(id)s.")),
+    "forbidden.not_assigned": E(_l("Only the inspectors assigned to this audit may work on it.")),
+    "conflict.audit_closed": E(_l("This audit is closed; it can no longer change.")),
+    "conflict.audit_not_closed": E(_l("Only a closed audit's result can be published.")),
+    "conflict.checklist_incomplete": E(_l("These checklist items have no verdict yet: %(items)s.")),
+    "conflict.order_closed": E(_l("This rectification order is closed.")),
+    "validation_error.unknown_checklist_item": E(_l("There is no checklist item %(item)s.")),
+    "validation_error.deadline_not_future": E(_l("A rectification needs a deadline after today.")),
+    "validation_error.draw_no_outlets": E(_l("A plan draws at least one outlet.")),
+    "validation_error.draw_too_few_outlets": E(_l("Only %(available)s active outlets can be drawn, not "
+                                                  "%(wanted)s.")),
+    "validation_error.draw_too_few_inspectors": E(_l("%(audits)s audits of %(per_audit)s inspectors need "
+                                                     "%(needed)s inspectors free that day; %(free)s are.")),
+    "validation_error.draw_no_fresh_team": E(_l("Not enough inspectors are left for outlet %(outlet)s who did not "
+                                                "audit it last time.")),
+    "payload_too_large.photo": E(_l("The photo is larger than %(max_mib)s MiB.")),
+    "validation_error.photo_type": E(_l("Photos must be JPEG or PNG images.")),
+    # --- traceability -----------------------------------------------------------------------------------------
+    "not_found.case": E(_l("There is no case %(id)s.")),
+    "not_found.case_no": E(_l("There is no case %(case_no)s.")),
+    "not_found.watchlist": E(_l("Case %(case_no)s has no watchlist %(id)s.")),
+    "not_found.evidence_event": E(_l("X-ray event %(id)s is not in your cases' evidence.")),
+    "forbidden.not_case_investigator": E(_l("Case %(case_no)s is another investigator's.")),
+    "forbidden.inspector_case": E(_l("Inspectors trace without a case.")),
+    "forbidden.inspector_waybill_only": E(_l("Inspectors may trace a waybill number only.")),
+    "case_pending": E(_l("Case %(case_no)s is waiting for approval and allows no queries yet."), 403),
+    "case_refused": E(_l("Case %(case_no)s was refused and allows no queries."), 403),
+    "case_expired": E(_l("Case %(case_no)s has expired and allows no more queries."), 403),
+    "conflict.case_registered": E(_l("Case %(case_no)s is registered already.")),
+    "conflict.case_expired": E(_l("Case %(case_no)s has expired.")),
+    "conflict.case_pending": E(_l("Case %(case_no)s is still pending.")),
+    "conflict.case_approved": E(_l("Case %(case_no)s is approved already.")),
+    "conflict.case_refused": E(_l("Case %(case_no)s is refused already.")),
+    "validation_error.case_validity_ended": E(_l("The validity of this case has already ended.")),
+    "validation_error.agency_required": E(_l("Name the agency that runs the investigation.")),
+    "validation_error.case_no_required": E(_l("An investigator traces under a case: give its number.")),
+    "validation_error.one_query": E(_l("Give one query: a waybill number; an ID type and number; a phone number; a "
+                                       "name and a period; or an outlet and a period.")),
+    "validation_error.several_queries": E(_l("Give only one query, not %(fields)s.")),
+    "validation_error.waybill_format": E(_l("A waybill number has 8–32 letters, digits or hyphens.")),
+    "validation_error.id_type_missing": E(_l("Choose the ID type.")),
+    "validation_error.period_required": E(_l("Name and outlet queries need a period (from and to).")),
+    "validation_error.period_reversed": E(_l("The end of the period is before its start.")),
+    "validation_error.period_too_long": E(_l("A period is at most %(max_days)s days.")),
+}
+
+
+def _entry(code: str) -> Entry:
+    """The entry of ``code``, else of its API code (an unknown code is logged: every code belongs in the table)."""
+    entry = MESSAGES.get(code)
+    if entry is None:
+        log.warning("error code %s has no entry in greenshield.errors.MESSAGES", code)
+        entry = MESSAGES.get(code.partition(".")[0], MESSAGES["bad_request"])
+    return entry
+
+
+def status_of(code: str) -> int:
+    entry = MESSAGES.get(code)
+    if entry is not None and entry.status is not None:
+        return entry.status
+    return STATUS.get(code.partition(".")[0], 400)
+
+
+def _param(value: object) -> object:
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return "、".join(str(_param(v)) for v in value) if _chinese() else ", ".join(str(_param(v)) for v in value)
+    return value
+
+
+def _chinese() -> bool:
+    locale = get_locale()
+    return locale is not None and locale.language == "zh"
+
+
+def message(code: str, params: Mapping | None = None, locale: str | None = None) -> str:
+    """The message of ``code`` with ``params``, in the request's language (or ``locale``)."""
+    if locale is not None:
+        with force_locale(locale):
+            return message(code, params)
+    text = str(_entry(code).message)
+    if params:
+        try:
+            text = text % {key: _param(value) for key, value in params.items()}
+        except (KeyError, TypeError, ValueError):
+            log.warning("message of %s does not fit its parameters %s", code, sorted(params))
+    return text
+
+
+def exception_message(exc: DomainError) -> str:
+    return message(exc.code, exc.params)
+
+
+def on_field(exc: Exception, field: str) -> DomainError:
+    """A rule's refusal (an identity number, a code) as the error of the input ``field``."""
+    if isinstance(exc, DomainError):
+        exc.field = field
+        return exc
+    return Invalid("validation_error.identity", field=field, reason=str(exc))
+
+
+def form_errors(exc: Exception) -> dict[str, list[str]]:
+    """Messages by form field for a page to show beside its inputs (``_`` for the form as a whole)."""
+    if isinstance(exc, ValidationError):
+        return {key: value if isinstance(value, list) else [value] for key, value in exc.messages.items()}
+    if isinstance(exc, DomainError):
+        return {exc.field or "_": [exception_message(exc)]}
+    raise TypeError(f"not a user error: {exc!r}")
 
 
 def wants_json() -> bool:
@@ -84,6 +278,12 @@ def error_response(status: int, code: str, message: str, details=None, headers=N
     return response, status, headers or {}
 
 
+def domain_error_response(exc: DomainError):
+    text = exception_message(exc)
+    details = exc.details or ({exc.field: [text]} if exc.field else {})
+    return error_response(status_of(exc.code), exc.api_code, text, details)
+
+
 NUL = "\x00"
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
@@ -102,7 +302,7 @@ def refuse_nul_characters() -> None:
     """``before_request``: text with a NUL character never reaches the database (PostgreSQL can neither store nor
     compare it). Raises NotFound for one in the path, Invalid (422) for one in the query, a form field or JSON."""
     if _has_nul(request.view_args or {}):
-        raise NotFound("Nothing has a name with a NUL character.")
+        raise NotFound("not_found.nul_character")
     fields = [name for name, value in request.args.items(multi=True) if _has_nul([name, value])]
     if request.mimetype in FORM_TYPES:
         fields += [name for name, value in request.form.items(multi=True) if _has_nul([name, value])]
@@ -112,8 +312,8 @@ def refuse_nul_characters() -> None:
     elif _has_nul(body):
         fields.append("_body")
     if fields:
-        raise Invalid("Text may not contain NUL characters.",
-                      details={name: ["contains a NUL character"] for name in fields})
+        each = message("validation_error.nul_character_field")
+        raise Invalid("validation_error.nul_character", details={name: [each] for name in fields})
 
 
 def _validation_details(exc_data) -> dict:
@@ -126,43 +326,44 @@ def _validation_details(exc_data) -> dict:
     return messages
 
 
+HTTP_CODES = {status: code for code, status in STATUS.items()
+              if code in ("bad_request", "unauthenticated", "forbidden", "not_found", "method_not_allowed",
+                          "conflict", "payload_too_large", "unsupported_media_type", "validation_error",
+                          "too_many_requests", "internal_error")}
+
+
 def init_app(app: Flask) -> None:
-    from audits.errors import AuditError, NotFoundError, StateError
-
     app.before_request(refuse_nul_characters)
-
-    @app.errorhandler(AuditError)
-    def _audit(exc: AuditError):
-        status, code = ((404, "not_found") if isinstance(exc, NotFoundError) else
-                        (409, "conflict") if isinstance(exc, StateError) else (422, "validation_error"))
-        details = {exc.field: [exc.message]} if exc.field else {}
-        return error_response(status, code, exc.message, details)
 
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        return domain_error_response(exc)
 
     @app.errorhandler(ValidationError)
     def _validation(exc: ValidationError):
-        return error_response(422, "validation_error", "Some fields are invalid.", exc.messages)
+        return error_response(422, "validation_error", message("validation_error"), exc.messages)
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError):
+        return error_response(400, "bad_request", message("bad_request.csrf"))
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
         status = exc.code or 500
         if status == 422:
-            return error_response(422, "validation_error", "Some fields are invalid.",
+            return error_response(422, "validation_error", message("validation_error"),
                                   _validation_details(getattr(exc, "data", None)))
-        message = exc.description or exc.name
+        code = HTTP_CODES.get(status, exc.name.lower().replace(" ", "_"))
         details = _validation_details(getattr(exc, "data", None)) if status == 400 else None
+        text = message(code) if code in MESSAGES else (exc.description or exc.name)
         if details and "Invalid JSON body." in str(details):
-            message = "The request body is not valid JSON."
+            text = message("bad_request.not_json")
         headers = dict(exc.get_headers()) if status in (405, 429) else None
         if headers:
             headers.pop("Content-Type", None)
-        return error_response(status, HTTP_CODES.get(status, exc.name.lower().replace(" ", "_")), message,
-                              details, headers=headers)
+        return error_response(status, code, text, details, headers=headers)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response(500, "internal_error", "An unexpected error occurred; it has been logged.")
+        return error_response(500, "internal_error", message("internal_error"))

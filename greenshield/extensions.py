@@ -4,7 +4,7 @@ from __future__ import annotations
 import http
 
 from apispec import BasePlugin
-from flask import Flask, request, session
+from flask import Flask, has_request_context, request, session
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -31,7 +31,6 @@ class ErrorSchema(Schema):
 
 
 WRITES = ("post", "put", "patch", "delete")
-BINARY = {"type": "string", "format": "binary"}  # the schema of a file in a response (image, zip, CSV)
 
 
 class StandardErrors(BasePlugin):
@@ -110,15 +109,16 @@ def select_locale() -> str:
     from flask import current_app
 
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():
+        return current_app.config["BABEL_DEFAULT_LOCALE"]  # the CLI and jobs speak the default language
     chosen = session.get("lang")
     if chosen in languages:
         return chosen
     return request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
-def init_app(app: Flask) -> None:
-    from greenshield import api_v1
-
+def init_app(app: Flask) -> GreenShieldApi:
+    """Set up the extensions; returns the API, on which the factory registers the features' blueprints."""
     app.url_map.converters["int"] = Identifier
     app.url_rule_class = IdentifierRule
     csrf.init_app(app)
@@ -130,4 +130,4 @@ def init_app(app: Flask) -> None:
     })
     api = GreenShieldApi(app, spec_kwargs={"extra_plugins": [StandardErrors()]})
     app.extensions["greenshield.api"] = api
-    api_v1.register(api)
+    return api

@@ -5,6 +5,8 @@ import unicodedata
 
 from marshmallow import fields, validate
 
+BINARY = {"type": "string", "format": "binary"}  # the schema of a file in a response (image, zip, CSV)
+
 
 class Code(fields.String):
     """An identifier code: NFKC-normalised, stripped, upper-cased, then matched against ``pattern``."""

@@ -10,7 +10,6 @@ import datetime as dt
 import logging
 import os
 import socket
-from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 from flask import Flask
@@ -19,9 +18,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models import AuditSchedule, ScheduleFiring, utcnow
+from models.base import CHINA, china_today
 
 log = logging.getLogger(__name__)
-TIMEZONE = ZoneInfo("Asia/Shanghai")
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 _app: Flask | None = None
 _scheduler = None
@@ -33,7 +32,8 @@ def bind(app: Flask, scheduler=None) -> None:
     _app, _scheduler = app, scheduler
 
 
-def _the_app() -> Flask:
+def job_app() -> Flask:
+    """The app the scheduled jobs run under: the scheduler's (``bind``), else one made from the environment."""
     global _app
     if _app is None:
         from greenshield import create_app
@@ -43,7 +43,7 @@ def _the_app() -> Flask:
 
 def last_fire_time(cron: str, now: dt.datetime, window: dt.timedelta = dt.timedelta(hours=2)) -> dt.datetime | None:
     """The most recent time ``cron`` fired at or before ``now`` (looking back at most ``window``)."""
-    trigger = CronTrigger.from_crontab(cron, timezone=TIMEZONE)
+    trigger = CronTrigger.from_crontab(cron, timezone=CHINA)
     fire = trigger.get_next_fire_time(None, now - window)
     last = None
     while fire is not None and fire <= now:
@@ -66,22 +66,23 @@ def run_audit_schedule(schedule_id: int) -> str:
     """Fire a recurring draw: once per firing of its cron, whatever the number of scheduler processes."""
     from audits import plans
     from greenshield import db
-    from greenshield.audits.services import flagged_xray_counts, plan_settings, today
+    from greenshield.audits.services import flagged_xray_counts, plan_settings
+    from greenshield.context import settings_of
 
-    app = _the_app()
-    with app.test_request_context(), db.job_session(write=True) as session:
+    app = job_app()
+    with app.app_context(), db.job_session(write=True) as session:
         schedule = session.get(AuditSchedule, schedule_id)
         if schedule is None or not schedule.active:
             return "inactive"
-        fire = last_fire_time(schedule.cron, dt.datetime.now(TIMEZONE))
+        fire = last_fire_time(schedule.cron, dt.datetime.now(CHINA))
         if fire is None or not claim(session, f"audit-schedule-{schedule_id}", fire):
             return "claimed elsewhere"
-        as_of = today()
+        as_of = china_today()
         plan, _ = plans.create_plan(
             session, region_code=schedule.region_code, outlets=schedule.outlets,
             per_audit=schedule.inspectors_per_audit, due_date=as_of + dt.timedelta(days=schedule.due_in_days),
             seed=None, created_by=None, as_of=as_of, schedule_id=schedule.id,
-            flagged_xray=flagged_xray_counts(as_of), **plan_settings())
+            flagged_xray=flagged_xray_counts(session, as_of), **plan_settings(settings_of(app)))
         schedule.last_fired_at = utcnow()
         log.info("schedule %s fired at %s: plan %s", schedule_id, fire, plan.id)
         return f"plan {plan.id}"
@@ -91,20 +92,20 @@ def daily_audit_duties() -> dict[str, int]:
     """Follow-up audits at deadlines, alerts for overdue orders, targeted audits for lasting low rates."""
     from audits import workflow
     from greenshield import db
-    from greenshield.audits.services import today
+    from greenshield.context import settings_of
 
-    app = _the_app()
-    with app.test_request_context(), db.job_session(write=True) as session:
-        day = today()
-        if not claim(session, "daily-audit-duties", dt.datetime.combine(day, dt.time(), TIMEZONE)):
+    app = job_app()
+    settings = settings_of(app)
+    with app.app_context(), db.job_session(write=True) as session:
+        day = china_today()
+        if not claim(session, "daily-audit-duties", dt.datetime.combine(day, dt.time(), CHINA)):
             return {}
-        config = app.config
         return {
             "follow_ups": len(workflow.create_follow_ups(session, day)),
             "overdue": len(workflow.raise_overdue(session, day)),
             "targeted": len(workflow.create_targeted(
-                session, day, consecutive_days=config["AUDIT_TARGETED_CONSECUTIVE_DAYS"],
-                threshold=config["REAL_NAME_THRESHOLD"], per_audit=config["AUDIT_INSPECTORS_PER_AUDIT"])),
+                session, day, consecutive_days=settings.audit_targeted_consecutive_days,
+                threshold=settings.real_name_threshold, per_audit=settings.audit_inspectors_per_audit)),
         }
 
 
@@ -114,7 +115,7 @@ def sync_schedules() -> int:
 
     if _scheduler is None:
         return 0
-    app = _the_app()
+    app = job_app()
     with app.app_context(), db.job_session() as session:
         wanted = {f"audit-schedule-{s.id}": s for s in session.scalars(
             select(AuditSchedule).where(AuditSchedule.active.is_(True)))}
@@ -123,7 +124,7 @@ def sync_schedules() -> int:
             job.remove()
     for job_id, schedule in wanted.items():
         existing = _scheduler.get_job(job_id)
-        trigger = CronTrigger.from_crontab(schedule.cron, timezone=TIMEZONE)
+        trigger = CronTrigger.from_crontab(schedule.cron, timezone=CHINA)
         if existing is None or str(existing.trigger) != str(trigger):
             _scheduler.add_job("greenshield.jobs:run_audit_schedule", trigger, args=[schedule.id], id=job_id,
                                replace_existing=True)

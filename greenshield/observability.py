@@ -18,7 +18,6 @@ import shutil
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -28,9 +27,9 @@ from types import SimpleNamespace
 from flask import Blueprint, Flask, Response, current_app, g, has_request_context, request
 
 from greenshield.auth.policy import allow
+from greenshield.context import request_id
 from models import Role
 
-REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 ACCESS = logging.getLogger("greenshield.access")
 # Anything shaped like a resident ID (18 characters) or a mainland mobile number is masked in every log line.
 PII_SHAPES = re.compile(r"(?<![0-9A-Za-z])(?:\d{6}(?:18|19|20)\d{9}[\dXx]|\d{15}|(?:\+?86[- ]?)?1[3-9]\d{9})"
@@ -46,17 +45,6 @@ bp = Blueprint("observability", __name__)
 
 
 # --- request ids --------------------------------------------------------------------------------------------
-
-
-def request_id() -> str:
-    """The caller's ``X-Request-ID`` when it is a sane token (1-64 of ``[A-Za-z0-9._-]``), else a new one.
-
-    Kept in ``g.request_id`` for the rest of the request; echoed in the response's ``X-Request-ID``.
-    """
-    if "request_id" not in g:
-        given = request.headers.get("X-Request-ID", "")
-        g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
-    return g.request_id
 
 
 def _start_request() -> None:

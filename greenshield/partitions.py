@@ -85,9 +85,9 @@ def list_partitions(connection: Connection) -> list[Partition]:
 def create_partitions_ahead() -> list[str]:
     """Daily scheduled job: the partitions of this month and the next three exist (see ``ensure_partitions``)."""
     from greenshield import db
-    from greenshield.jobs import _the_app
+    from greenshield.jobs import job_app
 
-    with _the_app().app_context(), db.job_session() as session:
+    with job_app().app_context(), db.job_session() as session:
         return ensure_partitions(session.connection())
 
 

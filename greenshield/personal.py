@@ -1,17 +1,17 @@
 """The personal-data vault of the running app, and masking for roles that may not see clear text."""
 from __future__ import annotations
 
-from flask import current_app
 from sqlalchemy.orm import Session
 
 from greenshield import pii
+from greenshield.settings import Settings
 from inspection.identity import mask_id_no, mask_phone
 from models import PiiKeyState
 
 
-def vault(session: Session) -> pii.Vault:
+def vault(session: Session, settings: Settings) -> pii.Vault:
     """The vault with the key version the database says its data uses (keys made on first use)."""
-    keys = pii.ensure_keyring(current_app.config["INSTANCE_PATH"])
+    keys = pii.ensure_keyring(settings.instance_path)
     state = session.get(PiiKeyState, 1)
     return pii.Vault(keys, state.active_version if state else min(keys))
 

@@ -11,6 +11,7 @@ from apscheduler.triggers.cron import CronTrigger
 from flask import Flask
 
 from greenshield import db, jobs, observability
+from models.base import CHINA
 
 MISFIRE_GRACE_SECONDS = 3600
 
@@ -26,11 +27,11 @@ def build(app: Flask) -> BlockingScheduler:
         jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename="apscheduler_jobs")},
         executors={"default": ThreadPoolExecutor(4)},
         job_defaults={"coalesce": True, "misfire_grace_time": MISFIRE_GRACE_SECONDS, "max_instances": 1},
-        timezone=jobs.TIMEZONE,
+        timezone=CHINA,
     )
     scheduler.add_job("greenshield.jobs:sync_schedules", "interval", minutes=1, id="sync-schedules",
                       replace_existing=True)
-    scheduler.add_job("greenshield.jobs:daily_audit_duties", CronTrigger(hour=1, minute=5, timezone=jobs.TIMEZONE),
+    scheduler.add_job("greenshield.jobs:daily_audit_duties", CronTrigger(hour=1, minute=5, timezone=CHINA),
                       id="daily-audit-duties", replace_existing=True)
     for job_id, func, trigger in PERIODIC_JOBS:
         scheduler.add_job(func, trigger, id=job_id, replace_existing=True)
@@ -46,10 +47,10 @@ def _count_run(event: JobExecutionEvent) -> None:
 
 
 PERIODIC_JOBS: list[tuple[str, str, CronTrigger]] = [
-    ("xray-retention", "greenshield.xray.jobs:purge_expired_images", CronTrigger(hour=2, minute=15, timezone=jobs.TIMEZONE)),
-    ("trace-watchlists", "greenshield.trace.jobs:run_watchlists", CronTrigger(minute="*", timezone=jobs.TIMEZONE)),
-    ("access-log-checkpoint", "greenshield.trace.jobs:checkpoint_access_log", CronTrigger(minute=5, timezone=jobs.TIMEZONE)),
-    ("partitions-ahead", "greenshield.partitions:create_partitions_ahead", CronTrigger(hour=0, minute=40, timezone=jobs.TIMEZONE)),
+    ("xray-retention", "greenshield.xray.jobs:purge_expired_images", CronTrigger(hour=2, minute=15, timezone=CHINA)),
+    ("trace-watchlists", "greenshield.trace.jobs:run_watchlists", CronTrigger(minute="*", timezone=CHINA)),
+    ("access-log-checkpoint", "greenshield.trace.jobs:checkpoint_access_log", CronTrigger(minute=5, timezone=CHINA)),
+    ("partitions-ahead", "greenshield.partitions:create_partitions_ahead", CronTrigger(hour=0, minute=40, timezone=CHINA)),
 ]
 """Further periodic jobs of other features: (id, "module:function", trigger)."""
 

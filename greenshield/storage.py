@@ -8,6 +8,7 @@ seam is here, the implementation is not shipped (see docs/scaling.md).
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -16,9 +17,8 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 from urllib.parse import unquote, urlsplit
 
-from flask import current_app
+from greenshield.settings import Settings
 
-EXTENSION = "greenshield.storage"
 KEY = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 CHUNK = 1 << 20
 
@@ -131,15 +131,11 @@ def from_url(url: str) -> Storage:
     raise ValueError(f"STORAGE_URL {url!r}: only file:///absolute/folder is supported by this release")
 
 
-def storage() -> Storage:
-    """The app's storage: ``STORAGE_URL`` or the instance folder (made on first use)."""
-    found = current_app.extensions.get(EXTENSION)
-    if found is None:
-        found = current_app.extensions[EXTENSION] = configured(current_app.config)
-    return found
+def of(settings: Settings) -> Storage:
+    """The storage the settings name: ``STORAGE_URL``, else the instance folder. One per process and place."""
+    return _storage(settings.storage_url, str(settings.instance_path))
 
 
-def configured(config) -> Storage:
-    """The storage a configuration names (for code that has a config but no app context)."""
-    url = config.get("STORAGE_URL")
-    return from_url(url) if url else FileSystemStorage(config["INSTANCE_PATH"])
+@functools.lru_cache(maxsize=8)
+def _storage(url: str | None, instance_path: str) -> Storage:
+    return from_url(url) if url else FileSystemStorage(instance_path)

@@ -19,9 +19,19 @@ BigId = BigInteger().with_variant(Integer, "sqlite")
 """A 64-bit surrogate key that is still SQLite's rowid alias (and so auto-increments there)."""
 
 
+CHINA = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+"""China Standard Time, the time of every business day, deadline and "today" of the rules. Asia/Shanghai has kept
+UTC+8 without daylight saving since 1991, so a fixed offset is exact (and cheaper than a zoneinfo lookup)."""
+
+
 def utcnow() -> dt.datetime:
     """The current time, timezone-aware in UTC."""
     return dt.datetime.now(dt.timezone.utc)
+
+
+def china_today() -> dt.date:
+    """Today's date in China."""
+    return dt.datetime.now(CHINA).date()
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):

@@ -77,6 +77,25 @@ def app(app_config):
 
 
 @pytest.fixture
+def configure(app, monkeypatch):
+    """``configure(trace_max_results=2, ...)``: this test's app runs with these settings changed."""
+    from greenshield.context import SETTINGS, settings_of
+
+    def change(**changes):
+        monkeypatch.setitem(app.extensions, SETTINGS, settings_of(app).replace(**changes))
+
+    return change
+
+
+@pytest.fixture
+def settings(app):
+    """The app's settings (as services take them)."""
+    from greenshield.context import settings_of
+
+    return settings_of(app)
+
+
+@pytest.fixture
 def db(app):
     """The app's database, bound to one connection whose transaction is rolled back after the test."""
     database = app.extensions[gdb.EXTENSION]

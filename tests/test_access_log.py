@@ -16,9 +16,9 @@ from models import AccessLogEntry
 
 
 @pytest.fixture
-def checkpoints(app, tmp_path, monkeypatch):
+def checkpoints(app, tmp_path, configure):
     folder = tmp_path / "checkpoints"
-    monkeypatch.setitem(app.config, "ACCESS_LOG_CHECKPOINTS", str(folder))
+    configure(access_log_checkpoints=str(folder))
     return folder
 
 

@@ -68,7 +68,7 @@ def test_verify_draw_cli_and_tampering(client, runner, province, session):
 
 def test_plan_errors(client, province):
     too_many = client.post("/api/v1/audit-plans", json=plan_body(outlets=4), headers=province["admin"])
-    assert too_many.status_code == 422 and "inspectors" in too_many.get_json()["error"]["message"]
+    assert too_many.status_code == 422 and "空闲检查员" in too_many.get_json()["error"]["message"]
     unknown = client.post("/api/v1/audit-plans", json=plan_body(region_code="999999"), headers=province["admin"])
     assert unknown.status_code == 422
     bad = client.post("/api/v1/audit-plans", json=plan_body(outlets=0, due_date="2026-02-30"), headers=province["admin"])
@@ -105,7 +105,7 @@ def test_workflow_rectify_respond_follow_up_publish(client, province, session, r
     assert client.put(f"/api/v1/audits/{audit['id']}/checklist/rules_posted", json={"compliant": True},
                       headers=stranger).status_code == 403
     early = client.post(f"/api/v1/audits/{audit['id']}/close", json={"result": "pass"}, headers=headers)
-    assert early.status_code == 409 and "without a verdict" in early.get_json()["error"]["message"]
+    assert early.status_code == 409 and "尚未给出结论" in early.get_json()["error"]["message"]
     _work_through(client, headers, audit["id"], failing=("video_coverage",))
     photo = client.post(f"/api/v1/audits/{audit['id']}/checklist/video_coverage/photos",
                         data={"photo": (io.BytesIO(PNG), "cam.png")}, headers=headers)
@@ -128,10 +128,9 @@ def test_workflow_rectify_respond_follow_up_publish(client, province, session, r
     order_id = closed["order"]["id"]
     assert client.post(f"/api/v1/rectification-orders/{order_id}/response", json={"response": "已整改"},
                        headers=province["manager"]).get_json()["status"] == "answered"
-    import greenshield.audits.services as services
     import greenshield.jobs as jobs_module
     later = deadline + dt.timedelta(days=1)
-    monkeypatch.setattr(services, "today", lambda: later)
+    monkeypatch.setattr(jobs_module, "china_today", lambda: later)
     jobs_module.bind(client.application)
     result = runner.invoke(args=["audits", "run-daily"])
     assert json.loads(result.output)["follow_ups"] == 1
@@ -151,9 +150,8 @@ def test_overdue_order_raises_an_alert_once(client, province, session, runner, m
     deadline = today() + dt.timedelta(days=3)
     client.post(f"/api/v1/audits/{audit['id']}/close", json={"result": "rectify", "deadline": deadline.isoformat()},
                 headers=headers)
-    import greenshield.audits.services as services
     import greenshield.jobs as jobs_module
-    monkeypatch.setattr(services, "today", lambda: deadline + dt.timedelta(days=2))
+    monkeypatch.setattr(jobs_module, "china_today", lambda: deadline + dt.timedelta(days=2))
     jobs_module.bind(client.application)
     first = json.loads(runner.invoke(args=["audits", "run-daily"]).output)
     assert first["overdue"] == 1

@@ -17,9 +17,10 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from greenshield import archive, create_app
+from greenshield.context import settings_of
 from greenshield.personal import vault
 from greenshield.pii import ID_NO, PHONE
-from greenshield.storage import storage
+from greenshield.context import storage
 from inspection import synth
 from inspection.identity import gb11643_check_char, mask_id_no, mask_phone
 from models import BatchError, CollectionRecord, UploadBatch
@@ -211,7 +212,7 @@ def test_full_width_digits_and_lower_case_x_are_normalised(app, client, session,
     assert all(third[flag] for flag in FLAGS)
 
     with app.app_context():
-        v = vault(session)
+        v = vault(session, settings_of(app))
         stored = {r.waybill_no: r for r in session.scalars(select(CollectionRecord))}
         assert v.decrypt(stored["SF00000001"].sender_id_enc, ID_NO) == x_id
         assert v.decrypt(stored["SF00000002"].sender_id_enc, ID_NO) == other
@@ -588,7 +589,7 @@ def test_no_clear_id_or_phone_in_the_database_or_the_archive(app, client, sessio
     body = upload(client, admin, outlet.code, data).get_json()
     assert body["rows_accepted"] == 30
     with app.app_context():
-        v = vault(session)
+        v = vault(session, settings_of(app))
         secrets = set()
         for r in session.scalars(select(CollectionRecord)):
             secrets |= {v.decrypt(r.sender_id_enc, ID_NO), v.decrypt(r.sender_phone_enc, PHONE)}
@@ -606,7 +607,7 @@ def test_no_clear_id_or_phone_in_the_database_or_the_archive(app, client, sessio
     assert not any(secret.encode() in stored for secret in secrets)
     restored = io.BytesIO()
     with app.app_context():
-        archive.restore(storage(), archive.archive_key(body["sha256"]), restored, vault(session))
+        archive.restore(storage(), archive.archive_key(body["sha256"]), restored, vault(session, settings_of(app)))
     assert restored.getvalue() == data
 
 
@@ -702,7 +703,7 @@ def test_bulk_written_records_are_stored_as_the_orm_stores_them(app, client, ses
         CollectionRecord.batch_id == body["batch_id"]))}
     first, second = stored["BULK00000001"], stored["BULK00000002"]
     with app.app_context():
-        v = vault(session)
+        v = vault(session, settings_of(app))
     assert first.collected_at == dt.datetime(2025, 3, 10, 15, 59, 58, tzinfo=dt.UTC)
     assert first.collected_on == DAY and second.collected_on == DAY
     assert (first.row_no, first.version, first.is_current, first.quantity) == (2, 1, True, 3)

@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import MetaData, func, select
 
 from greenshield import archive, pii
+from greenshield.context import settings_of
 from greenshield.personal import vault
-from greenshield.storage import storage
+from greenshield.context import storage
 from inspection import synth
 from models import CollectionRecord, Finding, PiiKeyState
 from tests.test_ingest import DAY, csv_bytes, log_row, resident_id, upload, upload_rows
@@ -38,7 +39,7 @@ def clear_values(app, session) -> dict[int, tuple[str | None, str | None]]:
     """Every record's ID and phone number, decrypted with the app's current vault."""
     session.expire_all()
     with app.app_context():
-        v = vault(session)
+        v = vault(session, settings_of(app))
         return {r.id: (v.decrypt(r.sender_id_enc, pii.ID_NO), v.decrypt(r.sender_phone_enc, pii.PHONE))
                 for r in session.scalars(select(CollectionRecord))}
 
@@ -71,7 +72,7 @@ def test_rotation_keeps_every_value_and_reindexes_it(app, runner, session, inges
     assert session.get(PiiKeyState, 1).active_version == version
     assert clear_values(app, session) == before
     with app.app_context():
-        v = vault(session)
+        v = vault(session, settings_of(app))
         assert v.active == version
         for record in session.scalars(select(CollectionRecord)):
             id_no, phone = before[record.id]
@@ -117,7 +118,7 @@ def test_archive_still_restores_after_rotation(app, runner, session, instance, i
     assert header[:4] == archive.MAGIC and int.from_bytes(header[4:6], "big") == version
     restored = io.BytesIO()
     with app.app_context():
-        archive.restore(storage(), archive.archive_key(body["sha256"]), restored, vault(session))
+        archive.restore(storage(), archive.archive_key(body["sha256"]), restored, vault(session, settings_of(app)))
     assert restored.getvalue() == data
     assert not list(path.parent.glob("*.tmp")) and not list(path.parent.glob("*.new"))
 
@@ -131,14 +132,14 @@ def test_rotating_twice(app, runner, session, instance, ingested):
     keyring = pii.load_keyring(instance)
     assert {first, second} <= set(keyring) and min(keyring) < first
     with app.app_context():
-        v = vault(session)
+        v = vault(session, settings_of(app))
         assert v.active == second
         id_no = next(i for i, _ in before.values() if i)
         assert session.scalar(select(func.count()).select_from(CollectionRecord).where(
             CollectionRecord.sender_id_hmac == v.index(id_no, pii.ID_NO))) >= 1
     restored = io.BytesIO()
     with app.app_context():
-        archive.restore(storage(), archive.archive_key(ingested[2]["sha256"]), restored, vault(session))
+        archive.restore(storage(), archive.archive_key(ingested[2]["sha256"]), restored, vault(session, settings_of(app)))
     assert restored.getvalue() == ingested[1]
 
 

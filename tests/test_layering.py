@@ -48,3 +48,35 @@ def test_importing_the_app_package_has_no_side_effects():
             "print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip() == "[]"
+
+
+# The shell: views, API modules, the CLI, the app factory and the modules that read the request for them.
+SHELL = {"__init__.py", "views.py", "api.py", "cli.py", "web.py", "context.py", "extensions.py", "errors.py",
+         "db.py", "observability.py", "policy.py", "navigation.py"}
+REQUEST_GLOBALS = {"request", "g", "current_app", "session", "has_request_context", "test_request_context"}
+
+
+def request_globals_used(path: Path) -> set[str]:
+    """Names of the request and app globals a module imports from Flask or calls (``test_request_context``)."""
+    used = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module in ("flask", "flask.globals"):
+            used |= {alias.name for alias in node.names} & REQUEST_GLOBALS
+        elif isinstance(node, ast.Attribute) and node.attr == "test_request_context":
+            used.add("test_request_context")
+    return used
+
+
+def test_services_queries_and_jobs_take_their_context_as_arguments():
+    offenders = {
+        str(path.relative_to(REPO)): sorted(used)
+        for path in (REPO / "greenshield").rglob("*.py")
+        if path.name not in SHELL and (used := request_globals_used(path))
+    }
+    assert offenders == {}
+
+
+def test_the_request_check_catches_a_service_that_reads_the_request(tmp_path):
+    bad = tmp_path / "services.py"
+    bad.write_text("from flask import current_app, g\n\ndef f(app):\n    with app.test_request_context():\n        pass\n")
+    assert request_globals_used(bad) == {"current_app", "g", "test_request_context"}

@@ -46,7 +46,10 @@ def test_bad_outlet_input_is_422_with_the_field_named(client, admin, session, bo
 def test_malformed_json_and_wrong_body_type(client, admin):
     bad = client.post("/api/v1/outlets", data="{not json", content_type="application/json", headers=admin)
     assert bad.status_code == 400
-    assert bad.get_json()["error"]["message"] == "The request body is not valid JSON."
+    assert bad.get_json()["error"]["message"] == "请求内容不是有效的 JSON。"
+    english = client.post("/api/v1/outlets", data="{not json", content_type="application/json",
+                          headers={**admin, "Accept-Language": "en"})
+    assert english.get_json()["error"]["message"] == "The request body is not valid JSON."
     listed = client.post("/api/v1/outlets", json=[1, 2], headers=admin)
     assert listed.status_code == 422
 

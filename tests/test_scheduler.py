@@ -11,24 +11,25 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from greenshield.jobs import TIMEZONE, claim, last_fire_time
+from greenshield.jobs import claim, last_fire_time
 from models import AuditPlan, ScheduleFiring
+from models.base import CHINA
 from tests.conftest import run_cli
 
 GREENSHIELD = str(Path(sys.executable).parent / "greenshield")
 
 
 def test_last_fire_time_with_a_controlled_clock():
-    now = dt.datetime(2026, 12, 1, 8, 30, 12, tzinfo=TIMEZONE)
-    assert last_fire_time("*/15 * * * *", now) == dt.datetime(2026, 12, 1, 8, 30, tzinfo=TIMEZONE)
-    assert last_fire_time("0 8 * * *", now) == dt.datetime(2026, 12, 1, 8, 0, tzinfo=TIMEZONE)
+    now = dt.datetime(2026, 12, 1, 8, 30, 12, tzinfo=CHINA)
+    assert last_fire_time("*/15 * * * *", now) == dt.datetime(2026, 12, 1, 8, 30, tzinfo=CHINA)
+    assert last_fire_time("0 8 * * *", now) == dt.datetime(2026, 12, 1, 8, 0, tzinfo=CHINA)
     assert last_fire_time("0 8 1 * *", now + dt.timedelta(hours=3)) is None  # not within the look-back window
     assert last_fire_time("0 8 1 * *", now, window=dt.timedelta(days=40)) == dt.datetime(2026, 12, 1, 8, 0,
-                                                                                          tzinfo=TIMEZONE)
+                                                                                          tzinfo=CHINA)
 
 
 def test_a_firing_is_claimed_once(session):
-    fire = dt.datetime(2026, 12, 1, 8, 0, tzinfo=TIMEZONE)
+    fire = dt.datetime(2026, 12, 1, 8, 0, tzinfo=CHINA)
     assert claim(session, "job-x", fire) is True
     assert claim(session, "job-x", fire) is False
     assert claim(session, "job-x", fire + dt.timedelta(minutes=1)) is True

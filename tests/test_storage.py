@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from greenshield import storage as st
+from greenshield.context import settings_of
 from greenshield import archive
 from greenshield.personal import vault
 from tests.test_ingest import csv_bytes, log_row, upload
@@ -83,14 +84,11 @@ class MemoryStorage:
 
 
 @pytest.fixture
-def memory_storage(app):
-    previous = app.extensions.get(st.EXTENSION)
-    app.extensions[st.EXTENSION] = store = MemoryStorage()
-    yield store
-    if previous is None:
-        app.extensions.pop(st.EXTENSION)
-    else:
-        app.extensions[st.EXTENSION] = previous
+def memory_storage(monkeypatch):
+    """Every storage the app opens is this one (``storage.of`` makes them through ``_storage``)."""
+    store = MemoryStorage()
+    monkeypatch.setattr(st, "_storage", lambda url, instance_path: store)
+    return store
 
 
 def test_xray_images_and_heatmaps_go_through_the_storage(client, machine, sender, bags, memory_storage, app):  # noqa: F811
@@ -117,6 +115,6 @@ def test_the_daily_log_archive_goes_through_the_storage_and_survives_key_rotatio
     assert "1 archived files" in result.output
     restored = io.BytesIO()
     with app.app_context():
-        archive.restore(memory_storage, key, restored, vault(session))
+        archive.restore(memory_storage, key, restored, vault(session, settings_of(app)))
     assert restored.getvalue() == data
     assert set(Path(app.config["INSTANCE_PATH"]).rglob("*.gsa")) == before

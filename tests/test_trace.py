@@ -30,9 +30,9 @@ AGENCY = "呼和浩特市公安局"
 
 
 @pytest.fixture(autouse=True)
-def fresh_limits_and_checkpoints(app, tmp_path, monkeypatch):
+def fresh_limits_and_checkpoints(app, tmp_path, configure):
     """Rate-limit counters start empty; checkpoints go to a folder of this test."""
-    monkeypatch.setitem(app.config, "ACCESS_LOG_CHECKPOINTS", str(tmp_path / "checkpoints"))
+    configure(access_log_checkpoints=str(tmp_path / "checkpoints"))
     limiter.reset()
     yield
     limiter.reset()
@@ -337,18 +337,18 @@ def test_invalid_queries_are_422_and_logged(client, session, world, body, field)
     assert (last.action, last.outcome) == ("trace", "refused: invalid input")
 
 
-def test_results_are_limited_and_say_so(app, client, world, monkeypatch):
+def test_results_are_limited_and_say_so(app, client, world, configure):
     stock(client, world)
     case = approved_case(client, world)
-    monkeypatch.setitem(app.config, "TRACE_MAX_RESULTS", 2)
+    configure(trace_max_results=2)
     body = trace(client, world, "investigator", case_no=case["case_no"], outlet_code="TR-OUT-1",
                  **{"from": str(DAY), "to": str(DAY)}).get_json()
     assert body["count"] == 2 and body["truncated"] is True
 
 
-def test_trace_queries_are_rate_limited_per_user_and_logged(app, client, session, world, monkeypatch):
+def test_trace_queries_are_rate_limited_per_user_and_logged(app, client, session, world, configure):
     case = approved_case(client, world)
-    monkeypatch.setitem(app.config, "TRACE_RATE_LIMIT", "2 per minute")
+    configure(trace_rate_limit="2 per minute")
     codes = [trace(client, world, "investigator", case_no=case["case_no"], waybill_no="SF1000000001").status_code
              for _ in range(3)]
     assert codes == [200, 200, 429]
@@ -447,12 +447,12 @@ class _Hook(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def webhook(app, monkeypatch):
+def webhook(app, configure):
     server = http.server.HTTPServer(("127.0.0.1", 0), _Hook)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     _Hook.received = []
-    monkeypatch.setitem(app.config, "WATCHLIST_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/hook")
+    configure(watchlist_webhook_url=f"http://127.0.0.1:{server.server_port}/hook")
     yield _Hook.received
     server.shutdown()
     server.server_close()
@@ -544,7 +544,7 @@ def test_a_watchlist_needs_a_valid_query_and_cron(client, world):
 
 
 def _with_image_files(app, event: XrayEvent) -> tuple[bytes, bytes]:
-    from greenshield.storage import storage
+    from greenshield.context import storage
     from greenshield.xray.services import heatmap_key, image_key
 
     with app.app_context():
@@ -630,7 +630,7 @@ def test_investigator_pages_from_case_to_timeline(client, session, world, login)
     page = client.get(f"/cases/{case.id}").get_data(as_text=True)
     assert "HGA-WEB-1" in page and 'id="approve-form"' not in page
     refused = client.post("/trace", data={"case_no": "HGA-WEB-1", "waybill_no": "SF1000000001"})
-    assert refused.status_code == 403 and "pending" in refused.get_data(as_text=True)
+    assert refused.status_code == 403 and "案件 HGA-WEB-1 尚待审批，暂不能查询。" in refused.get_data(as_text=True)
 
     client.post("/logout")
     login(client, world.people["auditor"])
@@ -671,6 +671,11 @@ def test_auditors_read_filter_and_verify_the_log(client, session, world, login):
     by_case = client.get(f"/api/v1/access-log?case_no={case['case_no']}&action=trace", headers=world.h["admin"])
     assert [e["result_count"] for e in by_case.get_json()] == [1]
     assert client.get("/api/v1/access-log", headers=world.h["investigator"]).status_code == 403
+    day = today().isoformat()
+    this_day = client.get(f"/api/v1/access-log?from={day}&to={day}&action=trace", headers=world.h["auditor"])
+    assert len(this_day.get_json()) == 2
+    yesterday = (today() - dt.timedelta(days=1)).isoformat()
+    assert client.get(f"/api/v1/access-log?to={yesterday}", headers=world.h["auditor"]).get_json() == []
     verified = client.get("/api/v1/access-log/verify", headers=world.h["auditor"]).get_json()
     assert verified["ok"] is True and verified["first_bad_seq"] is None
 

@@ -8,11 +8,12 @@ from sqlalchemy import select
 from audits import plans, workflow
 from greenshield import db
 from greenshield.audits import schemas as s
-from greenshield.audits.services import (audit_for, flagged_xray_counts, photo_path, plan_settings, region_for,
+from greenshield.audits.services import (audit_for, flagged_xray_counts, photo_key, plan_settings, region_for,
                                          store_photo, today)
+from greenshield.context import settings, storage
 from greenshield.auth.policy import allow, current_user, outlet_in_scope, scope_outlets
 from greenshield.errors import NotFound
-from greenshield.extensions import BINARY
+from greenshield.fields import BINARY
 from models import (Audit, AuditPhoto, AuditPlan, AuditSchedule, AuditStatus, ChecklistEntry, OrderStatus, Outlet,
                     RectificationOrder, Role)
 
@@ -29,19 +30,19 @@ READERS = (Role.ADMIN, Role.INSPECTOR, Role.OUTLET_MANAGER)
 @allow(*PLANNERS)
 def create_plan(data):
     """Draw N outlets of a region weighted by risk, each with inspectors; the seed is stored and returned."""
-    region_for(data["region_code"])
+    region_for(db.session(), current_user(), data["region_code"])
     plan, created = plans.create_plan(
         db.session(), region_code=data["region_code"], outlets=data["outlets"],
         per_audit=data["inspectors_per_audit"], due_date=data["due_date"], seed=data["seed"],
-        created_by=current_user(), as_of=today(), flagged_xray=flagged_xray_counts(today()), **plan_settings())
+        created_by=current_user(), as_of=today(), flagged_xray=flagged_xray_counts(db.session(), today()), **plan_settings(settings()))
     return plan, 201 if created else 200
 
 
 def _plan(plan_id: int) -> AuditPlan:
     plan = db.session().get(AuditPlan, plan_id)
     if plan is None:
-        raise NotFound(f"No audit plan {plan_id}.")
-    region_for(plan.region_code)
+        raise NotFound("not_found.audit_plan", id=plan_id)
+    region_for(db.session(), current_user(), plan.region_code)
     return plan
 
 
@@ -75,7 +76,7 @@ def list_schedules():
 @allow(*PLANNERS)
 def create_schedule(data):
     """A recurring draw on a cron expression (Asia/Shanghai); the scheduler process picks it up within a minute."""
-    region_for(data["region_code"])
+    region_for(db.session(), current_user(), data["region_code"])
     schedule = AuditSchedule(**data, active=True, created_by_id=current_user().id)
     db.session().add(schedule)
     db.session().flush()
@@ -90,8 +91,8 @@ def update_schedule(data, schedule_id):
     """Pause (``active: false``) or resume a schedule."""
     schedule = db.session().get(AuditSchedule, schedule_id)
     if schedule is None:
-        raise NotFound(f"No schedule {schedule_id}.")
-    region_for(schedule.region_code)
+        raise NotFound("not_found.schedule", id=schedule_id)
+    region_for(db.session(), current_user(), schedule.region_code)
     schedule.active = data["active"]
     return schedule
 
@@ -120,9 +121,7 @@ def list_audits(args):
 @blp.response(200, s.AuditOut)
 @allow(*READERS)
 def get_audit(audit_id):
-    audit = audit_for(audit_id)
-    workflow.ensure_checklist(audit)
-    return audit
+    return audit_for(db.session(), current_user(), audit_id)
 
 
 @blp.route("/audits/<int:audit_id>/checklist/<item>", methods=["PUT"])
@@ -131,8 +130,8 @@ def get_audit(audit_id):
 @allow(*PLANNERS)
 def record_item(data, audit_id, item):
     """Record one checklist item: compliant (true/false) and what was found."""
-    return workflow.record_item(db.session(), audit_for(audit_id, write=True), item, compliant=data["compliant"],
-                                finding=data["finding"])
+    audit = audit_for(db.session(), current_user(), audit_id, write=True)
+    return workflow.record_item(db.session(), audit, item, compliant=data["compliant"], finding=data["finding"])
 
 
 @blp.route("/audits/<int:audit_id>/checklist/<item>/photos", methods=["POST"])
@@ -141,11 +140,11 @@ def record_item(data, audit_id, item):
 @allow(*PLANNERS)
 def add_photo(files, audit_id, item):
     """Attach a JPEG or PNG photo to a checklist finding."""
-    audit = audit_for(audit_id, write=True)
+    audit = audit_for(db.session(), current_user(), audit_id, write=True)
     entry = workflow.record_item(db.session(), audit, item, compliant=next(
         (e.compliant for e in audit.items if e.item == item), None), finding=next(
         (e.finding for e in audit.items if e.item == item), None))
-    sha, content_type = store_photo(files["photo"].stream, files["photo"].filename or "photo")
+    sha, content_type = store_photo(storage(), files["photo"].stream)
     entry.photos.append(AuditPhoto(sha256=sha, content_type=content_type, filename=(files["photo"].filename or "")[:255]))
     db.session().flush()
     return entry
@@ -158,9 +157,9 @@ def add_photo(files, audit_id, item):
 def get_photo(photo_id):
     photo = db.session().get(AuditPhoto, photo_id)
     if photo is None:
-        raise NotFound(f"No photo {photo_id}.")
-    audit_for(db.session().get(ChecklistEntry, photo.entry_id).audit_id)
-    return Response(photo_path(photo.sha256, photo.content_type).read_bytes(), mimetype=photo.content_type)
+        raise NotFound("not_found.photo", id=photo_id)
+    audit_for(db.session(), current_user(), db.session().get(ChecklistEntry, photo.entry_id).audit_id)
+    return Response(storage().get(photo_key(photo.sha256, photo.content_type)), mimetype=photo.content_type)
 
 
 @blp.route("/audits/<int:audit_id>/close", methods=["POST"])
@@ -169,9 +168,9 @@ def get_photo(photo_id):
 @allow(*PLANNERS)
 def close_audit(data, audit_id):
     """Close with ``pass``, or ``rectify`` with a deadline (an order to the outlet follows)."""
-    return workflow.close_audit(db.session(), audit_for(audit_id, write=True), result=data["result"],
-                                summary=data["summary"], today=today(), deadline=data["deadline"],
-                                requirements=data["requirements"])
+    audit = audit_for(db.session(), current_user(), audit_id, write=True)
+    return workflow.close_audit(db.session(), audit, result=data["result"], summary=data["summary"], today=today(),
+                                deadline=data["deadline"], requirements=data["requirements"])
 
 
 @blp.route("/audits/<int:audit_id>/publish", methods=["POST"])
@@ -179,7 +178,7 @@ def close_audit(data, audit_id):
 @allow(*PLANNERS)
 def publish_audit(audit_id):
     """Publish (公开) a closed audit's result."""
-    return workflow.publish(db.session(), audit_for(audit_id))
+    return workflow.publish(db.session(), audit_for(db.session(), current_user(), audit_id))
 
 
 @blp.route("/rectification-orders", methods=["GET"])
@@ -202,5 +201,5 @@ def respond(data, order_id):
     """The outlet manager's answer to a rectification order of one of their outlets."""
     order = db.session().get(RectificationOrder, order_id)
     if order is None or not outlet_in_scope(current_user(), order.outlet):
-        raise NotFound(f"No rectification order {order_id}.")
+        raise NotFound("not_found.order", id=order_id)
     return workflow.respond(db.session(), order, data["response"])

@@ -21,14 +21,15 @@ def audits() -> None:
 @with_appcontext
 def verify_draw(plan_id: int) -> None:
     """Re-run plan PLAN_ID's draw from its stored inputs and seed; exit 1 when it does not give the same audits."""
-    from audits.errors import NotFoundError
+    from audits.errors import NotFound
     from audits.plans import verify_plan
+    from greenshield.errors import exception_message
 
     try:
         with db.job_session() as session:
             ok, differences = verify_plan(session, plan_id)
-    except NotFoundError as exc:
-        raise click.ClickException(exc.message) from None
+    except NotFound as exc:
+        raise click.ClickException(exception_message(exc)) from None
     click.echo(json.dumps({"plan_id": plan_id, "reproducible": ok, "differences": differences}))
     if not ok:
         sys.exit(1)

@@ -11,26 +11,18 @@ from sqlalchemy import select
 
 from audits import plans, workflow
 from audits.checklist import CHECKLIST
-from audits.errors import AuditError
 from greenshield import db
 from greenshield.audits import schemas as s
 from greenshield.audits.services import (audit_for, flagged_xray_counts, plan_settings, region_for, store_photo,
                                          today)
 from greenshield.auth.policy import allow, current_user, outlet_in_scope, public, scope_outlets
-from greenshield.errors import DomainError
+from greenshield.context import settings, storage
+from greenshield.errors import DomainError, form_errors
 from models import (Audit, AuditPhoto, AuditPlan, AuditResult, AuditStatus, OrderStatus, Outlet, RectificationOrder,
                     Region, Role)
 
 bp = Blueprint("audit_pages", __name__)
 PLANNERS = (Role.ADMIN, Role.INSPECTOR)
-
-
-def _messages(exc) -> dict:
-    if isinstance(exc, ValidationError):
-        return exc.messages
-    if isinstance(exc, AuditError):
-        return {exc.field or "_": [exc.message]}
-    return exc.details or {"_": [exc.message]}
 
 
 @bp.route("/audits")
@@ -57,13 +49,14 @@ def plan_new():
         values = {k: v.strip() for k, v in request.form.items() if k != "csrf_token" and v.strip()}
         try:
             data = s.PlanIn().load(values)
-            region_for(data["region_code"])
+            region_for(db.session(), current_user(), data["region_code"])
             plan, _created = plans.create_plan(
                 db.session(), region_code=data["region_code"], outlets=data["outlets"],
                 per_audit=data["inspectors_per_audit"], due_date=data["due_date"], seed=data["seed"],
-                created_by=current_user(), as_of=today(), flagged_xray=flagged_xray_counts(today()), **plan_settings())
-        except (ValidationError, AuditError, DomainError) as exc:
-            errors = _messages(exc)
+                created_by=current_user(), as_of=today(), flagged_xray=flagged_xray_counts(db.session(), today()),
+                **plan_settings(settings()))
+        except (ValidationError, DomainError) as exc:
+            errors = form_errors(exc)
         else:
             return redirect(url_for(".plan", plan_id=plan.id))
     regions = [r for r in db.session().scalars(select(Region).order_by(Region.code))
@@ -79,7 +72,7 @@ def plan(plan_id):
     plan = db.session().get(AuditPlan, plan_id)
     if plan is None:
         abort(404)
-    region_for(plan.region_code)
+    region_for(db.session(), current_user(), plan.region_code)
     reproducible, differences = plans.verify_plan(db.session(), plan.id)
     candidates = sorted(plan.inputs["draw"]["candidates"], key=lambda c: -c["weight"])
     return render_template("audits/plan.html", plan=plan, candidates=candidates, risk=plan.inputs.get("risk", {}),
@@ -90,15 +83,14 @@ def plan(plan_id):
 @allow(Role.ADMIN, Role.INSPECTOR, Role.OUTLET_MANAGER)
 def audit(audit_id):
     """The audit form: one card per checklist item (verdict, finding, photo), then the result."""
-    audit = audit_for(audit_id)
-    workflow.ensure_checklist(audit)
+    audit = audit_for(db.session(), current_user(), audit_id)
     errors = {}
     if request.method == "POST":
-        audit = audit_for(audit_id, write=True)
+        audit = audit_for(db.session(), current_user(), audit_id, write=True)
         try:
             _save_form(audit)
-        except (ValidationError, AuditError, DomainError) as exc:
-            errors = _messages(exc)
+        except (ValidationError, DomainError) as exc:
+            errors = form_errors(exc)
         else:
             flash(_("Saved."))
             return redirect(url_for(".audit", audit_id=audit.id))
@@ -124,7 +116,7 @@ def _save_form(audit: Audit) -> None:
             compliant = None if verdict in (None, "") else verdict == "1"
             entry = workflow.record_item(session, audit, item.code, compliant=compliant, finding=finding)
             if photo and photo.filename:
-                sha, content_type = store_photo(photo.stream, photo.filename)
+                sha, content_type = store_photo(storage(), photo.stream)
                 entry.photos.append(AuditPhoto(sha256=sha, content_type=content_type, filename=photo.filename[:255]))
     if action == "close":
         data = s.CloseIn().load({k: form[k] for k in ("result", "summary", "deadline", "requirements")
@@ -146,8 +138,8 @@ def orders():
         try:
             data = s.ResponseIn().load({"response": request.form.get("response", "").strip()})
             workflow.respond(session, order, data["response"])
-        except (ValidationError, AuditError) as exc:
-            errors = _messages(exc)
+        except (ValidationError, DomainError) as exc:
+            errors = form_errors(exc)
         else:
             flash(_("Saved."))
             return redirect(url_for(".orders"))

@@ -95,5 +95,5 @@ def update_user(data, username):
 def _user(username: str) -> User:
     user = db.session().scalar(select(User).where(User.username == username))
     if user is None:
-        raise NotFound(f"No user {username}.")
+        raise NotFound("not_found.user", username=username)
     return user

@@ -14,8 +14,9 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import Select, select
 
 from greenshield import db
+from greenshield.context import settings
 from greenshield.auth.services import user_for_token
-from greenshield.errors import NotFound, OutOfScope, Unauthenticated
+from greenshield.errors import Forbidden, NotFound, Unauthenticated
 from models import Outlet, Region, Role, User
 from models.registry import prefix_of
 
@@ -56,8 +57,8 @@ def _user_from_cookie() -> User | None:
     if uid is None:
         return None
     now = dt.datetime.now(dt.timezone.utc).timestamp()
-    idle = current_app.config["SESSION_IDLE_MINUTES"] * 60
-    absolute = current_app.config["SESSION_ABSOLUTE_HOURS"] * 3600
+    idle = settings().session_idle_minutes * 60
+    absolute = settings().session_absolute_hours * 3600
     if now - cookie.get("seen", 0) > idle or now - cookie.get("auth", 0) > absolute:
         cookie.clear()
         return None
@@ -85,7 +86,7 @@ def enforce() -> object | None:
     if header.startswith("Bearer "):
         user = user_for_token(db.session(), header[7:].strip(), touch=request.method not in SAFE_METHODS)
         if user is None:
-            raise Unauthenticated("The bearer token is invalid, expired or revoked.")
+            raise Unauthenticated("unauthenticated.bad_token")
         g.auth_method = "token"
     else:
         user = _user_from_cookie()
@@ -96,15 +97,15 @@ def enforce() -> object | None:
             csrf.protect()
     g.user = user
     if roles is None:
-        raise OutOfScope("This route declares no access policy and is refused.")
+        raise Forbidden("forbidden.no_policy")
     if roles is PUBLIC:
         return None
     if user is None:
         if request.path.startswith("/api/"):
-            raise Unauthenticated("Sign in or send a bearer token.")
+            raise Unauthenticated()
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     if user.role not in roles:
-        raise OutOfScope("Your role may not do this.")
+        raise Forbidden("forbidden.role")
     return None
 
 
@@ -141,9 +142,9 @@ def outlet_for(user: User, code: str) -> Outlet:
     """The outlet ``code`` if ``user`` may see it. Raises NotFound, or OutOfScope for another's outlet."""
     outlet = db.session().scalar(select(Outlet).where(Outlet.code == code.upper()))
     if outlet is None:
-        raise NotFound(f"No outlet {code}.")
+        raise NotFound("not_found.outlet", code=code)
     if not outlet_in_scope(user, outlet):
-        raise OutOfScope(f"Outlet {outlet.code} is outside your scope.")
+        raise Forbidden("forbidden.outlet_scope", code=outlet.code)
     return outlet
 
 

@@ -28,8 +28,7 @@ def _dummy_hash() -> str:
 def hash_password(password: str) -> str:
     """An argon2id hash of ``password``; raises Invalid when it is too short."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise Invalid(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.",
-                      details={"password": ["too short"]})
+        raise Invalid("validation_error.password_too_short", field="password", min=MIN_PASSWORD_LENGTH)
     return _hasher.hash(password)
 
 
@@ -79,7 +78,7 @@ def _digest(token: str) -> str:
 def issue_token(session: Session, user: User, *, days: int) -> tuple[ApiToken, str]:
     """A new bearer token for ``user``, valid ``days`` days. Returns the row and the token (shown once)."""
     if not 1 <= days <= 366:
-        raise Invalid("A token is valid for 1 to 366 days.", details={"days": ["must be 1-366"]})
+        raise Invalid("validation_error.token_days", field="days", max=366)
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(user=user, token_hash=_digest(plain), prefix=plain[:10],
                      expires_at=utcnow() + dt.timedelta(days=days))
@@ -105,7 +104,7 @@ def user_for_token(session: Session, plain: str, *, touch: bool = True) -> User 
 def revoke_token(session: Session, user: User, token_id: int) -> ApiToken:
     token = session.get(ApiToken, token_id)
     if token is None or (token.user_id != user.id and user.role is not Role.ADMIN):
-        raise NotFound("No such token.")
+        raise NotFound("not_found.token", id=token_id)
     if token.revoked_at is None:
         token.revoked_at = utcnow()
     return token
@@ -118,23 +117,23 @@ def create_user(session: Session, *, username: str, password: str, role: Role, r
     Raises Conflict for a taken username and Invalid for a missing or unknown scope.
     """
     if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise Conflict(f'The username "{username}" is taken.', details={"username": ["already exists"]})
+        raise Conflict("conflict.username_taken", field="username", username=username)
     region = None
     if role is Role.INSPECTOR:
         if not region_code:
-            raise Invalid("An inspector needs a region.", details={"region_code": ["required for inspectors"]})
+            raise Invalid("validation_error.inspector_needs_region", field="region_code")
     if region_code:
         region = session.get(Region, region_code)
         if region is None:
-            raise Invalid(f"Unknown region {region_code}.", details={"region_code": ["unknown region"]})
+            raise Invalid("validation_error.unknown_region", field="region_code", code=region_code)
     outlets = []
     if role is Role.OUTLET_MANAGER:
         if not outlet_codes:
-            raise Invalid("An outlet manager needs at least one outlet.", details={"outlet_codes": ["required"]})
+            raise Invalid("validation_error.manager_needs_outlets", field="outlet_codes")
         outlets = list(session.scalars(select(Outlet).where(Outlet.code.in_(outlet_codes))))
         unknown = sorted(set(outlet_codes) - {o.code for o in outlets})
         if unknown:
-            raise Invalid(f"Unknown outlet(s): {', '.join(unknown)}.", details={"outlet_codes": unknown})
+            raise Invalid("validation_error.unknown_outlets", field="outlet_codes", codes=unknown)
     user = User(username=username, display_name=display_name or username, password_hash=hash_password(password),
                 role=role, region=region if role is Role.INSPECTOR else None, agency=agency, outlets=outlets)
     session.add(user)

@@ -7,6 +7,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 
 from greenshield import db
+from greenshield.context import settings
 from greenshield.auth import services
 from greenshield.auth.policy import ALL_ROLES, allow, public
 from greenshield.extensions import limiter
@@ -21,7 +22,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+@limiter.limit(lambda: settings().login_rate_limit, methods=["POST"])
 @public
 def login():
     if request.method == "GET":
@@ -31,8 +32,8 @@ def login():
     session = db.session()
     try:
         user = services.sign_in(session, username, password,
-                                max_failures=current_app.config["LOGIN_MAX_FAILURES"],
-                                lock_minutes=current_app.config["LOGIN_LOCK_MINUTES"])
+                                max_failures=settings().login_max_failures,
+                                lock_minutes=settings().login_lock_minutes)
     except services.SignInRefused as exc:
         session.commit()  # keep the failure count even though the response is an error
         message = (_("This account is locked after repeated failures; try again later or ask an administrator.")

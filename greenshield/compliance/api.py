@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 
-from flask import current_app
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from greenshield import db
+from greenshield.context import settings
 from greenshield.auth.policy import allow, current_user, outlet_for, scope_outlets
 from greenshield.compliance import queries, schemas as s
 from models import Alert, AlertStatus, Finding, Outlet, Role
@@ -17,7 +17,7 @@ READERS = (Role.ADMIN, Role.INSPECTOR, Role.OUTLET_MANAGER)
 
 
 def _threshold() -> float:
-    return current_app.config["REAL_NAME_THRESHOLD"]
+    return settings().real_name_threshold
 
 
 @blp.route("/compliance/outlets/<code>", methods=["GET"])

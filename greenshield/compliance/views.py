@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, render_template, request
 from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import func, select
 
 from greenshield import db
+from greenshield.context import settings
 from greenshield.auth.policy import allow, current_user, outlet_for, scope_outlets
 from greenshield.compliance import queries
 from greenshield.compliance.charts import trend_svg
@@ -38,7 +39,7 @@ def league():
     day = _date_arg("date", _latest_day(session, user))
     region, enterprise = request.args.get("region") or None, request.args.get("enterprise") or None
     scoped = queries.scoped_outlets(user, region=region, enterprise=enterprise)
-    threshold = current_app.config["REAL_NAME_THRESHOLD"]
+    threshold = settings().real_name_threshold
     rows = queries.league_table(session, scoped, day, threshold)
     alerts = session.scalars(scope_outlets(select(Alert).join(Outlet, Alert.outlet_id == Outlet.id), user)
                              .where(Alert.status == AlertStatus.OPEN).order_by(Alert.day.desc()).limit(50)).all()
@@ -60,7 +61,7 @@ def outlet(code):
     outlet = outlet_for(user, code)
     end = _date_arg("to", _latest_day(session, user))
     start = _date_arg("from", end - dt.timedelta(days=29))
-    threshold = current_app.config["REAL_NAME_THRESHOLD"]
+    threshold = settings().real_name_threshold
     days = queries.outlet_series(session, outlet, start, end, threshold)
     labels = {"title": _("Rates of %(outlet)s", outlet=outlet.code), "threshold": _("Threshold"),
               "real_name_rate": _("Real-name rate"), "inspection_rate": _("Inspection rate"),

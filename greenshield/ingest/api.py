@@ -10,6 +10,7 @@ from sqlalchemy import select
 from greenshield import db
 from greenshield.pagination import page_of
 from greenshield.auth.policy import allow, current_user, outlet_for, outlet_in_scope, scope_outlets
+from greenshield.context import settings
 from greenshield.errors import NotFound
 from greenshield.ingest import schemas as s
 from greenshield.ingest.pipeline import upload_daily_log
@@ -39,7 +40,8 @@ def upload(form, files, code):
     outlet = outlet_for(current_user(), code)
     upload = files["file"]
     with ingest_timer("api"):
-        outcome = upload_daily_log(db.session(), outlet=outlet, stream=upload.stream, filename=upload.filename or "",
+        outcome = upload_daily_log(db.session(), settings(), outlet=outlet, stream=upload.stream,
+                                   filename=upload.filename or "",
                                    strict=form["strict"], source="api", user=current_user())
     count_ingest(outcome, "api")
     return outcome.batch, 201 if outcome.created else 200
@@ -61,7 +63,7 @@ def list_batches(args, pagination_parameters):
 def _batch(batch_id: int) -> UploadBatch:
     batch = db.session().get(UploadBatch, batch_id)
     if batch is None or not outlet_in_scope(current_user(), batch.outlet):
-        raise NotFound(f"No batch {batch_id}.")
+        raise NotFound("not_found.batch", id=batch_id)
     return batch
 
 
@@ -102,8 +104,8 @@ def record_history(code, waybill_no):
         CollectionRecord.outlet_id == outlet.id, CollectionRecord.waybill_no == waybill_no.strip().upper())
         .order_by(CollectionRecord.version)).all()
     if not versions:
-        raise NotFound(f"No record of waybill {waybill_no} at {outlet.code}.")
-    return [record_view(r, vault(session), clear=False) for r in versions]
+        raise NotFound("not_found.record", waybill_no=waybill_no, outlet=outlet.code)
+    return [record_view(r, vault(session, settings()), clear=False) for r in versions]
 
 
 def record_view(record: CollectionRecord, v, *, clear: bool) -> dict:

@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
@@ -23,22 +22,25 @@ def ingest(outlet_code: str, file: Path, strict: bool) -> None:
 
     Prints the batch summary as JSON on the last line; exits 1 when the batch or file is rejected.
     """
-    from greenshield.errors import DomainError
+    from greenshield.context import settings
+    from greenshield.errors import DomainError, NotFound, exception_message
     from greenshield.ingest.pipeline import upload_daily_log
     from greenshield.ingest.schemas import BatchOut
     from models import Outlet
 
     try:
-        with current_app.test_request_context(), db.job_session(write=True) as session:
+        with db.job_session(write=True) as session:
             outlet = session.scalar(select(Outlet).where(Outlet.code == outlet_code.upper()))
             if outlet is None:
-                raise click.ClickException(f"No outlet {outlet_code}.")
+                raise NotFound("not_found.outlet", code=outlet_code)
             with open(file, "rb") as stream:
-                outcome = upload_daily_log(session, outlet=outlet, stream=stream, filename=file.name,
+                outcome = upload_daily_log(session, settings(), outlet=outlet, stream=stream, filename=file.name,
                                            strict=strict, source="cli", user=None)
             body = BatchOut().dump(outcome.batch)
     except DomainError as exc:
-        click.echo(json.dumps({"error": {"code": exc.code, "message": exc.message, "details": exc.details}},
+        message = exception_message(exc)
+        details = exc.details or ({exc.field: [message]} if exc.field else {})
+        click.echo(json.dumps({"error": {"code": exc.api_code, "message": message, "details": details}},
                               ensure_ascii=False))
         sys.exit(1)
     if not outcome.created:
@@ -57,10 +59,10 @@ def keys() -> None:
 @with_appcontext
 def rotate() -> None:
     """Make a new key version and re-encrypt and re-index all personal data (and archived files) under it."""
+    from greenshield.context import settings, storage
     from greenshield.keys import rotate_keys
-    from greenshield.storage import storage
 
     with db.job_session() as session:
-        version, counts = rotate_keys(session, current_app.config["INSTANCE_PATH"], storage())
+        version, counts = rotate_keys(session, settings().instance_path, storage())
     click.echo(f"Personal-data key version {version} is active; re-encrypted "
                + ", ".join(f"{n} {what}" for what, n in counts.items()) + ".")

@@ -12,23 +12,24 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from greenshield.ingest.pipeline import upload_daily_log
-from greenshield.ingest.services import CHINA
 from greenshield.registry.services import set_staff_id_no
+from greenshield.settings import Settings
 from inspection.synth import generate_rows, make_resident_id, write_csv, write_jsonl, write_xlsx
 from models import ContractCustomer, Outlet, Staff, StaffRole
+from models.base import CHINA
 
 LAX_OUTLETS = {"TL-JT-007": 0.012, "CF-STO-005": 0.004}
 SELF_SENDER_OUTLET = "BT-YTO-003"
 
 
-def seed_logs(session: Session, outlets: list[Outlet], *, rng: random.Random, days: int) -> int:
+def seed_logs(session: Session, settings: Settings, outlets: list[Outlet], *, rng: random.Random, days: int) -> int:
     """Upload ``days`` days of logs for each outlet, ending yesterday (China time). Returns the batch count."""
     end = dt.datetime.now(CHINA).date() - dt.timedelta(days=1)
     couriers = {o.id: [s.staff_id for s in session.scalars(select(Staff).where(
         Staff.outlet_id == o.id, Staff.role == StaffRole.COURIER))] for o in outlets}
     customers = {o.id: [c.code for c in session.scalars(select(ContractCustomer).where(
         ContractCustomer.outlet_id == o.id))] for o in outlets}
-    self_sender = _self_sending_courier(session, outlets, rng)
+    self_sender = _self_sending_courier(session, settings, outlets, rng)
     batches = 0
     with tempfile.TemporaryDirectory(prefix="greenshield-demo-") as tmp:
         for outlet in outlets:
@@ -51,7 +52,7 @@ def seed_logs(session: Session, outlets: list[Outlet], *, rng: random.Random, da
                 else:
                     writer(rows, path)
                 with open(path, "rb") as stream:
-                    upload_daily_log(session, outlet=outlet, stream=stream, filename=f"{outlet.code}-{day}",
+                    upload_daily_log(session, settings, outlet=outlet, stream=stream, filename=f"{outlet.code}-{day}",
                                      strict=False, source="cli", user=None)
                 batches += 1
     return batches
@@ -61,7 +62,7 @@ def _seed(code: str, day: dt.date) -> int:
     return int(hashlib.sha256(f"{code}/{day}".encode()).hexdigest()[:12], 16)
 
 
-def _self_sending_courier(session: Session, outlets: list[Outlet], rng: random.Random) -> str | None:
+def _self_sending_courier(session: Session, settings: Settings, outlets: list[Outlet], rng: random.Random) -> str | None:
     """Give one courier of the self-sending outlet an ID on file; the demo logs then use it as senders' ID."""
     outlet = next((o for o in outlets if o.code == SELF_SENDER_OUTLET), None)
     if outlet is None:
@@ -69,5 +70,5 @@ def _self_sending_courier(session: Session, outlets: list[Outlet], rng: random.R
     courier = session.scalar(select(Staff).where(Staff.outlet_id == outlet.id, Staff.role == StaffRole.COURIER)
                              .order_by(Staff.staff_id))
     id_no = make_resident_id(random.Random(7), area="150203", birth=dt.date(1990, 5, 17))
-    set_staff_id_no(session, courier, id_no)
+    set_staff_id_no(session, settings, courier, id_no)
     return id_no

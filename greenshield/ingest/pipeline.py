@@ -6,27 +6,22 @@ import uuid
 from pathlib import Path
 from typing import BinaryIO
 
-from flask import current_app
 from sqlalchemy.orm import Session
 
 from greenshield import archive
 from greenshield.compliance.services import refresh_outlet_days, screen
-from greenshield.ingest.services import IngestOutcome, RejectedFile, ingest_daily_log
+from greenshield.errors import Invalid
+from greenshield.ingest.services import IngestOutcome, ingest_daily_log
 from greenshield.personal import vault
+from greenshield.settings import Settings
+from greenshield.storage import of as storage_of
 from inspection.screening import Thresholds
 from models import Outlet, User
 
 
-def thresholds() -> dict[str, float]:
-    config = current_app.config
-    return {"real_name": config["REAL_NAME_THRESHOLD"], "inspection": config["INSPECTION_THRESHOLD"],
-            "xray": config["XRAY_THRESHOLD"]}
-
-
-def screening_thresholds() -> Thresholds:
-    config = current_app.config
-    return Thresholds(names_per_id=config["SCREENING_NAMES_PER_ID"], outlets_per_id=config["SCREENING_OUTLETS_PER_ID"],
-                      items_per_id=config["SCREENING_ITEMS_PER_ID"], sequential_run=config["SCREENING_SEQUENTIAL_RUN"])
+def screening_thresholds(settings: Settings) -> Thresholds:
+    return Thresholds(names_per_id=settings.screening_names_per_id, outlets_per_id=settings.screening_outlets_per_id,
+                      items_per_id=settings.screening_items_per_id, sequential_run=settings.screening_sequential_run)
 
 
 def sweep_spool(folder: Path) -> None:
@@ -41,25 +36,25 @@ def sweep_spool(folder: Path) -> None:
             continue
 
 
-def upload_daily_log(session: Session, *, outlet: Outlet, stream: BinaryIO, filename: str, strict: bool,
-                     source: str, user: User | None) -> IngestOutcome:
-    """Spool, archive, ingest, screen and recount. Raises RejectedFile (nothing stored) for unusable files."""
-    instance = Path(current_app.config["INSTANCE_PATH"])
+def upload_daily_log(session: Session, settings: Settings, *, outlet: Outlet, stream: BinaryIO, filename: str,
+                     strict: bool, source: str, user: User | None) -> IngestOutcome:
+    """Spool, archive, ingest, screen and recount. Raises a DomainError (nothing stored) for unusable files."""
+    instance = settings.instance_path
     sweep_spool(instance / "tmp")
     spool_path = instance / "tmp" / f"upload-{os.getpid()}-{uuid.uuid4().hex}"
     try:
         try:
-            sha256, size = archive.spool(stream, spool_path, max_bytes=current_app.config["MAX_UPLOAD_BYTES"])
-        except archive.TooLarge as exc:
-            raise RejectedFile(f"The file is too large: {exc}.", code="too_large", status=413) from None
+            sha256, size = archive.spool(stream, spool_path, max_bytes=settings.max_upload_bytes)
+        except archive.TooLarge:
+            raise Invalid("too_large.upload", field="file", max_mib=settings.max_upload_bytes // 2**20) from None
         if size == 0:
-            raise RejectedFile("The file is empty.", code="empty_file")
+            raise Invalid("empty_file", field="file")
         outcome = ingest_daily_log(session, outlet=outlet, path=spool_path, sha256=sha256, size=size,
                                    filename=filename or "upload", strict=strict, source=source, user=user,
-                                   vault=vault(session), instance=instance)
+                                   vault=vault(session, settings), storage=storage_of(settings))
         if outcome.created:
-            touched = outcome.touched | screen(session, outcome.screen_rows, screening_thresholds())
-            refresh_outlet_days(session, touched, thresholds())
+            touched = outcome.touched | screen(session, outcome.screen_rows, screening_thresholds(settings))
+            refresh_outlet_days(session, touched, settings.thresholds)
         return outcome
     finally:
         spool_path.unlink(missing_ok=True)

@@ -1,7 +1,6 @@
 """Schemas of the daily-log upload and batch routes."""
 from __future__ import annotations
 
-from flask import url_for
 from marshmallow import Schema, fields, validate
 
 
@@ -21,7 +20,7 @@ class BatchOut(Schema):
     rows_rejected = fields.Integer()
     rows_skipped = fields.Integer(metadata={"description": "identical to a stored version, not stored again"})
     rows_corrected = fields.Integer(metadata={"description": "stored as a new version of an earlier record"})
-    errors_url = fields.Function(lambda b: url_for("ingest.batch_errors", batch_id=b.id))
+    errors_url = fields.Function(lambda b: f"/api/v1/batches/{b.id}/errors")  # the route of api.batch_errors
     outlet_code = fields.String(attribute="outlet.code")
     filename = fields.String()
     format = fields.String()

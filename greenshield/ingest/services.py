@@ -15,9 +15,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from greenshield import archive
-from greenshield.errors import DomainError
+from greenshield.errors import Conflict, DomainError, Invalid
 from greenshield.pii import ID_NO, PHONE, Vault
-from greenshield.storage import storage
+from greenshield.storage import Storage
 from inspection.dailylog import COLUMNS, InvalidLogFile, LogRecord, RowError, open_daily_log, validate_row
 from inspection.identity import birth_date_problem
 from models import (BatchError, BatchStatus, CollectionRecord, ContractCustomer, Outlet, UploadBatch, User,
@@ -25,13 +25,6 @@ from models import (BatchError, BatchStatus, CollectionRecord, ContractCustomer,
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
 CHUNK_ROWS = 5000
-
-
-class RejectedFile(DomainError):
-    """The file as a whole cannot be ingested (nothing was stored)."""
-
-    status = 422
-    code = "invalid_file"
 
 
 @dataclass
@@ -42,9 +35,14 @@ class IngestOutcome:
     screen_rows: list[tuple[str, str | None, dt.date, str]] = field(default_factory=list)
 
 
-def file_error(exc: InvalidLogFile) -> RejectedFile:
-    status = 413 if exc.code == "too_large" else 415 if exc.code in ("unsupported_format",) else 422
-    return RejectedFile(exc.message, code=exc.code, status=status, details=exc.details)
+def file_error(exc: InvalidLogFile) -> DomainError:
+    """The reader's refusal of a whole file as the domain's error (until the reader raises one itself)."""
+    if isinstance(exc, DomainError):
+        return exc
+    code = f"{exc.code}.log_file" if exc.code in ("too_large", "unsupported_format") else exc.code
+    if exc.code == "undecodable_text" and exc.details.get("line"):
+        code = "undecodable_text.line"
+    return Invalid(code, details=exc.details, **exc.details)
 
 
 def content_hash(rec: LogRecord, id_hmac: str | None, phone_hmac: str | None) -> str:
@@ -263,15 +261,14 @@ def existing_batch(session: Session, outlet: Outlet, sha256: str) -> UploadBatch
 
 
 def ingest_daily_log(session: Session, *, outlet: Outlet, path: Path, sha256: str, size: int, filename: str,
-                     strict: bool, source: str, user: User | None, vault: Vault, instance: Path) -> IngestOutcome:
+                     strict: bool, source: str, user: User | None, vault: Vault, storage: Storage) -> IngestOutcome:
     """Ingest the file at ``path`` (already spooled and hashed) for ``outlet``.
 
-    Returns the batch and whether it is new (the same file again returns the first batch). Raises RejectedFile
+    Returns the batch and whether it is new (the same file again returns the first batch). Raises a DomainError
     when the file as a whole is unusable: nothing is stored then. Flushes, never commits.
     """
     if not outlet.active:
-        raise RejectedFile(f"Outlet {outlet.code} is deactivated and takes no uploads.", code="outlet_inactive",
-                           status=409)
+        raise Conflict("outlet_inactive", code=outlet.code)
     if session.get_bind().dialect.name == "postgresql":
         # Uploads to one outlet queue, as on SQLite: two corrections of a waybill must not race for a version.
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": outlet.id})
@@ -284,9 +281,8 @@ def ingest_daily_log(session: Session, *, outlet: Outlet, path: Path, sha256: st
         raise file_error(exc) from None
     with reader:
         if reader.missing:
-            names = ", ".join(f"{k} ({COLUMNS[k].alias_zh})" for k in reader.missing)
-            raise RejectedFile(f"Required columns are missing: {names}.", code="missing_columns",
-                               details={"missing": reader.missing})
+            raise Invalid("missing_columns", details={"missing": reader.missing},
+                          columns=[f"{COLUMNS[k].alias_zh} ({k})" for k in reader.missing])
         batch = UploadBatch(outlet=outlet, sha256=sha256, filename=filename[:255], size_bytes=size,
                             format=reader.format, encoding=reader.encoding, strict=strict,
                             status=BatchStatus.ACCEPTED, warnings=list(reader.warnings), source=source,
@@ -311,7 +307,7 @@ def ingest_daily_log(session: Session, *, outlet: Outlet, path: Path, sha256: st
             raise file_error(exc) from None
         if total == 0:
             savepoint.rollback()
-            raise RejectedFile("The file has a header row but no data rows.", code="no_rows")
+            raise Invalid("no_rows")
         rejected_rows = len({e.row for e in errors})
         if strict and errors:
             savepoint.rollback()
@@ -329,6 +325,6 @@ def ingest_daily_log(session: Session, *, outlet: Outlet, path: Path, sha256: st
     batch.status = (BatchStatus.REJECTED if batch.rows_accepted == 0 else
                     BatchStatus.PARTIAL if batch.rows_rejected else BatchStatus.ACCEPTED)
     session.flush()
-    archive.store(storage(), sha256, path, vault)  # only files that became a batch: a refused one leaves no copy
+    archive.store(storage, sha256, path, vault)  # only files that became a batch: a refused one leaves no copy
     return IngestOutcome(batch, created=True, touched={(outlet.id, d) for d in writer.touched_days},
                          screen_rows=writer.screen_rows)

@@ -6,7 +6,8 @@ from sqlalchemy import select
 
 from greenshield import db
 from greenshield.auth.policy import allow, current_user, outlet_for, outlet_in_scope, scope_outlets
-from greenshield.errors import DomainError
+from greenshield.context import settings
+from greenshield.errors import DomainError, Invalid, exception_message, status_of
 from greenshield.ingest.pipeline import upload_daily_log
 from greenshield.observability import count_ingest, ingest_timer
 from models import BatchError, Outlet, Role, UploadBatch
@@ -28,10 +29,11 @@ def upload():
         file = request.files.get("file")
         try:
             if file is None or not file.filename:
-                raise DomainError("Choose a file to upload.", status=422, code="validation_error")
+                raise Invalid("validation_error.choose_file", field="file")
             outlet = outlet_for(current_user(), request.form.get("outlet", ""))
             with ingest_timer("web"):
-                outcome = upload_daily_log(db.session(), outlet=outlet, stream=file.stream, filename=file.filename,
+                outcome = upload_daily_log(db.session(), settings(), outlet=outlet, stream=file.stream,
+                                           filename=file.filename,
                                            strict=request.form.get("strict") == "1", source="web",
                                            user=current_user())
             count_ingest(outcome, "web")
@@ -39,8 +41,9 @@ def upload():
             error = exc
         else:
             return redirect(url_for(".batch", batch_id=outcome.batch.id))
-    return render_template("ingest/upload.html", outlets=_my_outlets(), error=error), \
-        error.status if error else 200
+    return render_template("ingest/upload.html", outlets=_my_outlets(),
+                           error=exception_message(error) if error else None), \
+        status_of(error.code) if error else 200
 
 
 @bp.route("/batches/<int:batch_id>")

@@ -7,6 +7,7 @@ from sqlalchemy import or_, select
 from greenshield import db
 from greenshield.pagination import page_of
 from greenshield.auth.policy import allow, current_user, outlet_for, outlet_in_scope, scope_outlets
+from greenshield.context import settings
 from greenshield.errors import NotFound
 from greenshield.registry import schemas as s, services
 from models.registry import prefix_of
@@ -42,14 +43,17 @@ def _in_scope(row):
     """The row when its outlet is in the caller's scope; 404 otherwise, as if it did not exist."""
     outlet = row if isinstance(row, Outlet) else row.outlet
     if not outlet_in_scope(current_user(), outlet):
-        raise NotFound("Not found.")
+        raise NotFound()
     return row
+
+
+NOUNS = {Outlet: "outlet", XrayMachine: "machine", Staff: "staff", ContractCustomer: "contract_customer"}
 
 
 def _get(model, column, key: str):
     row = db.session().scalar(select(model).where(column == key.upper()))
     if row is None:
-        raise NotFound(f"No {model.__tablename__.rstrip('s').replace('_', ' ')} {key}.")
+        raise NotFound(f"not_found.{NOUNS[model]}", code=key)
     return _in_scope(row)
 
 
@@ -123,7 +127,7 @@ def get_machine(code):
 @blp.response(200, s.MachineOut)
 @allow(ADMIN)
 def update_machine(data, code):
-    return services.update_row(db.session(), _get(XrayMachine, XrayMachine.code, code), data)
+    return services.update_row(db.session(), settings(), _get(XrayMachine, XrayMachine.code, code), data)
 
 
 # --- staff -----------------------------------------------------------------------------------------------
@@ -142,7 +146,7 @@ def list_staff(args, pagination_parameters):
 @blp.response(201, s.StaffOut)
 @allow(ADMIN)
 def create_staff(data):
-    return services.create_staff(db.session(), data)
+    return services.create_staff(db.session(), settings(), data)
 
 
 @blp.route("/staff/<staff_id>", methods=["GET"])
@@ -157,7 +161,7 @@ def get_staff(staff_id):
 @blp.response(200, s.StaffOut)
 @allow(ADMIN)
 def update_staff(data, staff_id):
-    return services.update_row(db.session(), _get(Staff, Staff.staff_id, staff_id), data)
+    return services.update_row(db.session(), settings(), _get(Staff, Staff.staff_id, staff_id), data)
 
 
 # --- contract customers ----------------------------------------------------------------------------------
@@ -192,7 +196,7 @@ def get_contract_customer(code):
 @blp.response(200, s.ContractCustomerOut)
 @allow(ADMIN)
 def update_contract_customer(data, code):
-    return services.update_row(db.session(), _get(ContractCustomer, ContractCustomer.code, code), data)
+    return services.update_row(db.session(), settings(), _get(ContractCustomer, ContractCustomer.code, code), data)
 
 
 # --- reference data --------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from greenshield.fields import Code, Text
-from greenshield.registry.services import today as _today
+from models.base import china_today as _today
 
 OUTLET_KINDS = ("outlet", "sorting_centre")
 STAFF_ROLES = ("courier", "screener")

@@ -14,7 +14,8 @@ from sqlalchemy import select
 
 from greenshield import db
 from greenshield.auth.policy import allow, current_user
-from greenshield.errors import DomainError
+from greenshield.context import settings
+from greenshield.errors import DomainError, form_errors
 from greenshield.registry import schemas as s, services
 from greenshield.registry.api import READERS, _filtered, _get
 from models import ContractCustomer, Enterprise, Outlet, Region, Role, Staff, XrayMachine
@@ -80,7 +81,8 @@ PAGES = {
         (Field("staff_id", _l("Staff ID"), edit=False), Field("name", _l("Name")), OUTLET_FIELD,
          Field("role", _l("Role"), "select", lambda: [("courier", _l("Courier")), ("screener", _l("Screener"))]),
          Field("certificate_no", _l("Certificate no."))),
-        s.StaffIn, s.StaffPatch, s.StaffOut, services.create_staff),
+        s.StaffIn, s.StaffPatch, s.StaffOut,
+        lambda session, data: services.create_staff(session, settings(), data)),
     "contract-customers": Page(
         _l("Contract customers"), ContractCustomer, "code",
         (("code", _l("Code")), ("name", _l("Name")), ("credit_code", _l("Credit code")), ("outlet_code", _l("Outlet")),
@@ -124,10 +126,8 @@ def create(kind):
         values = _form_data(page, editing=False)
         try:
             row = page.create(db.session(), page.schema_in().load(values))
-        except ValidationError as exc:
-            errors = exc.messages
-        except DomainError as exc:
-            errors = exc.details or {"_": [exc.message]}
+        except (ValidationError, DomainError) as exc:
+            errors = form_errors(exc)
         else:
             flash(_l("Saved."))
             return redirect(url_for(".index", kind=kind, q=getattr(row, page.key)))
@@ -147,11 +147,9 @@ def edit(kind, key):
         try:
             data = page.schema_patch().load(_form_data(page, editing=True))
             services.update_outlet(db.session(), row, data) if page.model is Outlet else \
-                services.update_row(db.session(), row, data)
-        except ValidationError as exc:
-            errors = exc.messages
-        except DomainError as exc:
-            errors = exc.details or {"_": [exc.message]}
+                services.update_row(db.session(), settings(), row, data)
+        except (ValidationError, DomainError) as exc:
+            errors = form_errors(exc)
         else:
             flash(_l("Saved."))
             return redirect(url_for(".index", kind=kind))

@@ -71,6 +71,43 @@ def _serialise_appends(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK})
 
 
+@dataclass
+class Access:
+    """What one access-log entry is about: the action, the case, the kind of query and its subject's hash."""
+
+    action: str
+    case_no: str | None = None
+    query_type: str | None = None
+    subject_hash: str | None = None
+
+
+@dataclass
+class Actor:
+    """Who acts, as the access log records them, and what their request's entry is about.
+
+    The shell makes one per request (``greenshield.context.actor``) and hands it to the use cases. A use case
+    says what the request does (``access``) before it may refuse, and a refusal's ``outcome``; it sets
+    ``logged`` once it has written the entry itself. Requests refused before or outside the use case are then
+    logged by the traceability blueprints from what is noted here.
+    """
+
+    user: User | None
+    client_addr: str | None = None
+    request_id: str | None = None
+    access: Access | None = None
+    outcome: str | None = None
+    logged: bool = False
+
+    def log(self, session: Session, *, result_count: int = 0, outcome: str = "ok") -> AccessLogEntry:
+        """Append this request's entry (``access`` must be set); flushes, the caller commits."""
+        access = self.access
+        entry = append(session, user=self.user, action=access.action, case_no=access.case_no,
+                       query_type=access.query_type, subject_hash=access.subject_hash, result_count=result_count,
+                       outcome=outcome, client_addr=self.client_addr, request_id=self.request_id)
+        self.logged = True
+        return entry
+
+
 def append(session: Session, *, user: User, action: str, case_no: str | None = None, query_type: str | None = None,
            subject_hash: str | None = None, result_count: int = 0, outcome: str = "ok",
            client_addr: str | None = None, request_id: str | None = None) -> AccessLogEntry:

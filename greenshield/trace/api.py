@@ -2,27 +2,28 @@
 notifications, and the access log for auditors."""
 from __future__ import annotations
 
-from flask import current_app, send_file
+from flask import send_file
 from flask_smorest import Blueprint
 
 from greenshield import db
 from greenshield.auth.policy import ALL_ROLES, allow, current_user
+from greenshield.context import actor, settings
 from greenshield.errors import NotFound
 from greenshield.extensions import limiter
 from greenshield.pagination import page_of
 from greenshield.trace import schemas as s, services
-from greenshield.trace.services import logged
+from greenshield.trace.web import close_access, logged
 from models import Case, Notification, Role, Watchlist, utcnow
 
 blp = Blueprint("trace", __name__, url_prefix="/api/v1", description="Traceability (溯源追查): cases, queries, access log")
-blp.after_request(services.close_access)
+blp.after_request(close_access)
 
 CASE_READERS = (Role.INVESTIGATOR, Role.AUDITOR, Role.ADMIN)
 LOG_READERS = (Role.AUDITOR, Role.ADMIN)
 
 
 def trace_limit() -> str:
-    return current_app.config["TRACE_RATE_LIMIT"]
+    return settings().trace_rate_limit
 
 
 def per_user() -> str:
@@ -37,7 +38,7 @@ def per_user() -> str:
 @allow(Role.INVESTIGATOR)
 def create_case(data):
     """Register an investigation case; it allows queries once an auditor or admin approves it."""
-    return services.case_view(services.register_case(db.session(), current_user(), data))
+    return services.case_view(services.register_case(db.session(), actor(), data))
 
 
 @blp.route("/cases", methods=["GET"])
@@ -64,7 +65,7 @@ def get_case(case_id):
 def approve_case(case_id):
     """Approve a pending case (auditors and admins)."""
     case = services.visible_case(db.session(), current_user(), case_id)
-    return services.case_view(services.decide_case(db.session(), case, current_user(), approve=True, reason=None))
+    return services.case_view(services.decide_case(db.session(), actor(), case, approve=True, reason=None))
 
 
 @blp.route("/cases/<int:case_id>/refuse", methods=["POST"])
@@ -75,7 +76,7 @@ def approve_case(case_id):
 def refuse_case(data, case_id):
     """Refuse a pending case, or withdraw an approval, with a reason; its watchlists stop."""
     case = services.visible_case(db.session(), current_user(), case_id)
-    return services.case_view(services.decide_case(db.session(), case, current_user(), approve=False,
+    return services.case_view(services.decide_case(db.session(), actor(), case, approve=False,
                                                    reason=data["reason"]))
 
 
@@ -93,13 +94,13 @@ def trace(data):
     Investigators under their own approved, unexpired case (personal data in clear); inspectors a waybill number
     only, without a case (masked). Every query, refused ones included, is in the access log.
     """
-    return services.trace(db.session(), current_user(), data)
+    return services.trace(db.session(), settings(), actor(), data, reader=db.read_session())
 
 
 def _own_case(case_id: int) -> Case:
     case = db.session().get(Case, case_id)
     if case is None:
-        raise services.refusal(f"No case {case_id}.", "refused: unknown case", status=404, code="not_found")
+        raise services.refusal(actor(), NotFound("not_found.case", id=case_id), "refused: unknown case")
     return case
 
 
@@ -112,7 +113,7 @@ def case_results(case_id):
     session = db.session()
     services.begin_writing(session)
     case = _own_case(case_id)
-    chains = services.view_case_results(session, case, current_user())
+    chains = services.view_case_results(session, settings(), actor(), case)
     return {"case": services.case_view(case), "count": len(chains), "results": chains}
 
 
@@ -126,7 +127,7 @@ def export_case(case_id):
     """The case's evidence as a zip with a manifest of SHA-256 sums (a logged export)."""
     session = db.session()
     services.begin_writing(session)
-    stream, name = services.export_case(session, _own_case(case_id), current_user())
+    stream, name = services.export_case(session, settings(), actor(), _own_case(case_id))
     return send_file(stream, mimetype="application/zip", as_attachment=True, download_name=name)
 
 
@@ -138,8 +139,8 @@ def export_case(case_id):
 def create_watchlist(data, case_id):
     """Save a query under the case: the scheduler runs it on ``cron`` and notifies of new matches."""
     session = db.session()
-    watchlist = services.create_watchlist(session, _own_case(case_id), current_user(), data)
-    return services.watchlist_view(session, watchlist)
+    watchlist = services.create_watchlist(session, settings(), actor(), _own_case(case_id), data)
+    return services.watchlist_view(session, settings(), watchlist)
 
 
 @blp.route("/cases/<int:case_id>/watchlists", methods=["GET"])
@@ -147,7 +148,7 @@ def create_watchlist(data, case_id):
 @allow(*CASE_READERS)
 def list_watchlists(case_id):
     session = db.session()
-    return services.case_watchlists(session, services.visible_case(session, current_user(), case_id))
+    return services.case_watchlists(session, settings(), services.visible_case(session, current_user(), case_id))
 
 
 @blp.route("/cases/<int:case_id>/watchlists/<int:watchlist_id>", methods=["DELETE"])
@@ -159,7 +160,7 @@ def stop_watchlist(case_id, watchlist_id):
     case = services.visible_case(session, current_user(), case_id)
     watchlist = session.get(Watchlist, watchlist_id)
     if watchlist is None or watchlist.case_id != case.id:
-        raise NotFound(f"No watchlist {watchlist_id} in case {case.case_no}.")
+        raise NotFound("not_found.watchlist", id=watchlist_id, case_no=case.case_no)
     watchlist.active = False
 
 
@@ -178,7 +179,7 @@ def list_notifications(args):
 def read_notification(notification_id):
     notification = db.session().get(Notification, notification_id)
     if notification is None or notification.user_id != current_user().id:
-        raise NotFound(f"No notification {notification_id}.")
+        raise NotFound("not_found.notification", id=notification_id)
     notification.read_at = notification.read_at or utcnow()
     return notification
 
@@ -199,4 +200,4 @@ def access_log(args, pagination_parameters):
 @allow(*LOG_READERS)
 def verify_access_log():
     """Check the whole chain and the signed checkpoints; names the first bad entry."""
-    return services.verify_log(db.session()).as_dict()
+    return services.verify_log(db.session(), settings()).as_dict()

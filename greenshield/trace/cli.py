@@ -5,10 +5,10 @@ import sys
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 from greenshield import db
+from greenshield.context import settings
 
 DIR = click.Path(file_okay=False, path_type=Path)
 KEY = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -20,9 +20,7 @@ def access_log() -> None:
 
 
 def _checkpoints(given: Path | None) -> Path:
-    from greenshield.trace.services import checkpoints_dir
-
-    return given or checkpoints_dir()
+    return given or settings().checkpoints_dir
 
 
 @access_log.command("verify")
@@ -33,7 +31,7 @@ def verify(checkpoints: Path | None, public_key: Path | None) -> None:
     """Check every entry's hash and link and every signed checkpoint; exit 1 naming the first bad entry."""
     from greenshield.trace import accesslog
 
-    instance = current_app.config["INSTANCE_PATH"]
+    instance = settings().instance_path
     key_path = public_key or accesslog.public_key_path(instance)
     key = accesslog.load_public_key(key_path) if key_path.exists() else None
     folder = _checkpoints(checkpoints)
@@ -58,7 +56,7 @@ def checkpoint(checkpoints: Path | None) -> None:
 
     with db.job_session() as session:
         point = accesslog.write_checkpoint(session, _checkpoints(checkpoints),
-                                           accesslog.signing_key(current_app.config["INSTANCE_PATH"]))
+                                           accesslog.signing_key(settings().instance_path))
     if point is None:
         click.echo("The access log is empty; no checkpoint written.")
     else:
@@ -79,7 +77,7 @@ def verify_export(zip_file: Path, public_key: Path | None) -> None:
     from greenshield.trace import accesslog
     from greenshield.trace.export import verify_export as check
 
-    key_path = public_key or accesslog.public_key_path(current_app.config["INSTANCE_PATH"])
+    key_path = public_key or accesslog.public_key_path(settings().instance_path)
     key = accesslog.load_public_key(key_path) if key_path.exists() else None
     problems = check(zip_file, key)
     for problem in problems:

@@ -10,8 +10,10 @@ import urllib.request
 from sqlalchemy import select
 
 from greenshield import db
-from greenshield.jobs import TIMEZONE, _the_app, claim, last_fire_time
+from greenshield.context import settings_of
+from greenshield.jobs import claim, job_app, last_fire_time
 from models import User, Watchlist, utcnow
+from models.base import CHINA
 
 log = logging.getLogger(__name__)
 WEBHOOK_TIMEOUT_SECONDS = 10
@@ -26,15 +28,17 @@ def run_watchlists(now: dt.datetime | None = None) -> dict[str, int]:
     ``now`` (default: the clock) decides which firing is due; the scheduler calls it without arguments.
     """
     from greenshield.personal import vault
-    from greenshield.trace import accesslog, watchlists
+    from greenshield.trace import watchlists
+    from greenshield.trace.services import _subject_key
 
-    app = _the_app()
+    app = job_app()
+    settings = settings_of(app)
     done = {"run": 0, "stopped": 0, "matches": 0}
-    now = (now or dt.datetime.now(TIMEZONE)).astimezone(TIMEZONE)
+    now = (now or dt.datetime.now(CHINA)).astimezone(CHINA)
     with app.app_context():
         with db.job_session() as session:
             ids = list(session.scalars(select(Watchlist.id).where(Watchlist.active.is_(True)).order_by(Watchlist.id)))
-        key = accesslog.subject_key(app.config["INSTANCE_PATH"])
+        key = _subject_key(settings.instance_path)
         for watchlist_id in ids:
             run = None
             with db.job_session(write=True) as session:
@@ -50,13 +54,13 @@ def run_watchlists(now: dt.datetime | None = None) -> dict[str, int]:
                     continue
                 if not claim(session, f"watchlist-{watchlist_id}", fire):
                     continue
-                run = watchlists.run_watchlist(session, watchlist, vault(session), subject_key=key,
-                                               limit=app.config["TRACE_MAX_RESULTS"], at=now,
+                run = watchlists.run_watchlist(session, watchlist, vault(session, settings), subject_key=key,
+                                               limit=settings.trace_max_results, at=now,
                                                request_id=f"watchlist-{watchlist_id}@{fire:%Y%m%dT%H%M}")
                 done["run"] += 1
                 done["matches"] += len(run.new_waybills)
-            if run is not None and run.new_waybills and app.config.get("WATCHLIST_WEBHOOK_URL"):
-                notify_webhook(app.config["WATCHLIST_WEBHOOK_URL"], {
+            if run is not None and run.new_waybills and settings.watchlist_webhook_url:
+                notify_webhook(settings.watchlist_webhook_url, {
                     "kind": "watchlist_match", "watchlist_id": run.watchlist_id, "case_no": run.case_no,
                     "count": len(run.new_waybills), "waybills": run.new_waybills,
                     "notification_id": run.notification_id, "at": utcnow().isoformat()})
@@ -79,13 +83,13 @@ def notify_webhook(url: str, payload: dict) -> bool:
 def checkpoint_access_log() -> str | None:
     """Hourly: sign the access log's newest entry into a checkpoint file outside the database."""
     from greenshield.trace import accesslog
-    from greenshield.trace.services import checkpoints_dir
 
-    app = _the_app()
+    app = job_app()
+    settings = settings_of(app)
     with app.app_context(), db.job_session(write=True) as session:
-        hour = dt.datetime.now(TIMEZONE).replace(minute=0, second=0, microsecond=0)
+        hour = dt.datetime.now(CHINA).replace(minute=0, second=0, microsecond=0)
         if not claim(session, "access-log-checkpoint", hour):
             return None
-        point = accesslog.write_checkpoint(session, checkpoints_dir(),
-                                           accesslog.signing_key(app.config["INSTANCE_PATH"]))
+        point = accesslog.write_checkpoint(session, settings.checkpoints_dir,
+                                           accesslog.signing_key(settings.instance_path))
         return str(point.path) if point else None

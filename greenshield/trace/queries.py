@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from greenshield.errors import Invalid
+from greenshield.errors import Invalid, on_field
 from greenshield.ingest.api import record_view
 from greenshield.personal import mask_name
 from greenshield.pii import ID_NO, PHONE, Vault
@@ -69,37 +69,36 @@ def parse_query(data: dict, *, today: dt.date) -> TraceQuery:
     given = {k for k in ("waybill_no", "sender_id_no", "sender_phone", "sender_name", "outlet_code")
              if str(data.get(k) or "").strip()}
     if len(given) != 1:
-        raise Invalid("Give exactly one of: waybill_no; sender_id_type + sender_id_no; sender_phone; "
-                      "sender_name + from + to; outlet_code + from + to.",
-                      details={"query": ["exactly one query is needed" if not given else
-                                         f"more than one query given: {', '.join(sorted(given))}"]})
+        raise Invalid("validation_error.one_query" if not given else "validation_error.several_queries",
+                      field="query", fields=sorted(given))
     field = given.pop()
     value = normalise_text(str(data[field]))
     if field == "waybill_no":
         waybill = value.upper()
         if not (8 <= len(waybill) <= 32 and all(c.isalnum() and c.isascii() or c == "-" for c in waybill)):
-            raise Invalid("A waybill number has 8-32 letters, digits or hyphens.",
-                          details={"waybill_no": ["must be 8-32 of A-Z, 0-9 and -"]})
+            raise Invalid("validation_error.waybill_format", field="waybill_no")
         return TraceQuery("waybill", waybill)
     if field == "sender_id_no":
         try:
             id_type = parse_id_type(str(data.get("sender_id_type") or ""))
             if id_type is None:
-                raise InvalidIdentity("ID type is missing")
+                raise Invalid("validation_error.id_type_missing", field="sender_id_type")
+        except InvalidIdentity as exc:
+            raise on_field(exc, "sender_id_type") from None
+        try:
             number = validate_id_no(id_type, value, today=today)
         except InvalidIdentity as exc:
-            key = "sender_id_type" if "type" in str(exc) else "sender_id_no"
-            raise Invalid(f"The sender ID is not valid: {exc}.", details={key: [str(exc)]}) from None
+            raise on_field(exc, "sender_id_no") from None
         return TraceQuery("sender_id", number, id_type=id_type)
     if field == "sender_phone":
         try:
             return TraceQuery("sender_phone", normalise_phone(value))
         except InvalidIdentity as exc:
-            raise Invalid(f"The phone number is not valid: {exc}.", details={"sender_phone": [str(exc)]}) from None
+            raise on_field(exc, "sender_phone") from None
     start, end = _period(data)
     if field == "sender_name":
         if len(value) > 64:
-            raise Invalid("A sender name has at most 64 characters.", details={"sender_name": ["too long"]})
+            raise Invalid("validation_error.too_long", field="sender_name", max=64)
         return TraceQuery("sender_name", value, start=start, end=end)
     return TraceQuery("outlet", value.upper(), start=start, end=end)
 
@@ -112,15 +111,14 @@ def _period(data: dict) -> tuple[dt.date, dt.date]:
             try:
                 value = dt.date.fromisoformat(value.strip())
             except ValueError:
-                raise Invalid(f"'{key}' must be a date YYYY-MM-DD.", details={key: ["not a date"]}) from None
+                raise Invalid("validation_error.not_a_date", field=key) from None
         if not isinstance(value, dt.date):
-            raise Invalid(f"Name and outlet queries need a period: '{key}' is missing.",
-                          details={key: ["required for name and outlet queries"]})
+            raise Invalid("validation_error.period_required", field=key)
         days[key] = value
     if days["from"] > days["to"]:
-        raise Invalid("'from' is after 'to'.", details={"to": ["must not be before from"]})
+        raise Invalid("validation_error.period_reversed", field="to")
     if (days["to"] - days["from"]).days >= MAX_PERIOD_DAYS:
-        raise Invalid(f"A period is at most {MAX_PERIOD_DAYS} days.", details={"to": ["period too long"]})
+        raise Invalid("validation_error.period_too_long", field="to", max_days=MAX_PERIOD_DAYS)
     return days["from"], days["to"]
 
 

@@ -2,23 +2,25 @@
 evidence, watchlists, notifications, and the access log with its verification for auditors."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext as _, lazy_gettext as _l
 from marshmallow import ValidationError
 from sqlalchemy import select
 
 from greenshield import db
 from greenshield.auth.policy import ALL_ROLES, allow, current_user
-from greenshield.errors import DomainError
+from greenshield.context import actor, settings
+from greenshield.errors import DomainError, form_errors, status_of
 from greenshield.extensions import limiter
 from greenshield.trace import schemas as s, services
 from greenshield.trace.api import CASE_READERS, LOG_READERS, per_user, trace_limit
 from greenshield.trace.queries import case_items
+from greenshield.trace.web import close_access, logged
 from inspection.identity import ID_TYPES
 from models import AccessLogEntry, Case, CaseStatus, Role
 
 bp = Blueprint("trace_pages", __name__)
-bp.after_request(services.close_access)
+bp.after_request(close_access)
 
 CASE_STATUS = {"pending": _l("Pending"), "approved": _l("Approved"), "refused": _l("Refused"), "expired": _l("Expired")}
 ACTION_LABELS = {"trace": _l("Query"), "case_view": _l("View in clear"), "export": _l("Evidence export"),
@@ -56,14 +58,8 @@ def _form(*names: str) -> dict:
     return {k: request.form.get(k, "").strip() for k in names if request.form.get(k, "").strip()}
 
 
-def _messages(exc: Exception) -> dict:
-    if isinstance(exc, ValidationError):
-        return exc.messages
-    return {"_": [exc.message], **(exc.details if isinstance(exc.details, dict) else {})}
-
-
 def _status(exc: Exception) -> int:
-    return 422 if isinstance(exc, ValidationError) else exc.status
+    return 422 if isinstance(exc, ValidationError) else status_of(exc.code)
 
 
 @bp.route("/cases")
@@ -80,15 +76,15 @@ def new_case():
 
 
 @bp.route("/cases/new", methods=["POST"])
-@services.logged("case_register")
+@logged("case_register")
 @allow(Role.INVESTIGATOR)
 def create_case():
     """Register a case: number, agency, legal basis, purpose, last day of validity."""
     values = _form("case_no", "agency", "legal_basis", "purpose", "valid_until")
     try:
-        case = services.register_case(db.session(), current_user(), s.CaseIn().load(values))
+        case = services.register_case(db.session(), actor(), s.CaseIn().load(values))
     except (ValidationError, DomainError) as exc:
-        return render_template("trace/case_new.html", values=values, errors=_messages(exc)), _status(exc)
+        return render_template("trace/case_new.html", values=values, errors=form_errors(exc)), _status(exc)
     flash(_("Case registered; it allows queries once an auditor approves it."))
     return redirect(url_for(".case", case_id=case.id))
 
@@ -104,7 +100,7 @@ def case(case_id):
 def _case_page(case: Case, errors: dict | None = None, status: int = 200, values: dict | None = None):
     session, user = db.session(), current_user()
     return render_template("trace/case.html", case=services.case_view(case),
-                           watchlists=services.case_watchlists(session, case),
+                           watchlists=services.case_watchlists(session, settings(), case),
                            waybills=[w for _, w in case_items(session, case.id)],
                            is_owner=case.investigator_id == user.id, may_decide=user.role in services.DECIDERS,
                            values=values or {}, errors=errors or {}), status
@@ -116,29 +112,29 @@ def _decide(case_id: int, approve: bool):
     values = _form("reason")
     try:
         reason = None if approve else s.RefuseIn().load(values)["reason"]
-        services.decide_case(session, case, user, approve=approve, reason=reason)
+        services.decide_case(session, actor(), case, approve=approve, reason=reason)
     except (ValidationError, DomainError) as exc:
-        return _case_page(case, _messages(exc), _status(exc), values)
+        return _case_page(case, form_errors(exc), _status(exc), values)
     flash(_("Case approved.") if approve else _("Case refused."))
     return redirect(url_for(".case", case_id=case_id))
 
 
 @bp.route("/cases/<int:case_id>/approve", methods=["POST"])
-@services.logged("case_approve")
+@logged("case_approve")
 @allow(*services.DECIDERS)
 def approve(case_id):
     return _decide(case_id, True)
 
 
 @bp.route("/cases/<int:case_id>/refuse", methods=["POST"])
-@services.logged("case_refuse")
+@logged("case_refuse")
 @allow(*services.DECIDERS)
 def refuse(case_id):
     return _decide(case_id, False)
 
 
 @bp.route("/cases/<int:case_id>/watchlists", methods=["POST"])
-@services.logged("watchlist_create")
+@logged("watchlist_create")
 @allow(Role.INVESTIGATOR)
 def add_watchlist(case_id):
     """Save a query of the case as a watchlist."""
@@ -148,15 +144,15 @@ def add_watchlist(case_id):
     try:
         data = s.WatchlistIn().load({"name": values.get("name", ""), "cron": values.get("cron", ""),
                                      "query": {k: v for k, v in values.items() if k in QUERY_FIELDS}})
-        services.create_watchlist(session, case, current_user(), data)
+        services.create_watchlist(session, settings(), actor(), case, data)
     except (ValidationError, DomainError) as exc:
-        return _case_page(case, _messages(exc), _status(exc), values)
+        return _case_page(case, form_errors(exc), _status(exc), values)
     flash(_("Watchlist saved."))
     return redirect(url_for(".case", case_id=case_id))
 
 
 @bp.route("/cases/<int:case_id>/results")
-@services.logged("case_view")
+@logged("case_view")
 @allow(Role.INVESTIGATOR)
 def case_results(case_id):
     """The case's evidence as a timeline per item, personal data in clear: a logged view."""
@@ -165,7 +161,7 @@ def case_results(case_id):
     case = session.get(Case, case_id)
     if case is None:
         abort(404)
-    chains = services.view_case_results(session, case, current_user())
+    chains = services.view_case_results(session, settings(), actor(), case)
     return render_template("trace/results.html", results=chains, case=services.case_view(case), truncated=False,
                            clear=True)
 
@@ -179,20 +175,20 @@ def trace_form():
 
 @bp.route("/trace", methods=["POST"])
 @limiter.shared_limit(trace_limit, scope="trace", key_func=per_user)
-@services.logged("trace")
+@logged("trace")
 @allow(Role.INVESTIGATOR, Role.INSPECTOR)
 def trace_run():
     """Run a trace query and show each item's chain as a timeline (or the form with what is wrong)."""
     values = _form("case_no", *QUERY_FIELDS)
     try:
-        outcome = services.trace(db.session(), current_user(), values)
+        outcome = services.trace(db.session(), settings(), actor(), values, reader=db.read_session())
     except DomainError as exc:
-        return render_template("trace/trace.html", values=values, errors=_messages(exc),
-                               cases=_usable_cases()), exc.status
+        return render_template("trace/trace.html", values=values, errors=form_errors(exc),
+                               cases=_usable_cases()), _status(exc)
     case = outcome["case_no"] and db.session().scalar(select(Case).where(Case.case_no == outcome["case_no"]))
     return render_template("trace/results.html", results=outcome["results"], truncated=outcome["truncated"],
                            case=services.case_view(case) if case else None, case_no=outcome["case_no"], clear=outcome["case_no"] is not None,
-                           limit=current_app.config["TRACE_MAX_RESULTS"])
+                           limit=settings().trace_max_results)
 
 
 def _usable_cases() -> list[Case]:
@@ -236,7 +232,7 @@ def access_log():
 @allow(*LOG_READERS)
 def verify_access_log():
     """Verify the whole chain and the signed checkpoints now, and say where it breaks if it does."""
-    result = services.verify_log(db.session())
+    result = services.verify_log(db.session(), settings())
     newest = db.session().scalar(select(AccessLogEntry).order_by(AccessLogEntry.seq.desc()).limit(1))
     return render_template("trace/verify.html", result=result, newest=newest,
-                           folder=services.checkpoints_dir())
+                           folder=settings().checkpoints_dir)

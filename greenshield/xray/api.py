@@ -8,8 +8,9 @@ from sqlalchemy import select
 from greenshield import db
 from greenshield.pagination import page_of
 from greenshield.auth.policy import allow, current_user, outlet_in_scope, scope_outlets
-from greenshield.errors import NotFound, OutOfScope
-from greenshield.extensions import BINARY
+from greenshield.context import actor, settings, storage
+from greenshield.errors import Forbidden, NotFound
+from greenshield.fields import BINARY
 from greenshield.trace import services as trace_services
 from greenshield.xray import schemas as s, services
 from models import Outlet, ReviewStatus, Role, XrayEvent, XrayMachine, XrayModelVersion
@@ -26,9 +27,9 @@ MIMETYPES = {"png": "image/png", "jpeg": "image/jpeg", "tiff": "image/tiff"}
 def _machine(code: str) -> XrayMachine:
     machine = db.session().scalar(select(XrayMachine).where(XrayMachine.code == code.upper()))
     if machine is None:
-        raise NotFound(f"No X-ray machine {code}.")
+        raise NotFound("not_found.machine", code=code)
     if not outlet_in_scope(current_user(), machine.outlet):
-        raise OutOfScope(f"Machine {machine.code} is outside your scope.")
+        raise Forbidden("forbidden.machine_scope", code=machine.code)
     return machine
 
 
@@ -36,7 +37,7 @@ def event_in_scope(event_id: int) -> XrayEvent:
     """The event of that id in the caller's scope; NotFound otherwise (the API and the review page)."""
     event = db.session().get(XrayEvent, event_id)
     if event is None or not outlet_in_scope(current_user(), event.outlet):
-        raise NotFound(f"No X-ray event {event_id}.")
+        raise NotFound("not_found.xray_event", id=event_id)
     return event
 
 
@@ -44,7 +45,7 @@ def _evidence(event_id: int, what: str) -> XrayEvent:
     """An event for its image or heat map: investigators see only their cases' evidence, and each look is logged."""
     user = current_user()
     if user.role is Role.INVESTIGATOR:
-        return trace_services.open_event_evidence(db.session(), user, event_id, what)
+        return trace_services.open_event_evidence(db.session(), settings(), actor(), event_id, what)
     return event_in_scope(event_id)
 
 
@@ -57,8 +58,9 @@ def create_event(form, files):
     """A screened item's image (PNG, JPEG or TIFF; 8/16-bit, grey or colour) with its metadata: scored at once."""
     machine = _machine(form["machine_code"])
     data = files["image"].read()
-    return services.record_event(db.session(), machine=machine, data=data, waybill_no=form["waybill_no"].upper(),
-                                 scanned_at=form["scanned_at"], operator_id=form["operator_id"])
+    return services.record_event(db.session(), settings(), machine=machine, data=data,
+                                 waybill_no=form["waybill_no"].upper(), scanned_at=form["scanned_at"],
+                                 operator_id=form["operator_id"])
 
 
 @blp.route("/xray-events", methods=["GET"])
@@ -96,8 +98,8 @@ def event_image(event_id):
     """The image as sent. Investigators: only an event of their case's evidence (the look is access-logged)."""
     event = _evidence(event_id, "image")
     if event.image_purged_at is not None:
-        raise NotFound("This event's image was purged after the retention period.")
-    return Response(services.read_image(event), mimetype=MIMETYPES[event.image_format])
+        raise NotFound("not_found.image_purged")
+    return Response(services.read_image(storage(), event), mimetype=MIMETYPES[event.image_format])
 
 
 @blp.route("/xray-events/<int:event_id>/heatmap", methods=["GET"])
@@ -107,8 +109,8 @@ def event_image(event_id):
 @allow(*EVIDENCE_READERS)
 def event_heatmap(args, event_id):
     """Where in the image the score came from: brighter = more anomalous. Investigators as for the image."""
-    return Response(services.heatmap_png(db.session(), _evidence(event_id, "heatmap"), overlay=args["overlay"]),
-                    mimetype="image/png")
+    return Response(services.heatmap_png(db.session(), settings(), _evidence(event_id, "heatmap"),
+                                         overlay=args["overlay"]), mimetype="image/png")
 
 
 @blp.route("/xray-events/<int:event_id>/review", methods=["POST"])
@@ -155,7 +157,7 @@ def list_models():
 @allow(Role.ADMIN)
 def activate_model(version):
     """Make a trained model the active one; new events are scored by it."""
-    return services.activate(db.session(), version)
+    return services.activate(db.session(), settings(), version)
 
 
 @blp.route("/xray-reviewers/stats", methods=["GET"])

@@ -10,11 +10,11 @@ import zipfile
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from greenshield import db
+from greenshield.context import settings, storage
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
 
@@ -81,7 +81,7 @@ def train(benign_dir, generated_bags, threats, threats_per_bag, target_recall, w
                         version=version, description=f"benign: {benign_dir or f'{generated_bags} generated bags'}",
                         progress=_progress("train"))
     relative = Path("xray") / "models" / version
-    model.save(Path(current_app.config["INSTANCE_PATH"]) / relative)
+    model.save(settings().instance_path / relative)
     with db.job_session() as session:
         if session.scalar(select(XrayModelVersion).where(XrayModelVersion.version == model.version)):
             raise click.ClickException(f"Model version {model.version} exists already.")
@@ -91,7 +91,7 @@ def train(benign_dir, generated_bags, threats, threats_per_bag, target_recall, w
         session.flush()
         if make_active:
             from greenshield.xray.services import activate
-            activate(session, model.version)
+            activate(session, settings(), model.version)
     click.echo(json.dumps({"version": model.version, "threshold": model.threshold,
                            "metrics": model.metadata.get("metrics", {}), "active": make_active}, ensure_ascii=False))
 
@@ -120,9 +120,9 @@ def evaluate(version, benign_dir, generated_bags, labelled_dir, roc_png, seed) -
             row = session.scalar(select(XrayModelVersion).where(XrayModelVersion.version == version))
             if row is None:
                 raise click.ClickException(f"No model version {version}.")
-            model = load_model(row)
+            model = load_model(settings(), row)
         else:
-            model, row = active_model(session)
+            model, row = active_model(session, settings())
         version = row.version
     rng = np.random.default_rng(seed)
     if labelled_dir:
@@ -148,14 +148,14 @@ def evaluate(version, benign_dir, generated_bags, labelled_dir, roc_png, seed) -
 @with_appcontext
 def activate_cmd(version) -> None:
     """Make VERSION the active model (new events are scored by it)."""
-    from greenshield.errors import DomainError
+    from greenshield.errors import DomainError, exception_message
     from greenshield.xray.services import activate
 
     try:
         with db.job_session() as session:
-            activate(session, version)
+            activate(session, settings(), version)
     except DomainError as exc:
-        raise click.ClickException(exc.message) from None
+        raise click.ClickException(exception_message(exc)) from None
     click.echo(f"Model {version} is active.")
 
 
@@ -167,7 +167,7 @@ def list_cmd() -> None:
     from models import XrayModelVersion
 
     with db.job_session() as session:
-        ensure_default_model(session)
+        ensure_default_model(session, settings())
         for row in session.scalars(select(XrayModelVersion).order_by(XrayModelVersion.created_at)):
             auc = (row.metrics or {}).get("auc")
             click.echo(f"{'*' if row.active else ' '} {row.version:<32} threshold {row.threshold:.3f}"
@@ -180,7 +180,7 @@ def list_cmd() -> None:
 def import_cmd(source: Path) -> None:
     """Import events from a folder or zip holding manifest.csv (machine_code, waybill_no, scanned_at,
     operator_id, file) and the image files it names. All-or-nothing; prints a JSON summary."""
-    from greenshield.errors import DomainError
+    from greenshield.errors import DomainError, exception_message
     from greenshield.xray.services import record_event
     from models import XrayMachine
 
@@ -210,13 +210,13 @@ def import_cmd(source: Path) -> None:
                     scanned = dt.datetime.fromisoformat(row["scanned_at"])
                     if scanned.tzinfo is None:
                         scanned = scanned.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
-                    event = record_event(session, machine=machine, data=read(row["file"]),
+                    event = record_event(session, settings(), machine=machine, data=read(row["file"]),
                                          waybill_no=row["waybill_no"].strip().upper(), scanned_at=scanned,
                                          operator_id=row["operator_id"].strip())
                 except (KeyError, ValueError) as exc:
                     raise click.ClickException(f"manifest.csv line {line}: {exc}") from None
                 except DomainError as exc:
-                    raise click.ClickException(f"manifest.csv line {line}: {exc.message}") from None
+                    raise click.ClickException(f"manifest.csv line {line}: {exception_message(exc)}") from None
                 count += 1
                 flagged += event.flagged
     finally:
@@ -247,7 +247,7 @@ def export_labelled(target: Path) -> None:
             label = "benign" if event.review.decision == "cleared" else "threat"
             name = f"{label}/{event.id}.{event.image_format}"
             (target / label).mkdir(exist_ok=True)
-            (target / name).write_bytes(read_image(event))
+            (target / name).write_bytes(read_image(storage(), event))
             out.writerow([name, label, event.review.decision, event.review.category_code or "", event.id,
                           event.machine.code, event.scanned_at.isoformat()])
             counts[label] += 1
@@ -267,7 +267,7 @@ def purge() -> None:
     from models import utcnow
 
     with db.job_session(write=True) as session:
-        n = purge_images(session, now=utcnow(), retention_days=current_app.config["XRAY_RETENTION_DAYS"])
+        n = purge_images(session, storage(), now=utcnow(), retention_days=settings().xray_retention_days)
     click.echo(f"Purged {n} image(s).")
 
 
@@ -282,5 +282,5 @@ def inject_tip(count, threat_share, seed) -> None:
     from greenshield.xray.tip import inject
 
     with db.job_session(write=True) as session:
-        made = inject(session, count=count, threat_share=threat_share, seed=seed)
+        made = inject(session, settings(), count=count, threat_share=threat_share, seed=seed)
     click.echo(f"Injected {made} test image(s) into the review queue.")

@@ -9,6 +9,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from greenshield.settings import Settings
 from greenshield.xray.services import record_event, record_status
 from inspection.xray import imaging
 from inspection.xray.procedural import benign_bag, random_threats
@@ -18,7 +19,8 @@ from models import Outlet, Staff, StaffRole, XrayEvent, XrayMachine
 CHINA = dt.timezone(dt.timedelta(hours=8))
 
 
-def seed_xray(session: Session, outlets: list[Outlet], *, rng: random.Random, days: int, scans_per_outlet: int = 4) -> int:
+def seed_xray(session: Session, settings: Settings, outlets: list[Outlet], *, rng: random.Random, days: int,
+              scans_per_outlet: int = 4) -> int:
     """Status reports for the last ``days`` days and a few scans per outlet yesterday; skipped when scans exist."""
     if session.scalar(select(XrayEvent.id).limit(1)) is not None:
         return 0
@@ -45,7 +47,7 @@ def seed_xray(session: Session, outlets: list[Outlet], *, rng: random.Random, da
                 bag = project(bag, threats[n], rng=images)[0]
             data = imaging.encode_png(np.round(np.clip(bag, 0, 1) * 255).astype(np.uint8))
             at = dt.datetime.combine(yesterday, dt.time(9 + i, rng.randrange(60)), CHINA)
-            record_event(session, machine=machine, data=data, waybill_no=f"{outlet.enterprise.code}{rng.randrange(10**11):011d}",
+            record_event(session, settings, machine=machine, data=data, waybill_no=f"{outlet.enterprise.code}{rng.randrange(10**11):011d}",
                          scanned_at=at, operator_id=screener.staff_id)
             made += 1
     return made

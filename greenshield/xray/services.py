@@ -6,13 +6,13 @@ import hashlib
 import threading
 from pathlib import Path
 
-from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from greenshield.errors import Conflict, DomainError, Invalid, NotFound
-from greenshield.storage import storage
+from greenshield.errors import Conflict, Invalid, NotFound
 from greenshield.observability import scoring_timer
+from greenshield.settings import Settings
+from greenshield.storage import Storage, of as storage_of
 from models import (MachineStatus, ProhibitedCategory, ReviewStatus, Staff, StaffRole, User, XrayEvent, XrayMachine,
                     XrayModelVersion, XrayReview, utcnow)
 
@@ -30,15 +30,6 @@ def _imaging():
     return imaging
 
 
-class RejectedImage(DomainError):
-    status = 422
-    code = "invalid_image"
-
-
-def _root() -> Path:
-    return Path(current_app.config["INSTANCE_PATH"])
-
-
 def image_key(event: XrayEvent) -> str:
     """The storage key of an event's image (content-addressed; shared by events of identical images)."""
     return f"xray/images/{event.image_sha256[:2]}/{event.image_sha256}.{event.image_format}"
@@ -48,30 +39,30 @@ def heatmap_key(event: XrayEvent) -> str:
     return f"xray/heatmaps/{event.image_sha256[:2]}/{event.image_sha256}-{event.model_version}.png"
 
 
-def read_image(event: XrayEvent) -> bytes:
+def read_image(store: Storage, event: XrayEvent) -> bytes:
     """The event's image as it was sent; raises MissingObject (a FileNotFoundError) when it is not stored."""
-    return storage().get(image_key(event))
+    return store.get(image_key(event))
 
 
-def builtin_dir() -> Path:
+def builtin_dir(settings: Settings) -> Path:
     """The shipped default model, or the folder ``XRAY_DEFAULT_MODEL_DIR`` names instead."""
     from inspection.xray.model import default_model_dir
 
-    configured = current_app.config.get("XRAY_DEFAULT_MODEL_DIR")
+    configured = settings.xray_default_model_dir
     return Path(configured) if configured else default_model_dir()
 
 
-def model_location(row: XrayModelVersion) -> Path:
-    return builtin_dir() if row.location == BUILTIN else _root() / row.location
+def model_location(settings: Settings, row: XrayModelVersion) -> Path:
+    return builtin_dir(settings) if row.location == BUILTIN else settings.instance_path / row.location
 
 
-def ensure_default_model(session: Session) -> XrayModelVersion:
+def ensure_default_model(session: Session, settings: Settings) -> XrayModelVersion:
     """Register the shipped default model (trained on generated data only); active when no other model is."""
     from inspection.xray.model import TrainedModel
 
     row = session.scalar(select(XrayModelVersion).where(XrayModelVersion.location == BUILTIN))
     if row is None:
-        model = TrainedModel.load(builtin_dir())
+        model = TrainedModel.load(builtin_dir(settings))
         active_exists = session.scalar(select(XrayModelVersion.id).where(XrayModelVersion.active.is_(True)))
         row = XrayModelVersion(version=model.version, location=BUILTIN, threshold=model.threshold,
                                target_recall=model.metadata.get("target_recall"),
@@ -83,31 +74,31 @@ def ensure_default_model(session: Session) -> XrayModelVersion:
     return row
 
 
-def active_model(session: Session) -> tuple:
+def active_model(session: Session, settings: Settings) -> tuple:
     """The active model, loaded once per process and version."""
     row = session.scalar(select(XrayModelVersion).where(XrayModelVersion.active.is_(True)))
     if row is None:
-        row = ensure_default_model(session)
-    return load_model(row), row
+        row = ensure_default_model(session, settings)
+    return load_model(settings, row), row
 
 
-def load_model(row: XrayModelVersion):
+def load_model(settings: Settings, row: XrayModelVersion):
     """The trained model of ``row``, loaded once per process and version."""
     from inspection.xray.model import TrainedModel
 
     with _models_lock:
         model = _models.get(row.version)
         if model is None:
-            model = _models[row.version] = TrainedModel.load(model_location(row))
+            model = _models[row.version] = TrainedModel.load(model_location(settings, row))
     return model
 
 
-def activate(session: Session, version: str) -> XrayModelVersion:
+def activate(session: Session, settings: Settings, version: str) -> XrayModelVersion:
     """Make ``version`` the one active model. Raises NotFound."""
     row = session.scalar(select(XrayModelVersion).where(XrayModelVersion.version == version))
     if row is None:
-        raise NotFound(f"No model version {version}.")
-    load_model(row)  # refuse to activate a model that does not load
+        raise NotFound("not_found.model_version", version=version)
+    load_model(settings, row)  # refuse to activate a model that does not load
     for other in session.scalars(select(XrayModelVersion).where(XrayModelVersion.active.is_(True))):
         other.active = False
     row.active, row.activated_at = True, utcnow()
@@ -123,20 +114,21 @@ def screener_on_duty(session: Session, machine: XrayMachine, at: dt.datetime) ->
     return last.staff_id if last is not None and last.kind == "check_in" else None
 
 
-def record_event(session: Session, *, machine: XrayMachine, data: bytes, waybill_no: str, scanned_at: dt.datetime,
-                 operator_id: str, is_tip: bool = False, tip_threat: bool | None = None) -> XrayEvent:
+def record_event(session: Session, settings: Settings, *, machine: XrayMachine, data: bytes, waybill_no: str,
+                 scanned_at: dt.datetime, operator_id: str, is_tip: bool = False,
+                 tip_threat: bool | None = None) -> XrayEvent:
     """Check, store and score an image; the event records the model version that scored it.
 
-    Raises RejectedImage (422, or 413 for size limits) before anything is stored.
+    Raises Invalid (422, or 413 for size limits) before anything is stored.
     """
-    config, imaging = current_app.config, _imaging()
+    imaging = _imaging()
     try:
-        pixels, fmt = imaging.decode_pixels(data, max_bytes=config["XRAY_MAX_IMAGE_BYTES"],
-                                            max_pixels=config["XRAY_MAX_PIXELS"])
+        pixels, fmt = imaging.decode_pixels(data, max_bytes=settings.xray_max_image_bytes,
+                                            max_pixels=settings.xray_max_pixels)
     except imaging.InvalidImage as exc:
-        raise RejectedImage(exc.message, code=exc.code,
-                            status=413 if exc.code in ("too_large", "too_many_pixels") else 422) from None
-    model, row = active_model(session)
+        raise Invalid(f"{exc.code}.image", field="image", max_mib=settings.xray_max_image_bytes // 2**20,
+                      max_pixels=settings.xray_max_pixels) from None
+    model, row = active_model(session, settings)
     with scoring_timer():
         result = model.score(pixels)
     sha = hashlib.sha256(data).hexdigest()
@@ -148,30 +140,31 @@ def record_event(session: Session, *, machine: XrayMachine, data: bytes, waybill
                       is_tip=is_tip, tip_threat=tip_threat)
     if is_tip:
         event.flagged = True  # test images always reach the queue; reviewers cannot tell them apart
-    storage().put(image_key(event), data)
-    storage().put(heatmap_key(event), imaging.encode_png(result.heatmap))
+    store = storage_of(settings)
+    store.put(image_key(event), data)
+    store.put(heatmap_key(event), imaging.encode_png(result.heatmap))
     session.add(event)
     session.flush()
     return event
 
 
-def heatmap_png(session: Session, event: XrayEvent, *, overlay: bool) -> bytes:
+def heatmap_png(session: Session, settings: Settings, event: XrayEvent, *, overlay: bool) -> bytes:
     """The event's heat map (8-bit grey, the image's own size) or, with ``overlay``, blended over the image."""
     if event.image_purged_at is not None:
-        raise NotFound("This event's image was purged after the retention period.")
+        raise NotFound("not_found.image_purged")
     imaging = _imaging()
-    store, key = storage(), heatmap_key(event)
+    store, key = storage_of(settings), heatmap_key(event)
     if not store.exists(key):
         row = session.scalar(select(XrayModelVersion).where(XrayModelVersion.version == event.model_version))
-        model = load_model(row) if row else active_model(session)[0]
-        store.put(key, imaging.encode_png(model.score(read_image(event)).heatmap))
+        model = load_model(settings, row) if row else active_model(session, settings)[0]
+        store.put(key, imaging.encode_png(model.score(read_image(store, event)).heatmap))
     heat = store.get(key)
     if not overlay:
         return heat
     import cv2
     import numpy as np
 
-    pixels, _ = imaging.decode_pixels(read_image(event), max_bytes=2**31, max_pixels=2**31)
+    pixels, _ = imaging.decode_pixels(read_image(store, event), max_bytes=2**31, max_pixels=2**31)
     grey = cv2.imdecode(np.frombuffer(heat, np.uint8), cv2.IMREAD_GRAYSCALE)
     return imaging.encode_png(imaging.overlay_heatmap(imaging.to_display(pixels), grey))
 
@@ -184,12 +177,12 @@ def review(session: Session, event: XrayEvent, reviewer: User, *, decision: str,
     Raises Conflict when already reviewed, Invalid for a bad category.
     """
     if event.review is not None:
-        raise Conflict("This event has been reviewed already.")
+        raise Conflict("conflict.already_reviewed")
     if decision == "seized":
         if category is None:
-            raise Invalid("A seizure needs a prohibited-item category (1-19).", details={"category": ["required"]})
+            raise Invalid("validation_error.seizure_category", field="category")
     if category is not None and session.get(ProhibitedCategory, category) is None:
-        raise Invalid(f"Unknown prohibited-item category {category}.", details={"category": ["unknown"]})
+        raise Invalid("validation_error.unknown_category", field="category", category=category)
     outcome = None
     if event.is_tip:
         alarm = decision in ("seized", "referred")
@@ -228,7 +221,7 @@ def record_status(session: Session, machine: XrayMachine, *, kind: str, at: dt.d
     if kind in ("check_in", "check_out"):
         staff = session.scalar(select(Staff).where(Staff.staff_id == (staff_id or "").upper()))
         if staff is None or staff.outlet_id != machine.outlet_id or staff.role is not StaffRole.SCREENER:
-            raise Invalid("Check-ins need a screener of this machine's outlet.", details={"staff_id": ["not a screener here"]})
+            raise Invalid("validation_error.not_screener_here", field="staff_id")
         staff_id = staff.staff_id
     row = MachineStatus(machine_id=machine.id, kind=kind, at=at, staff_id=staff_id)
     session.add(row)
@@ -239,7 +232,7 @@ def record_status(session: Session, machine: XrayMachine, *, kind: str, at: dt.d
 def power_on_rate(session: Session, machine: XrayMachine, start: dt.datetime, end: dt.datetime) -> dict:
     """Share of [start, end) the machine was powered on, from its power-on/off reports."""
     if end <= start:
-        raise Invalid("The period is empty.", details={"to": ["must be after from"]})
+        raise Invalid("validation_error.empty_period", field="to")
     before = session.scalar(select(MachineStatus).where(
         MachineStatus.machine_id == machine.id, MachineStatus.kind.in_(("power_on", "power_off")),
         MachineStatus.at < start).order_by(MachineStatus.at.desc()).limit(1))
@@ -260,7 +253,7 @@ def power_on_rate(session: Session, machine: XrayMachine, start: dt.datetime, en
             "power_on_rate": min(1.0, seconds / total)}
 
 
-def purge_images(session: Session, *, now: dt.datetime, retention_days: int) -> int:
+def purge_images(session: Session, store: Storage, *, now: dt.datetime, retention_days: int) -> int:
     """Delete images older than the retention period unless they are evidence (reviewed with a decision other
     than cleared, or held for a case); the event rows stay, marked purged."""
     cutoff = now - dt.timedelta(days=retention_days)
@@ -276,7 +269,6 @@ def purge_images(session: Session, *, now: dt.datetime, retention_days: int) -> 
     kept = set(session.scalars(select(XrayEvent.image_sha256).where(XrayEvent.image_purged_at.is_(None))))
     for event in candidates:
         if event.image_purged_at is not None and event.image_sha256 not in kept:
-            store = storage()
             store.delete(image_key(event))
             for heat in list(store.keys(f"xray/heatmaps/{event.image_sha256[:2]}/{event.image_sha256}-")):
                 store.delete(heat)

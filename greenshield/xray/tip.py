@@ -9,14 +9,16 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from greenshield.xray.services import record_event
+from greenshield.settings import Settings
+from greenshield.storage import of as storage_of
+from greenshield.xray.services import read_image, record_event
 from inspection.xray import imaging
 from inspection.xray.procedural import benign_bag, random_threats
 from inspection.xray.tip import project
 from models import XrayEvent, XrayMachine
 
 
-def inject(session: Session, *, count: int, threat_share: float, seed: int | None) -> int:
+def inject(session: Session, settings: Settings, *, count: int, threat_share: float, seed: int | None) -> int:
     """Add ``count`` TIP events at random machines, based on recent real benign images where there are any
     (generated bags otherwise); ``threat_share`` of them carry a projected threat. Returns how many."""
     seed = secrets.randbits(32) if seed is None else seed
@@ -24,15 +26,14 @@ def inject(session: Session, *, count: int, threat_share: float, seed: int | Non
     machines = session.scalars(select(XrayMachine).where(XrayMachine.active.is_(True))).all()
     if not machines:
         return 0
-    from greenshield.xray.services import read_image
-
     backgrounds = session.scalars(select(XrayEvent).where(XrayEvent.flagged.is_(False), XrayEvent.is_tip.is_(False),
                                                           XrayEvent.image_purged_at.is_(None))
                                   .order_by(XrayEvent.id.desc()).limit(200)).all()
     threats = random_threats(max(count, 1), rng)
+    store = storage_of(settings)
     for i in range(count):
         if backgrounds:
-            pixels, _ = imaging.decode_pixels(read_image(pick.choice(backgrounds)))
+            pixels, _ = imaging.decode_pixels(read_image(store, pick.choice(backgrounds)))
             bag = imaging.to_unit_float(pixels)[0]
         else:
             bag = benign_bag(rng)
@@ -41,7 +42,7 @@ def inject(session: Session, *, count: int, threat_share: float, seed: int | Non
         data = imaging.encode_png(np.round(np.clip(image, 0, 1) * 255).astype(np.uint8))
         # Nothing in the event tells a reviewer it is a test: waybill and operator look like real ones.
         waybill = f"{pick.choice(('SF', 'YT', 'ZT', 'JD', 'YD'))}{pick.randrange(10**12):012d}"
-        record_event(session, machine=pick.choice(machines), data=data, waybill_no=waybill,
+        record_event(session, settings, machine=pick.choice(machines), data=data, waybill_no=waybill,
                      scanned_at=dt.datetime.now(dt.timezone.utc), operator_id=f"OP-{pick.randrange(1, 40):02d}",
                      is_tip=True, tip_threat=with_threat)
     return count

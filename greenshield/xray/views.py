@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from greenshield import db
 from greenshield.auth.policy import allow, current_user, scope_outlets
-from greenshield.errors import DomainError
+from greenshield.errors import DomainError, exception_message
 from greenshield.xray import services
 from greenshield.xray.api import event_in_scope
 from models import Outlet, ProhibitedCategory, ReviewStatus, Role, XrayEvent
@@ -44,7 +44,7 @@ def decide(event_id):
         row = services.review(db.session(), event, current_user(), decision=request.form.get("decision", ""),
                               category=category, note=request.form.get("note") or None)
     except DomainError as exc:
-        flash(exc.message)
+        flash(exception_message(exc), "error")
         return redirect(url_for(".queue")), 303
     if row.decision not in ("cleared", "seized", "referred"):
         abort(422)

@@ -79,14 +79,16 @@ def test_coverage_target_draws_uncovered_outlets_first():
         assert {"NEVER-1", "NEVER-2"} <= codes
 
 
-@pytest.mark.parametrize("overrides,message", [
-    ({"outlets": 13}, "Only 12"),
-    ({"outlets": 0}, "at least one"),
-    ({"outlets": 6}, "need 12 inspectors"),
+@pytest.mark.parametrize("overrides,code,params", [
+    ({"outlets": 13}, "validation_error.draw_too_few_outlets", {"available": 12, "wanted": 13}),
+    ({"outlets": 0}, "validation_error.draw_no_outlets", {}),
+    ({"outlets": 6}, "validation_error.draw_too_few_inspectors", {"audits": 6, "per_audit": 2, "needed": 12,
+                                                                  "free": 10}),
 ])
-def test_impossible_draws_say_why(overrides, message):
-    with pytest.raises(DrawImpossible, match=message):
+def test_impossible_draws_say_why(overrides, code, params):
+    with pytest.raises(DrawImpossible) as refused:
         draw(inputs(**overrides), 1)
+    assert (refused.value.code, refused.value.params, refused.value.field) == (code, params, "outlets")
 
 
 def test_risk_weight_grows_with_risk_and_stays_positive():
