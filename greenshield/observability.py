@@ -27,8 +27,8 @@ from types import SimpleNamespace
 
 from flask import Blueprint, Flask, Response, current_app, g, has_request_context, request
 
+from greenshield.auth.permissions import Capability
 from greenshield.auth.policy import allow
-from models import Role
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 ACCESS = logging.getLogger("greenshield.access")
@@ -322,7 +322,7 @@ def _metrics_response() -> Response:
 
 
 @bp.route("/metrics", endpoint="metrics")
-@allow(Role.ADMIN)
+@allow(Capability.READ_METRICS)
 def metrics_view():
     """Prometheus metrics: administrators, or anyone at an address listed in ``GREENSHIELD_METRICS_ALLOW``."""
     return _metrics_response()

@@ -9,10 +9,11 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from greenshield import db
+from greenshield.auth.permissions import Capability, can
 from greenshield.auth.policy import current_user, outlet_in_scope, region_in_scope
 from greenshield.errors import Invalid, NotFound, OutOfScope
 from greenshield.ingest.pipeline import thresholds
-from models import Audit, Region, Role, XrayEvent
+from models import Audit, Region, XrayEvent
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
 PHOTO_TYPES = {b"\xff\xd8\xff": ("image/jpeg", "jpg"), b"\x89PNG\r\n\x1a\n": ("image/png", "png")}
@@ -51,7 +52,7 @@ def audit_for(audit_id: int, *, write: bool = False) -> Audit:
     user = current_user()
     if audit is None or not outlet_in_scope(user, audit.outlet):
         raise NotFound(f"No audit {audit_id}.")
-    if write and user.role is not Role.ADMIN and user not in audit.inspectors:
+    if write and not can(user, Capability.WORK_ANY_AUDIT) and user not in audit.inspectors:
         raise OutOfScope("Only the inspectors assigned to this audit may work on it.")
     return audit
 

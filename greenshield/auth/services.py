@@ -11,6 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from greenshield.auth.permissions import SCOPES, Capability, Scope, can
 from greenshield.errors import Conflict, Invalid, NotFound
 from models import ApiToken, Outlet, Region, Role, User, utcnow
 
@@ -104,7 +105,7 @@ def user_for_token(session: Session, plain: str, *, touch: bool = True) -> User 
 
 def revoke_token(session: Session, user: User, token_id: int) -> ApiToken:
     token = session.get(ApiToken, token_id)
-    if token is None or (token.user_id != user.id and user.role is not Role.ADMIN):
+    if token is None or (token.user_id != user.id and not can(user, Capability.MANAGE_USERS)):
         raise NotFound("No such token.")
     if token.revoked_at is None:
         token.revoked_at = utcnow()
@@ -120,7 +121,7 @@ def create_user(session: Session, *, username: str, password: str, role: Role, r
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(f'The username "{username}" is taken.', details={"username": ["already exists"]})
     region = None
-    if role is Role.INSPECTOR:
+    if SCOPES[role] is Scope.REGION:
         if not region_code:
             raise Invalid("An inspector needs a region.", details={"region_code": ["required for inspectors"]})
     if region_code:
@@ -128,7 +129,7 @@ def create_user(session: Session, *, username: str, password: str, role: Role, r
         if region is None:
             raise Invalid(f"Unknown region {region_code}.", details={"region_code": ["unknown region"]})
     outlets = []
-    if role is Role.OUTLET_MANAGER:
+    if SCOPES[role] is Scope.OUTLETS:
         if not outlet_codes:
             raise Invalid("An outlet manager needs at least one outlet.", details={"outlet_codes": ["required"]})
         outlets = list(session.scalars(select(Outlet).where(Outlet.code.in_(outlet_codes))))
@@ -136,7 +137,7 @@ def create_user(session: Session, *, username: str, password: str, role: Role, r
         if unknown:
             raise Invalid(f"Unknown outlet(s): {', '.join(unknown)}.", details={"outlet_codes": unknown})
     user = User(username=username, display_name=display_name or username, password_hash=hash_password(password),
-                role=role, region=region if role is Role.INSPECTOR else None, agency=agency, outlets=outlets)
+                role=role, region=region if SCOPES[role] is Scope.REGION else None, agency=agency, outlets=outlets)
     session.add(user)
     session.flush()
     return user

@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, lazyload
 
 from greenshield import db
+from greenshield.auth.permissions import Capability, can
 from greenshield.auth.policy import current_user, region_prefix
 from greenshield.errors import Conflict, DomainError, Invalid, NotFound
 from greenshield.observability import request_id
@@ -25,13 +26,12 @@ from greenshield.trace import accesslog, watchlists
 from greenshield.trace.queries import (TraceQuery, add_case_results, case_items, hold_evidence, in_region,
                                        match_items, parcel_chains, parse_query)
 from inspection.identity import normalise_id_no, normalise_text
-from models import (AccessLogEntry, Case, CaseResult, CaseStatus, CollectionRecord, Notification, Role, User, Watchlist,
+from models import (AccessLogEntry, Case, CaseResult, CaseStatus, CollectionRecord, Notification, User, Watchlist,
                     XrayEvent, utcnow)
 
 F = TypeVar("F", bound=Callable)
 CHINA = ZoneInfo("Asia/Shanghai")
 SAFE_NAME = re.compile(r'[\\/:*?"<>|\s\x00-\x1f]+')
-DECIDERS = (Role.AUDITOR, Role.ADMIN)
 QUERY_FIELDS = (("waybill_no", "waybill"), ("sender_id_no", "sender_id"), ("sender_phone", "sender_phone"),
                 ("sender_name", "sender_name"), ("outlet_code", "outlet"))
 STATUS_OUTCOMES = {401: "refused: unauthenticated", 403: "refused: role", 404: "refused: not found",
@@ -161,7 +161,7 @@ def describe_request(session: Session, action: str) -> Access:
 def visible_case(session: Session, user: User, case_id: int) -> Case:
     """A case the user may see: an investigator's own, any for auditors and admins. Raises NotFound."""
     case = session.get(Case, case_id)
-    if case is None or user.role not in DECIDERS and case.investigator_id != user.id:
+    if case is None or not can(user, Capability.APPROVE_CASES) and case.investigator_id != user.id:
         raise NotFound(f"No case {case_id}.")
     return case
 
@@ -227,7 +227,7 @@ def cases_for(session: Session, user: User, limit: int = 1000) -> list[dict]:
     """The cases ``user`` may see (an investigator's own, all for auditors and admins), pending first, then
     newest first."""
     stmt = select(Case)
-    if user.role is Role.INVESTIGATOR:
+    if not can(user, Capability.APPROVE_CASES):
         stmt = stmt.where(Case.investigator_id == user.id)
     cases = [case_view(c) for c in session.scalars(stmt.order_by(Case.id.desc()).limit(limit)).unique()]
     return sorted(cases, key=lambda c: c["status"] != CaseStatus.PENDING.value)
@@ -244,7 +244,7 @@ def case_view(case: Case) -> dict:
 
 def evidence_case_of(session: Session, user: User, event: XrayEvent) -> Case | None:
     """The investigator's approved, unexpired case whose evidence holds ``event``'s waybill, if any."""
-    if user.role is not Role.INVESTIGATOR:
+    if not can(user, Capability.TRACE):
         return None
     return session.scalar(
         select(Case).join(CaseResult, CaseResult.case_id == Case.id)
@@ -285,7 +285,7 @@ def trace(session: Session, user: User, data: dict) -> dict:
     query = parse_query(data, today=today())
     g.access = Access("trace", case_no, query.kind, subject_hash_of(query))
     case = None
-    if user.role is Role.INSPECTOR:
+    if not can(user, Capability.TRACE):
         if case_no:
             raise refusal("Inspectors trace without a case.", "refused: inspector has no case")
         if query.kind != "waybill":
