@@ -53,7 +53,8 @@ def capabilities_of(view: Callable) -> frozenset | None:
 
 
 def roles_of(view: Callable) -> frozenset | None:
-    """The roles that may call a view (from its capabilities), PUBLIC, or None when it declares nothing."""
+    """The roles that may call a view (those holding any of its capabilities), PUBLIC, or None when it declares
+    nothing."""
     capabilities = capabilities_of(view)
     if capabilities is None or capabilities is PUBLIC:
         return capabilities
@@ -83,16 +84,16 @@ def _user_from_cookie() -> User | None:
 
 
 def enforce() -> object | None:
-    """``before_request``: resolve the caller and apply the endpoint's declared capabilities."""
+    """``before_request``: resolve the caller and apply the endpoint's declared roles."""
     if request.method not in SAFE_METHODS:
         db.mark_write()
     endpoint = request.endpoint
     view = current_app.view_functions.get(endpoint) if endpoint else None
     if view is None:
         return None  # 404 / 405 follow from routing
-    capabilities = capabilities_of(view)
-    if capabilities is None and endpoint.startswith(PUBLIC_ENDPOINT_PREFIXES):
-        capabilities = PUBLIC
+    roles = roles_of(view)
+    if roles is None and endpoint.startswith(PUBLIC_ENDPOINT_PREFIXES):
+        roles = PUBLIC
     header = request.headers.get("Authorization", "")
     user = None
     if header.startswith("Bearer "):
@@ -108,15 +109,15 @@ def enforce() -> object | None:
                 and (user is not None or not request.path.startswith("/api/"))):
             csrf.protect()
     g.user = user
-    if capabilities is None:
+    if roles is None:
         raise OutOfScope("This route declares no access policy and is refused.")
-    if capabilities is PUBLIC:
+    if roles is PUBLIC:
         return None
     if user is None:
         if request.path.startswith("/api/"):
             raise Unauthenticated("Sign in or send a bearer token.")
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-    if not can(user, *capabilities):
+    if not can(user, *capabilities_of(view)):
         raise OutOfScope("Your role may not do this.")
     return None
 
