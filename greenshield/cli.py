@@ -9,6 +9,7 @@ from flask import current_app
 from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 
 from greenshield import create_app
+from models import Role
 
 
 main = FlaskGroup(
@@ -83,7 +84,7 @@ def users() -> None:
 
 @users.command("create")
 @click.argument("username")
-@click.option("--role", required=True, type=click.Choice(["admin", "inspector", "outlet_manager", "investigator", "auditor"]))
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
 @click.option("--outlet", "outlets", multiple=True, help="Outlet code (outlet managers; repeat for several).")
 @click.option("--region", help="GB/T 2260 region code (inspectors: 150000 for the whole province).")
 @click.option("--name", "display_name", default="", help="Display name.")
@@ -95,7 +96,6 @@ def users_create(username, role, outlets, region, display_name, agency, password
     from greenshield import db
     from greenshield.auth.services import create_user
     from greenshield.errors import DomainError, exception_message
-    from models import Role
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")

@@ -26,9 +26,9 @@ from types import SimpleNamespace
 
 from flask import Blueprint, Flask, Response, current_app, g, has_request_context, request
 
+from greenshield.auth.permissions import Capability
 from greenshield.auth.policy import allow
 from greenshield.context import request_id
-from models import Role
 
 ACCESS = logging.getLogger("greenshield.access")
 # Anything shaped like a resident ID (18 characters) or a mainland mobile number is masked in every log line.
@@ -310,7 +310,7 @@ def _metrics_response() -> Response:
 
 
 @bp.route("/metrics", endpoint="metrics")
-@allow(Role.ADMIN)
+@allow(Capability.READ_METRICS)
 def metrics_view():
     """Prometheus metrics: administrators, or anyone at an address listed in ``GREENSHIELD_METRICS_ALLOW``."""
     return _metrics_response()

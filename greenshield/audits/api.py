@@ -10,24 +10,22 @@ from greenshield import db
 from greenshield.audits import schemas as s
 from greenshield.audits.services import (audit_for, flagged_xray_counts, photo_key, plan_settings, region_for,
                                          store_photo, today)
+from greenshield.auth.permissions import Capability
 from greenshield.context import settings, storage
 from greenshield.auth.policy import allow, current_user, outlet_in_scope, scope_outlets
 from greenshield.errors import NotFound
 from greenshield.fields import BINARY
 from models import (Audit, AuditPhoto, AuditPlan, AuditSchedule, AuditStatus, ChecklistEntry, OrderStatus, Outlet,
-                    RectificationOrder, Role)
+                    RectificationOrder)
 
 blp = Blueprint("audits", __name__, url_prefix="/api/v1", description="Audits (执法检查) and their random draws")
-
-PLANNERS = (Role.ADMIN, Role.INSPECTOR)
-READERS = (Role.ADMIN, Role.INSPECTOR, Role.OUTLET_MANAGER)
 
 
 @blp.route("/audit-plans", methods=["POST"])
 @blp.arguments(s.PlanIn)
 @blp.response(201, s.PlanOut)
 @blp.alt_response(200, schema=s.PlanOut, description="A plan with these inputs and seed exists: that plan")
-@allow(*PLANNERS)
+@allow(Capability.PLAN_AUDITS)
 def create_plan(data):
     """Draw N outlets of a region weighted by risk, each with inspectors; the seed is stored and returned."""
     region_for(db.session(), current_user(), data["region_code"])
@@ -48,14 +46,14 @@ def _plan(plan_id: int) -> AuditPlan:
 
 @blp.route("/audit-plans/<int:plan_id>", methods=["GET"])
 @blp.response(200, s.PlanOut)
-@allow(Role.ADMIN, Role.INSPECTOR, Role.AUDITOR)
+@allow(Capability.VERIFY_AUDIT_PLANS)
 def get_plan(plan_id):
     return _plan(plan_id)
 
 
 @blp.route("/audit-plans/<int:plan_id>/verify", methods=["GET"])
 @blp.response(200, s.VerifyOut)
-@allow(Role.ADMIN, Role.INSPECTOR, Role.AUDITOR)
+@allow(Capability.VERIFY_AUDIT_PLANS)
 def verify_plan(plan_id):
     """Re-run the stored draw from its stored inputs and seed and compare with the stored audits."""
     plan = _plan(plan_id)
@@ -65,7 +63,7 @@ def verify_plan(plan_id):
 
 @blp.route("/audit-schedules", methods=["GET"])
 @blp.response(200, s.ScheduleOut(many=True))
-@allow(*PLANNERS)
+@allow(Capability.PLAN_AUDITS)
 def list_schedules():
     return db.session().scalars(select(AuditSchedule).order_by(AuditSchedule.id)).all()
 
@@ -73,7 +71,7 @@ def list_schedules():
 @blp.route("/audit-schedules", methods=["POST"])
 @blp.arguments(s.ScheduleIn)
 @blp.response(201, s.ScheduleOut)
-@allow(*PLANNERS)
+@allow(Capability.PLAN_AUDITS)
 def create_schedule(data):
     """A recurring draw on a cron expression (Asia/Shanghai); the scheduler process picks it up within a minute."""
     region_for(db.session(), current_user(), data["region_code"])
@@ -86,7 +84,7 @@ def create_schedule(data):
 @blp.route("/audit-schedules/<int:schedule_id>", methods=["PATCH"])
 @blp.arguments(s.SchedulePatch)
 @blp.response(200, s.ScheduleOut)
-@allow(*PLANNERS)
+@allow(Capability.PLAN_AUDITS)
 def update_schedule(data, schedule_id):
     """Pause (``active: false``) or resume a schedule."""
     schedule = db.session().get(AuditSchedule, schedule_id)
@@ -100,7 +98,7 @@ def update_schedule(data, schedule_id):
 @blp.route("/audits", methods=["GET"])
 @blp.arguments(s.AuditListArgs, location="query")
 @blp.response(200, s.AuditOut(many=True))
-@allow(*READERS)
+@allow(Capability.READ_AUDITS)
 def list_audits(args):
     """Audits in scope; ``mine=true`` for the caller's own; ``publication=due|overdue|published``."""
     user = current_user()
@@ -119,7 +117,7 @@ def list_audits(args):
 
 @blp.route("/audits/<int:audit_id>", methods=["GET"])
 @blp.response(200, s.AuditOut)
-@allow(*READERS)
+@allow(Capability.READ_AUDITS)
 def get_audit(audit_id):
     return audit_for(db.session(), current_user(), audit_id)
 
@@ -127,7 +125,7 @@ def get_audit(audit_id):
 @blp.route("/audits/<int:audit_id>/checklist/<item>", methods=["PUT"])
 @blp.arguments(s.EntryIn)
 @blp.response(200, s.EntryOut)
-@allow(*PLANNERS)
+@allow(Capability.WORK_AUDITS)
 def record_item(data, audit_id, item):
     """Record one checklist item: compliant (true/false) and what was found."""
     audit = audit_for(db.session(), current_user(), audit_id, write=True)
@@ -137,7 +135,7 @@ def record_item(data, audit_id, item):
 @blp.route("/audits/<int:audit_id>/checklist/<item>/photos", methods=["POST"])
 @blp.arguments(s.PhotoFiles, location="files")
 @blp.response(201, s.EntryOut)
-@allow(*PLANNERS)
+@allow(Capability.WORK_AUDITS)
 def add_photo(files, audit_id, item):
     """Attach a JPEG or PNG photo to a checklist finding."""
     audit = audit_for(db.session(), current_user(), audit_id, write=True)
@@ -153,7 +151,7 @@ def add_photo(files, audit_id, item):
 @blp.route("/audit-photos/<int:photo_id>", methods=["GET"])
 @blp.response(200, BINARY, description="The photo as uploaded", content_type="image/jpeg")
 @blp.alt_response(200, schema=BINARY, description="The photo as uploaded", content_type="image/png")
-@allow(*READERS)
+@allow(Capability.READ_AUDITS)
 def get_photo(photo_id):
     photo = db.session().get(AuditPhoto, photo_id)
     if photo is None:
@@ -165,7 +163,7 @@ def get_photo(photo_id):
 @blp.route("/audits/<int:audit_id>/close", methods=["POST"])
 @blp.arguments(s.CloseIn)
 @blp.response(200, s.AuditOut)
-@allow(*PLANNERS)
+@allow(Capability.WORK_AUDITS)
 def close_audit(data, audit_id):
     """Close with ``pass``, or ``rectify`` with a deadline (an order to the outlet follows)."""
     audit = audit_for(db.session(), current_user(), audit_id, write=True)
@@ -175,7 +173,7 @@ def close_audit(data, audit_id):
 
 @blp.route("/audits/<int:audit_id>/publish", methods=["POST"])
 @blp.response(200, s.AuditOut)
-@allow(*PLANNERS)
+@allow(Capability.PUBLISH_AUDITS)
 def publish_audit(audit_id):
     """Publish (公开) a closed audit's result."""
     return workflow.publish(db.session(), audit_for(db.session(), current_user(), audit_id))
@@ -184,7 +182,7 @@ def publish_audit(audit_id):
 @blp.route("/rectification-orders", methods=["GET"])
 @blp.arguments(s.OrderListArgs, location="query")
 @blp.response(200, s.OrderOut(many=True))
-@allow(*READERS)
+@allow(Capability.READ_AUDITS)
 def list_orders(args):
     stmt = scope_outlets(select(RectificationOrder).join(Outlet, RectificationOrder.outlet_id == Outlet.id),
                          current_user())
@@ -196,7 +194,7 @@ def list_orders(args):
 @blp.route("/rectification-orders/<int:order_id>/response", methods=["POST"])
 @blp.arguments(s.ResponseIn)
 @blp.response(200, s.OrderOut)
-@allow(Role.OUTLET_MANAGER)
+@allow(Capability.ANSWER_RECTIFICATION)
 def respond(data, order_id):
     """The outlet manager's answer to a rectification order of one of their outlets."""
     order = db.session().get(RectificationOrder, order_id)

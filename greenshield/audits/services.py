@@ -7,11 +7,12 @@ import hashlib
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from greenshield.auth.permissions import Capability, can
 from greenshield.auth.policy import outlet_in_scope, region_in_scope
 from greenshield.errors import Forbidden, Invalid, NotFound
 from greenshield.settings import Settings
 from greenshield.storage import Storage
-from models import Audit, Region, Role, User, XrayEvent
+from models import Audit, Region, User, XrayEvent
 from models.base import CHINA, china_today as today
 
 PHOTO_TYPES = {b"\xff\xd8\xff": ("image/jpeg", "jpg"), b"\x89PNG\r\n\x1a\n": ("image/png", "png")}
@@ -48,7 +49,7 @@ def audit_for(session: Session, user: User, audit_id: int, *, write: bool = Fals
     audit = session.get(Audit, audit_id)
     if audit is None or not outlet_in_scope(user, audit.outlet):
         raise NotFound("not_found.audit", id=audit_id)
-    if write and user.role is not Role.ADMIN and user not in audit.inspectors:
+    if write and not can(user, Capability.WORK_ANY_AUDIT) and user not in audit.inspectors:
         raise Forbidden("forbidden.not_assigned")
     return audit
 

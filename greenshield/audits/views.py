@@ -15,23 +15,23 @@ from greenshield import db
 from greenshield.audits import schemas as s
 from greenshield.audits.services import (audit_for, flagged_xray_counts, plan_settings, region_for, store_photo,
                                          today)
+from greenshield.auth.permissions import Capability, Scope, can, scope_of
 from greenshield.auth.policy import allow, current_user, outlet_in_scope, public, scope_outlets
 from greenshield.context import settings, storage
 from greenshield.errors import DomainError, form_errors
 from models import (Audit, AuditPhoto, AuditPlan, AuditResult, AuditStatus, OrderStatus, Outlet, RectificationOrder,
-                    Region, Role)
+                    Region)
 
 bp = Blueprint("audit_pages", __name__)
-PLANNERS = (Role.ADMIN, Role.INSPECTOR)
 
 
 @bp.route("/audits")
-@allow(*PLANNERS)
+@allow(Capability.WORK_AUDITS)
 def index():
     """Audits by due date: an inspector's own, or everyone's for admins (``?all=1`` for inspectors)."""
     user = current_user()
     stmt = scope_outlets(select(Audit).join(Outlet, Audit.outlet_id == Outlet.id), user)
-    if user.role is Role.INSPECTOR and request.args.get("all") != "1":
+    if not can(user, Capability.WORK_ANY_AUDIT) and request.args.get("all") != "1":
         stmt = stmt.where(Audit.inspectors.any(id=user.id))
     audits = db.session().scalars(stmt.order_by(Audit.due_date, Audit.id).limit(500)).all()
     by_day: dict[dt.date, list[Audit]] = {}
@@ -41,7 +41,7 @@ def index():
 
 
 @bp.route("/audits/plan", methods=["GET", "POST"])
-@allow(*PLANNERS)
+@allow(Capability.PLAN_AUDITS)
 def plan_new():
     """Draw a plan: region, number of outlets, inspectors per audit, due date, optional seed."""
     values, errors = {"inspectors_per_audit": "2", "due_date": (today() + dt.timedelta(days=14)).isoformat()}, {}
@@ -60,13 +60,14 @@ def plan_new():
         else:
             return redirect(url_for(".plan", plan_id=plan.id))
     regions = [r for r in db.session().scalars(select(Region).order_by(Region.code))
-               if current_user().role is Role.ADMIN or r.code.startswith((current_user().region_code or "")[:2])]
+               if scope_of(current_user()) is Scope.EVERYTHING
+               or r.code.startswith((current_user().region_code or "")[:2])]
     return render_template("audits/plan_new.html", values=values, errors=errors, regions=regions), \
         422 if errors else 200
 
 
 @bp.route("/audits/plans/<int:plan_id>")
-@allow(Role.ADMIN, Role.INSPECTOR, Role.AUDITOR)
+@allow(Capability.VERIFY_AUDIT_PLANS)
 def plan(plan_id):
     """A plan with its seed, the risk weights it drew from, and whether re-running it gives the same audits."""
     plan = db.session().get(AuditPlan, plan_id)
@@ -80,7 +81,7 @@ def plan(plan_id):
 
 
 @bp.route("/audits/<int:audit_id>", methods=["GET", "POST"])
-@allow(Role.ADMIN, Role.INSPECTOR, Role.OUTLET_MANAGER)
+@allow(Capability.READ_AUDITS)
 def audit(audit_id):
     """The audit form: one card per checklist item (verdict, finding, photo), then the result."""
     audit = audit_for(db.session(), current_user(), audit_id)
@@ -94,7 +95,7 @@ def audit(audit_id):
         else:
             flash(_("Saved."))
             return redirect(url_for(".audit", audit_id=audit.id))
-    can_edit = current_user().role is Role.ADMIN or current_user() in audit.inspectors
+    can_edit = can(current_user(), Capability.WORK_ANY_AUDIT) or current_user() in audit.inspectors
     return render_template("audits/audit.html", audit=audit, checklist=CHECKLIST, errors=errors, can_edit=can_edit,
                            publication=workflow.publication_status(audit, today()), today=today()), \
         422 if errors else 200
@@ -126,14 +127,14 @@ def _save_form(audit: Audit) -> None:
 
 
 @bp.route("/orders", methods=["GET", "POST"])
-@allow(Role.ADMIN, Role.INSPECTOR, Role.OUTLET_MANAGER)
+@allow(Capability.READ_AUDITS)
 def orders():
     """Rectification orders in scope; outlet managers answer theirs here."""
     session, user = db.session(), current_user()
     errors = {}
     if request.method == "POST":
         order = session.get(RectificationOrder, request.form.get("order_id", type=int) or 0)
-        if user.role is not Role.OUTLET_MANAGER or order is None or not outlet_in_scope(user, order.outlet):
+        if not can(user, Capability.ANSWER_RECTIFICATION) or order is None or not outlet_in_scope(user, order.outlet):
             abort(404)
         try:
             data = s.ResponseIn().load({"response": request.form.get("response", "").strip()})
@@ -150,7 +151,7 @@ def orders():
 
 
 @bp.route("/publication")
-@allow(*PLANNERS)
+@allow(Capability.PUBLISH_AUDITS)
 def publication():
     """Closed audits whose results are due or overdue for publication, and those published."""
     audits = db.session().scalars(scope_outlets(select(Audit).join(Outlet, Audit.outlet_id == Outlet.id),

@@ -6,7 +6,8 @@ from sqlalchemy import select
 
 from greenshield import db
 from greenshield.auth import services
-from greenshield.auth.policy import ALL_ROLES, allow, current_user
+from greenshield.auth.permissions import Capability
+from greenshield.auth.policy import allow, current_user
 from greenshield.auth.schemas import NewTokenOut, TokenIn, TokenOut, UserIn, UserOut, UserPatch
 from greenshield.errors import NotFound
 from models import ApiToken, Role, User
@@ -16,7 +17,7 @@ blp = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Account
 
 @blp.route("/me", methods=["GET"])
 @blp.response(200, UserOut)
-@allow(*ALL_ROLES)
+@allow(Capability.SIGN_IN)
 def me():
     """The signed-in user, with role and scope."""
     return current_user()
@@ -24,7 +25,7 @@ def me():
 
 @blp.route("/tokens", methods=["GET"])
 @blp.response(200, TokenOut(many=True))
-@allow(*ALL_ROLES)
+@allow(Capability.SIGN_IN)
 def list_tokens():
     """The caller's own API tokens (never the tokens themselves)."""
     return db.session().scalars(select(ApiToken).where(ApiToken.user_id == current_user().id)
@@ -34,7 +35,7 @@ def list_tokens():
 @blp.route("/tokens", methods=["POST"])
 @blp.arguments(TokenIn)
 @blp.response(201, NewTokenOut)
-@allow(*ALL_ROLES)
+@allow(Capability.SIGN_IN)
 def create_token(data):
     """A new bearer token for the caller, valid ``days`` days; the token is in this response only."""
     token, plain = services.issue_token(db.session(), current_user(), days=data["days"])
@@ -44,7 +45,7 @@ def create_token(data):
 
 @blp.route("/tokens/<int:token_id>", methods=["DELETE"])
 @blp.response(200, TokenOut)
-@allow(*ALL_ROLES)
+@allow(Capability.SIGN_IN)
 def revoke_token(token_id):
     """Revoke one of the caller's tokens (admins: anyone's)."""
     return services.revoke_token(db.session(), current_user(), token_id)
@@ -52,7 +53,7 @@ def revoke_token(token_id):
 
 @blp.route("/users", methods=["GET"])
 @blp.response(200, UserOut(many=True))
-@allow(Role.ADMIN)
+@allow(Capability.MANAGE_USERS)
 def list_users():
     return db.session().scalars(select(User).order_by(User.username)).all()
 
@@ -60,7 +61,7 @@ def list_users():
 @blp.route("/users", methods=["POST"])
 @blp.arguments(UserIn)
 @blp.response(201, UserOut)
-@allow(Role.ADMIN)
+@allow(Capability.MANAGE_USERS)
 def create_user(data):
     """Create an account; inspectors need ``region_code``, outlet managers ``outlet_codes``."""
     return services.create_user(db.session(), username=data["username"], password=data["password"],
@@ -71,7 +72,7 @@ def create_user(data):
 
 @blp.route("/users/<username>", methods=["GET"])
 @blp.response(200, UserOut)
-@allow(Role.ADMIN)
+@allow(Capability.MANAGE_USERS)
 def get_user(username):
     return _user(username)
 
@@ -79,7 +80,7 @@ def get_user(username):
 @blp.route("/users/<username>", methods=["PATCH"])
 @blp.arguments(UserPatch)
 @blp.response(200, UserOut)
-@allow(Role.ADMIN)
+@allow(Capability.MANAGE_USERS)
 def update_user(data, username):
     """Rename, deactivate (``active: false``), reset the password of, or unlock an account."""
     user = _user(username)

@@ -1,7 +1,8 @@
 """Every route declares who may call it; a request is refused before the view runs otherwise.
 
-``@allow(Role.ADMIN, Role.INSPECTOR)`` or ``@public`` on the view function; an endpoint with neither is
-refused (deny by default). Scope (region / outlets) is checked by the helpers below inside the view.
+``@allow(Capability.REVIEW_XRAY, ...)`` (any of them will do) or ``@public`` on the view function; an endpoint
+with neither is refused (deny by default). Which roles hold a capability, and which outlets each role sees, is
+``greenshield.auth.permissions``; scope (region / outlets) is checked by the helpers below inside the view.
 """
 from __future__ import annotations
 
@@ -14,15 +15,15 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import Select, select
 
 from greenshield import db
-from greenshield.context import settings
+from greenshield.auth.permissions import Capability, Scope, can, roles_with, scope_of
 from greenshield.auth.services import user_for_token
+from greenshield.context import settings
 from greenshield.errors import Forbidden, NotFound, Unauthenticated
-from models import Outlet, Region, Role, User
+from models import Outlet, Region, User
 from models.registry import prefix_of
 
 F = TypeVar("F", bound=Callable)
 PUBLIC = frozenset({"public"})
-ALL_ROLES = frozenset(Role)
 csrf = CSRFProtect()
 
 # flask-smorest's own endpoints (the OpenAPI document) are public.
@@ -30,22 +31,35 @@ PUBLIC_ENDPOINT_PREFIXES = ("api-docs.", "static")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
-def allow(*roles: Role) -> Callable[[F], F]:
-    """Let only users of ``roles`` call this view (scope is still the view's business)."""
+def allow(*capabilities: Capability) -> Callable[[F], F]:
+    """Let only users holding any of ``capabilities`` call this view (scope is still the view's business)."""
+    if not capabilities or not all(isinstance(c, Capability) for c in capabilities):
+        raise TypeError("allow() takes one or more Capability members")
+
     def mark(fn: F) -> F:
-        fn.__gs_roles__ = frozenset(roles)
+        fn.__gs_capabilities__ = frozenset(capabilities)
         return fn
     return mark
 
 
 def public(fn: F) -> F:
     """Let anyone call this view, signed in or not."""
-    fn.__gs_roles__ = PUBLIC
+    fn.__gs_capabilities__ = PUBLIC
     return fn
 
 
+def capabilities_of(view: Callable) -> frozenset | None:
+    """The capabilities a view declares, PUBLIC, or None when it declares nothing (and is refused)."""
+    return getattr(view, "__gs_capabilities__", None)
+
+
 def roles_of(view: Callable) -> frozenset | None:
-    return getattr(view, "__gs_roles__", None)
+    """The roles that may call a view (those holding any of its capabilities), PUBLIC, or None when it declares
+    nothing."""
+    capabilities = capabilities_of(view)
+    if capabilities is None or capabilities is PUBLIC:
+        return capabilities
+    return roles_with(capabilities)
 
 
 def current_user() -> User | None:
@@ -104,36 +118,39 @@ def enforce() -> object | None:
         if request.path.startswith("/api/"):
             raise Unauthenticated()
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-    if user.role not in roles:
+    if not can(user, *capabilities_of(view)):
         raise Forbidden("forbidden.role")
     return None
 
 
 def region_prefix(user: User) -> str | None:
-    """The region prefix an inspector is limited to, or None when the user is not region-scoped."""
-    if user.role is Role.INSPECTOR and user.region_code:
+    """The region prefix a region-scoped user (an inspector) is limited to, or None when not region-scoped."""
+    if scope_of(user) is Scope.REGION and user.region_code:
         return prefix_of(user.region_code)
     return None
 
 
 def outlet_in_scope(user: User, outlet: Outlet) -> bool:
-    """Whether ``user`` may see ``outlet``: admins all, inspectors their region, managers their outlets."""
-    if user.role is Role.ADMIN:
+    """Whether ``user`` may see ``outlet``, by the scope of their role (``permissions.SCOPES``): everything,
+    their region, their own outlets, or none."""
+    scope = scope_of(user)
+    if scope is Scope.EVERYTHING:
         return True
-    if user.role is Role.INSPECTOR:
+    if scope is Scope.REGION:
         return outlet.region_code.startswith(region_prefix(user) or "")
-    if user.role is Role.OUTLET_MANAGER:
+    if scope is Scope.OUTLETS:
         return any(o.id == outlet.id for o in user.outlets)
     return False
 
 
 def scope_outlets(stmt: Select, user: User) -> Select:
     """Restrict a statement that selects from (or joins) ``Outlet`` to the outlets ``user`` may see."""
-    if user.role is Role.ADMIN:
+    scope = scope_of(user)
+    if scope is Scope.EVERYTHING:
         return stmt
-    if user.role is Role.INSPECTOR:
+    if scope is Scope.REGION:
         return stmt.where(Outlet.region_code.startswith(region_prefix(user) or ""))
-    if user.role is Role.OUTLET_MANAGER:
+    if scope is Scope.OUTLETS:
         return stmt.where(Outlet.id.in_([o.id for o in user.outlets]))
     return stmt.where(False)
 

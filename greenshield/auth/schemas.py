@@ -4,15 +4,14 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from greenshield.fields import Code, Text
-
-ROLE_NAMES = ("admin", "inspector", "outlet_manager", "investigator", "auditor")
+from models import Role
 
 
 class UserIn(Schema):
     username = fields.String(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_.-]{2,63}$",
                                                                       error="3-64 of a-z 0-9 _ . -, starting with a letter"))
     password = fields.String(required=True, load_only=True, validate=validate.Length(min=10, max=256))
-    role = fields.String(required=True, validate=validate.OneOf(ROLE_NAMES))
+    role = fields.String(required=True, validate=validate.OneOf([r.value for r in Role]))
     display_name = Text(64, load_default="")
     region_code = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^\d{6}$"))
     outlet_codes = fields.List(Code(), load_default=list)

@@ -11,6 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from greenshield.auth.permissions import SCOPES, Capability, Scope, can
 from greenshield.errors import Conflict, Invalid, NotFound
 from models import ApiToken, Outlet, Region, Role, User, utcnow
 
@@ -103,7 +104,7 @@ def user_for_token(session: Session, plain: str, *, touch: bool = True) -> User 
 
 def revoke_token(session: Session, user: User, token_id: int) -> ApiToken:
     token = session.get(ApiToken, token_id)
-    if token is None or (token.user_id != user.id and user.role is not Role.ADMIN):
+    if token is None or (token.user_id != user.id and not can(user, Capability.MANAGE_USERS)):
         raise NotFound("not_found.token", id=token_id)
     if token.revoked_at is None:
         token.revoked_at = utcnow()
@@ -119,7 +120,7 @@ def create_user(session: Session, *, username: str, password: str, role: Role, r
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict("conflict.username_taken", field="username", username=username)
     region = None
-    if role is Role.INSPECTOR:
+    if SCOPES[role] is Scope.REGION:
         if not region_code:
             raise Invalid("validation_error.inspector_needs_region", field="region_code")
     if region_code:
@@ -127,7 +128,7 @@ def create_user(session: Session, *, username: str, password: str, role: Role, r
         if region is None:
             raise Invalid("validation_error.unknown_region", field="region_code", code=region_code)
     outlets = []
-    if role is Role.OUTLET_MANAGER:
+    if SCOPES[role] is Scope.OUTLETS:
         if not outlet_codes:
             raise Invalid("validation_error.manager_needs_outlets", field="outlet_codes")
         outlets = list(session.scalars(select(Outlet).where(Outlet.code.in_(outlet_codes))))
@@ -135,7 +136,7 @@ def create_user(session: Session, *, username: str, password: str, role: Role, r
         if unknown:
             raise Invalid("validation_error.unknown_outlets", field="outlet_codes", codes=unknown)
     user = User(username=username, display_name=display_name or username, password_hash=hash_password(password),
-                role=role, region=region if role is Role.INSPECTOR else None, agency=agency, outlets=outlets)
+                role=role, region=region if SCOPES[role] is Scope.REGION else None, agency=agency, outlets=outlets)
     session.add(user)
     session.flush()
     return user

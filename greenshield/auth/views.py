@@ -9,7 +9,8 @@ from flask_babel import gettext as _
 from greenshield import db
 from greenshield.context import settings
 from greenshield.auth import services
-from greenshield.auth.policy import ALL_ROLES, allow, public
+from greenshield.auth.permissions import Capability
+from greenshield.auth.policy import allow, public
 from greenshield.extensions import limiter
 
 bp = Blueprint("auth", __name__)
@@ -51,7 +52,7 @@ def login():
 
 
 @bp.route("/logout", methods=["POST"])
-@allow(*ALL_ROLES)
+@allow(Capability.SIGN_IN)
 def logout():
     lang = cookie.get("lang")
     cookie.clear()

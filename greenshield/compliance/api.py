@@ -6,14 +6,13 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from greenshield import db
+from greenshield.auth.permissions import Capability
 from greenshield.context import settings
 from greenshield.auth.policy import allow, current_user, outlet_for, scope_outlets
 from greenshield.compliance import queries, schemas as s
-from models import Alert, AlertStatus, Finding, Outlet, Role
+from models import Alert, AlertStatus, Finding, Outlet
 
 blp = Blueprint("compliance", __name__, url_prefix="/api/v1", description="Rates, alerts and abnormal real-name findings")
-
-READERS = (Role.ADMIN, Role.INSPECTOR, Role.OUTLET_MANAGER)
 
 
 def _threshold() -> float:
@@ -23,7 +22,7 @@ def _threshold() -> float:
 @blp.route("/compliance/outlets/<code>", methods=["GET"])
 @blp.arguments(s.RangeArgs, location="query")
 @blp.response(200, s.DayOut(many=True))
-@allow(*READERS)
+@allow(Capability.READ_COMPLIANCE)
 def outlet_compliance(args, code):
     """Per day: parcels, real-name (declared and adjusted), inspection and X-ray rates, below threshold."""
     outlet = outlet_for(current_user(), code)
@@ -33,7 +32,7 @@ def outlet_compliance(args, code):
 @blp.route("/compliance/summary", methods=["GET"])
 @blp.arguments(s.SummaryArgs, location="query")
 @blp.response(200, s.SummaryRowOut(many=True))
-@allow(*READERS)
+@allow(Capability.READ_COMPLIANCE)
 def summary(args):
     """One row per outlet in scope for a day, worst real-name rate first."""
     scoped = queries.scoped_outlets(current_user(), region=args.get("region"), enterprise=args.get("enterprise"))
@@ -43,7 +42,7 @@ def summary(args):
 @blp.route("/compliance/rollup", methods=["GET"])
 @blp.arguments(s.RollupArgs, location="query")
 @blp.response(200, s.RollupOut(many=True))
-@allow(*READERS)
+@allow(Capability.READ_COMPLIANCE)
 def rollup(args):
     """Rates summed by enterprise, league/city or month over a period."""
     scoped = queries.scoped_outlets(current_user(), region=args.get("region"), enterprise=args.get("enterprise"))
@@ -60,7 +59,7 @@ def _scoped(model, args):
 @blp.route("/findings", methods=["GET"])
 @blp.arguments(s.OptionalRangeArgs, location="query")
 @blp.response(200, s.FindingOut(many=True))
-@allow(Role.ADMIN, Role.INSPECTOR)
+@allow(Capability.READ_FINDINGS)
 def findings(args):
     """Abnormal real-name findings in scope (personal data masked), newest day first."""
     stmt = _scoped(Finding, args)
@@ -74,7 +73,7 @@ def findings(args):
 @blp.route("/alerts", methods=["GET"])
 @blp.arguments(s.AlertArgs, location="query")
 @blp.response(200, s.AlertOut(many=True))
-@allow(*READERS)
+@allow(Capability.READ_COMPLIANCE)
 def alerts(args):
     """Outlet-days under threshold; ``status=open`` for the ones still standing."""
     stmt = _scoped(Alert, args)

@@ -9,14 +9,14 @@ from markupsafe import Markup
 from sqlalchemy import func, select
 
 from greenshield import db
+from greenshield.auth.permissions import Capability, can
 from greenshield.context import settings
 from greenshield.auth.policy import allow, current_user, outlet_for, scope_outlets
 from greenshield.compliance import queries
 from greenshield.compliance.charts import trend_svg
-from models import Alert, AlertStatus, Enterprise, Finding, Outlet, OutletDay, Region, Role, UploadBatch
+from models import Alert, AlertStatus, Enterprise, Finding, Outlet, OutletDay, Region, UploadBatch
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
-READERS = (Role.ADMIN, Role.INSPECTOR, Role.OUTLET_MANAGER)
 
 
 def _date_arg(name: str, default: dt.date) -> dt.date:
@@ -32,7 +32,7 @@ def _latest_day(session, user) -> dt.date:
 
 
 @bp.route("/")
-@allow(*READERS)
+@allow(Capability.READ_COMPLIANCE)
 def league():
     """The league table of outlets for a day, worst real-name rate first, with open alerts and findings."""
     session, user = db.read_session(), current_user()
@@ -44,7 +44,7 @@ def league():
     alerts = session.scalars(scope_outlets(select(Alert).join(Outlet, Alert.outlet_id == Outlet.id), user)
                              .where(Alert.status == AlertStatus.OPEN).order_by(Alert.day.desc()).limit(50)).all()
     findings = []
-    if user.role in (Role.ADMIN, Role.INSPECTOR):
+    if can(user, Capability.READ_FINDINGS):
         findings = session.scalars(scope_outlets(select(Finding).join(Outlet, Finding.outlet_id == Outlet.id), user)
                                    .order_by(Finding.day.desc(), Finding.id).limit(50)).all()
     return render_template("dashboard/league.html", rows=rows, day=day, threshold=threshold, alerts=alerts,
@@ -54,7 +54,7 @@ def league():
 
 
 @bp.route("/outlets/<code>")
-@allow(*READERS)
+@allow(Capability.READ_COMPLIANCE)
 def outlet(code):
     """One outlet's trend of the three rates with the threshold line, its days, alerts, findings, batches."""
     session, user = db.read_session(), current_user()
@@ -70,7 +70,7 @@ def outlet(code):
     alerts = session.scalars(select(Alert).where(Alert.outlet_id == outlet.id).order_by(Alert.day.desc())
                              .limit(100)).all()
     findings = []
-    if user.role in (Role.ADMIN, Role.INSPECTOR):
+    if can(user, Capability.READ_FINDINGS):
         findings = session.scalars(select(Finding).where(Finding.outlet_id == outlet.id)
                                    .order_by(Finding.day.desc()).limit(100)).all()
     batches = session.scalars(select(UploadBatch).where(UploadBatch.outlet_id == outlet.id)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from greenshield import db
 from greenshield.pagination import page_of
+from greenshield.auth.permissions import Capability
 from greenshield.auth.policy import allow, current_user, outlet_for, outlet_in_scope, scope_outlets
 from greenshield.context import settings
 from greenshield.errors import NotFound
@@ -18,12 +19,9 @@ from greenshield.observability import count_ingest, ingest_timer
 from greenshield.personal import mask_name, shown_id, shown_phone, vault
 from greenshield.pii import ID_NO, PHONE
 from inspection.dailylog import RowError, write_errors_csv
-from models import BatchError, CollectionRecord, Outlet, Role, UploadBatch
+from models import BatchError, CollectionRecord, Outlet, UploadBatch
 
 blp = Blueprint("ingest", __name__, url_prefix="/api/v1", description="Daily collection logs (收寄日志)")
-
-UPLOADERS = (Role.ADMIN, Role.OUTLET_MANAGER)
-READERS = (Role.ADMIN, Role.INSPECTOR, Role.OUTLET_MANAGER)
 
 
 @blp.route("/outlets/<code>/daily-logs", methods=["POST"])
@@ -31,7 +29,7 @@ READERS = (Role.ADMIN, Role.INSPECTOR, Role.OUTLET_MANAGER)
 @blp.arguments(s.UploadFiles, location="files")
 @blp.response(201, s.BatchOut)
 @blp.alt_response(200, schema=s.BatchOut, description="The same file was uploaded before: its first batch")
-@allow(*UPLOADERS)
+@allow(Capability.UPLOAD_DAILY_LOG)
 def upload(form, files, code):
     """Upload one daily-log file (CSV, XLSX or JSON Lines) for an outlet.
 
@@ -51,7 +49,7 @@ def upload(form, files, code):
 @blp.arguments(s.BatchListArgs, location="query")
 @blp.response(200, s.BatchOut(many=True))
 @blp.paginate()
-@allow(*READERS)
+@allow(Capability.READ_COMPLIANCE)
 def list_batches(args, pagination_parameters):
     """Uploaded batches of the outlets in the caller's scope, newest first."""
     stmt = scope_outlets(select(UploadBatch).join(Outlet, UploadBatch.outlet_id == Outlet.id), current_user())
@@ -69,7 +67,7 @@ def _batch(batch_id: int) -> UploadBatch:
 
 @blp.route("/batches/<int:batch_id>", methods=["GET"])
 @blp.response(200, s.BatchOut)
-@allow(*READERS)
+@allow(Capability.READ_COMPLIANCE)
 def get_batch(batch_id):
     return _batch(batch_id)
 
@@ -79,7 +77,7 @@ def get_batch(batch_id):
 @blp.response(200, s.BatchErrorOut(many=True))
 @blp.alt_response(200, schema={"type": "string"}, content_type="text/csv",
                   description="The rejected rows; CSV for spreadsheets with ?format=csv")
-@allow(*READERS)
+@allow(Capability.READ_COMPLIANCE)
 def batch_errors(args, batch_id):
     """The rejected rows of a batch: row as the user sees it, column, message. ``?format=csv`` for Excel."""
     batch = _batch(batch_id)
@@ -95,7 +93,7 @@ def batch_errors(args, batch_id):
 
 @blp.route("/outlets/<code>/records/<waybill_no>", methods=["GET"])
 @blp.response(200, s.RecordVersionOut(many=True))
-@allow(*READERS)
+@allow(Capability.READ_COMPLIANCE)
 def record_history(code, waybill_no):
     """Every version of one waybill's record at an outlet, oldest first (personal data masked)."""
     outlet = outlet_for(current_user(), code)

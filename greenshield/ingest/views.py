@@ -5,12 +5,13 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from greenshield import db
+from greenshield.auth.permissions import Capability
 from greenshield.auth.policy import allow, current_user, outlet_for, outlet_in_scope, scope_outlets
 from greenshield.context import settings
 from greenshield.errors import DomainError, Invalid, exception_message, status_of
 from greenshield.ingest.pipeline import upload_daily_log
 from greenshield.observability import count_ingest, ingest_timer
-from models import BatchError, Outlet, Role, UploadBatch
+from models import BatchError, Outlet, UploadBatch
 
 bp = Blueprint("ingest_pages", __name__)
 
@@ -21,7 +22,7 @@ def _my_outlets():
 
 
 @bp.route("/upload", methods=["GET", "POST"])
-@allow(Role.ADMIN, Role.OUTLET_MANAGER)
+@allow(Capability.UPLOAD_DAILY_LOG)
 def upload():
     """Upload a daily log. With JavaScript the page posts to the API and shows progress; without, this form."""
     error = None
@@ -47,7 +48,7 @@ def upload():
 
 
 @bp.route("/batches/<int:batch_id>")
-@allow(Role.ADMIN, Role.INSPECTOR, Role.OUTLET_MANAGER)
+@allow(Capability.READ_COMPLIANCE)
 def batch(batch_id):
     """A batch's summary and its rejected rows."""
     batch = db.session().get(UploadBatch, batch_id)

@@ -6,17 +6,15 @@ from sqlalchemy import or_, select
 
 from greenshield import db
 from greenshield.pagination import page_of
+from greenshield.auth.permissions import Capability
 from greenshield.auth.policy import allow, current_user, outlet_for, outlet_in_scope, scope_outlets
 from greenshield.context import settings
 from greenshield.errors import NotFound
 from greenshield.registry import schemas as s, services
 from models.registry import prefix_of
-from models import ContractCustomer, Enterprise, IdType, Outlet, ProhibitedCategory, Region, Role, Staff, XrayMachine
+from models import ContractCustomer, Enterprise, IdType, Outlet, ProhibitedCategory, Region, Staff, XrayMachine
 
 blp = Blueprint("registry", __name__, url_prefix="/api/v1", description="Outlets, machines, staff, contract customers and reference data")
-
-ADMIN = Role.ADMIN
-READERS = (Role.ADMIN, Role.INSPECTOR, Role.OUTLET_MANAGER)
 
 
 def _filtered(stmt, model, args):
@@ -63,7 +61,7 @@ def _get(model, column, key: str):
 @blp.arguments(s.ListArgs, location="query")
 @blp.response(200, s.OutletOut(many=True))
 @blp.paginate()
-@allow(*READERS)
+@allow(Capability.READ_REGISTRY)
 def list_outlets(args, pagination_parameters):
     """Outlets and sorting centres in the caller's scope."""
     stmt = _filtered(select(Outlet), Outlet, args).order_by(Outlet.code)
@@ -73,7 +71,7 @@ def list_outlets(args, pagination_parameters):
 @blp.route("/outlets", methods=["POST"])
 @blp.arguments(s.OutletIn)
 @blp.response(201, s.OutletOut)
-@allow(ADMIN)
+@allow(Capability.MANAGE_REGISTRY)
 def create_outlet(data):
     """Register an outlet or sorting centre."""
     return services.create_outlet(db.session(), data)
@@ -81,7 +79,7 @@ def create_outlet(data):
 
 @blp.route("/outlets/<code>", methods=["GET"])
 @blp.response(200, s.OutletOut)
-@allow(*READERS)
+@allow(Capability.READ_REGISTRY)
 def get_outlet(code):
     return outlet_for(current_user(), code)
 
@@ -89,7 +87,7 @@ def get_outlet(code):
 @blp.route("/outlets/<code>", methods=["PATCH"])
 @blp.arguments(s.OutletPatch)
 @blp.response(200, s.OutletOut)
-@allow(ADMIN)
+@allow(Capability.MANAGE_REGISTRY)
 def update_outlet(data, code):
     """Edit an outlet; ``active: false`` deactivates it (nothing is ever deleted)."""
     return services.update_outlet(db.session(), _get(Outlet, Outlet.code, code), data)
@@ -101,7 +99,7 @@ def update_outlet(data, code):
 @blp.arguments(s.ListArgs, location="query")
 @blp.response(200, s.MachineOut(many=True))
 @blp.paginate()
-@allow(*READERS)
+@allow(Capability.READ_REGISTRY)
 def list_machines(args, pagination_parameters):
     return page_of(_filtered(select(XrayMachine), XrayMachine, {**args, "q": None}).order_by(XrayMachine.code),
                  pagination_parameters)
@@ -110,14 +108,14 @@ def list_machines(args, pagination_parameters):
 @blp.route("/xray-machines", methods=["POST"])
 @blp.arguments(s.MachineIn)
 @blp.response(201, s.MachineOut)
-@allow(ADMIN)
+@allow(Capability.MANAGE_REGISTRY)
 def create_machine(data):
     return services.create_machine(db.session(), data)
 
 
 @blp.route("/xray-machines/<code>", methods=["GET"])
 @blp.response(200, s.MachineOut)
-@allow(*READERS)
+@allow(Capability.READ_REGISTRY)
 def get_machine(code):
     return _get(XrayMachine, XrayMachine.code, code)
 
@@ -125,7 +123,7 @@ def get_machine(code):
 @blp.route("/xray-machines/<code>", methods=["PATCH"])
 @blp.arguments(s.MachinePatch)
 @blp.response(200, s.MachineOut)
-@allow(ADMIN)
+@allow(Capability.MANAGE_REGISTRY)
 def update_machine(data, code):
     return services.update_row(db.session(), settings(), _get(XrayMachine, XrayMachine.code, code), data)
 
@@ -136,7 +134,7 @@ def update_machine(data, code):
 @blp.arguments(s.ListArgs, location="query")
 @blp.response(200, s.StaffOut(many=True))
 @blp.paginate()
-@allow(*READERS)
+@allow(Capability.READ_REGISTRY)
 def list_staff(args, pagination_parameters):
     return page_of(_filtered(select(Staff), Staff, args).order_by(Staff.staff_id), pagination_parameters)
 
@@ -144,14 +142,14 @@ def list_staff(args, pagination_parameters):
 @blp.route("/staff", methods=["POST"])
 @blp.arguments(s.StaffIn)
 @blp.response(201, s.StaffOut)
-@allow(ADMIN)
+@allow(Capability.MANAGE_REGISTRY)
 def create_staff(data):
     return services.create_staff(db.session(), settings(), data)
 
 
 @blp.route("/staff/<staff_id>", methods=["GET"])
 @blp.response(200, s.StaffOut)
-@allow(*READERS)
+@allow(Capability.READ_REGISTRY)
 def get_staff(staff_id):
     return _get(Staff, Staff.staff_id, staff_id)
 
@@ -159,7 +157,7 @@ def get_staff(staff_id):
 @blp.route("/staff/<staff_id>", methods=["PATCH"])
 @blp.arguments(s.StaffPatch)
 @blp.response(200, s.StaffOut)
-@allow(ADMIN)
+@allow(Capability.MANAGE_REGISTRY)
 def update_staff(data, staff_id):
     return services.update_row(db.session(), settings(), _get(Staff, Staff.staff_id, staff_id), data)
 
@@ -170,7 +168,7 @@ def update_staff(data, staff_id):
 @blp.arguments(s.ListArgs, location="query")
 @blp.response(200, s.ContractCustomerOut(many=True))
 @blp.paginate()
-@allow(*READERS)
+@allow(Capability.READ_REGISTRY)
 def list_contract_customers(args, pagination_parameters):
     return page_of(_filtered(select(ContractCustomer), ContractCustomer, args).order_by(ContractCustomer.code),
                  pagination_parameters)
@@ -179,14 +177,14 @@ def list_contract_customers(args, pagination_parameters):
 @blp.route("/contract-customers", methods=["POST"])
 @blp.arguments(s.ContractCustomerIn)
 @blp.response(201, s.ContractCustomerOut)
-@allow(ADMIN)
+@allow(Capability.MANAGE_REGISTRY)
 def create_contract_customer(data):
     return services.create_contract_customer(db.session(), data)
 
 
 @blp.route("/contract-customers/<code>", methods=["GET"])
 @blp.response(200, s.ContractCustomerOut)
-@allow(*READERS)
+@allow(Capability.READ_REGISTRY)
 def get_contract_customer(code):
     return _get(ContractCustomer, ContractCustomer.code, code)
 
@@ -194,7 +192,7 @@ def get_contract_customer(code):
 @blp.route("/contract-customers/<code>", methods=["PATCH"])
 @blp.arguments(s.ContractCustomerPatch)
 @blp.response(200, s.ContractCustomerOut)
-@allow(ADMIN)
+@allow(Capability.MANAGE_REGISTRY)
 def update_contract_customer(data, code):
     return services.update_row(db.session(), settings(), _get(ContractCustomer, ContractCustomer.code, code), data)
 
@@ -203,7 +201,7 @@ def update_contract_customer(data, code):
 
 @blp.route("/enterprises", methods=["GET"])
 @blp.response(200, s.EnterpriseOut(many=True))
-@allow(*READERS)
+@allow(Capability.READ_REGISTRY)
 def list_enterprises():
     return db.session().scalars(select(Enterprise).order_by(Enterprise.code)).all()
 
@@ -211,28 +209,28 @@ def list_enterprises():
 @blp.route("/enterprises", methods=["POST"])
 @blp.arguments(s.EnterpriseIn)
 @blp.response(201, s.EnterpriseOut)
-@allow(ADMIN)
+@allow(Capability.MANAGE_REGISTRY)
 def create_enterprise(data):
     return services.create_enterprise(db.session(), data)
 
 
 @blp.route("/regions", methods=["GET"])
 @blp.response(200, s.RegionOut(many=True))
-@allow(*READERS)
+@allow(Capability.READ_REGISTRY)
 def list_regions():
     return db.session().scalars(select(Region).order_by(Region.code)).all()
 
 
 @blp.route("/id-types", methods=["GET"])
 @blp.response(200, s.IdTypeOut(many=True))
-@allow(*READERS)
+@allow(Capability.READ_REGISTRY)
 def list_id_types():
     return db.session().scalars(select(IdType)).all()
 
 
 @blp.route("/prohibited-categories", methods=["GET"])
 @blp.response(200, s.CategoryOut(many=True))
-@allow(*READERS, Role.INVESTIGATOR)
+@allow(Capability.READ_REGISTRY, Capability.TRACE)
 def list_prohibited_categories():
     return db.session().scalars(select(ProhibitedCategory).order_by(ProhibitedCategory.code)).all()
 

@@ -13,12 +13,13 @@ from marshmallow import Schema, ValidationError
 from sqlalchemy import select
 
 from greenshield import db
+from greenshield.auth.permissions import Capability, can
 from greenshield.auth.policy import allow, current_user
 from greenshield.context import settings
 from greenshield.errors import DomainError, form_errors
 from greenshield.registry import schemas as s, services
-from greenshield.registry.api import READERS, _filtered, _get
-from models import ContractCustomer, Enterprise, Outlet, Region, Role, Staff, XrayMachine
+from greenshield.registry.api import _filtered, _get
+from models import ContractCustomer, Enterprise, Outlet, Region, Staff, XrayMachine
 
 bp = Blueprint("registry_pages", __name__, url_prefix="/registry")
 
@@ -107,18 +108,18 @@ def _form_data(page: Page, editing: bool) -> dict:
 
 
 @bp.route("/<kind>")
-@allow(*READERS)
+@allow(Capability.READ_REGISTRY)
 def index(kind):
     page = _page(kind)
     args = {"q": request.args.get("q") or None, "include_inactive": request.args.get("all") == "1"}
     key_column = getattr(page.model, page.key)
     rows = db.session().scalars(_filtered(select(page.model), page.model, args).order_by(key_column).limit(500)).all()
     return render_template("registry/index.html", kind=kind, page=page, rows=page.schema_out(many=True).dump(rows),
-                           raw=rows, args=args, can_edit=current_user().role is Role.ADMIN)
+                           raw=rows, args=args, can_edit=can(current_user(), Capability.MANAGE_REGISTRY))
 
 
 @bp.route("/<kind>/new", methods=["GET", "POST"])
-@allow(Role.ADMIN)
+@allow(Capability.MANAGE_REGISTRY)
 def create(kind):
     page = _page(kind)
     values, errors = {}, {}
@@ -136,7 +137,7 @@ def create(kind):
 
 
 @bp.route("/<kind>/<key>/edit", methods=["GET", "POST"])
-@allow(Role.ADMIN)
+@allow(Capability.MANAGE_REGISTRY)
 def edit(kind, key):
     page = _page(kind)
     row = _get(page.model, getattr(page.model, page.key), key)
@@ -158,7 +159,7 @@ def edit(kind, key):
 
 
 @bp.route("/<kind>/<key>/active", methods=["POST"])
-@allow(Role.ADMIN)
+@allow(Capability.MANAGE_REGISTRY)
 def set_active(kind, key):
     """Deactivate (or reactivate) an entry; registry entries are never deleted."""
     page = _page(kind)

@@ -6,20 +6,18 @@ from flask import send_file
 from flask_smorest import Blueprint
 
 from greenshield import db
-from greenshield.auth.policy import ALL_ROLES, allow, current_user
+from greenshield.auth.permissions import Capability
+from greenshield.auth.policy import allow, current_user
 from greenshield.context import actor, settings
 from greenshield.errors import NotFound
 from greenshield.extensions import limiter
 from greenshield.pagination import page_of
 from greenshield.trace import schemas as s, services
 from greenshield.trace.web import close_access, logged
-from models import Case, Notification, Role, Watchlist, utcnow
+from models import Case, Notification, Watchlist, utcnow
 
 blp = Blueprint("trace", __name__, url_prefix="/api/v1", description="Traceability (溯源追查): cases, queries, access log")
 blp.after_request(close_access)
-
-CASE_READERS = (Role.INVESTIGATOR, Role.AUDITOR, Role.ADMIN)
-LOG_READERS = (Role.AUDITOR, Role.ADMIN)
 
 
 def trace_limit() -> str:
@@ -35,7 +33,7 @@ def per_user() -> str:
 @blp.arguments(s.CaseIn)
 @blp.response(201, s.CaseOut)
 @logged("case_register")
-@allow(Role.INVESTIGATOR)
+@allow(Capability.REGISTER_CASES)
 def create_case(data):
     """Register an investigation case; it allows queries once an auditor or admin approves it."""
     return services.case_view(services.register_case(db.session(), actor(), data))
@@ -44,7 +42,7 @@ def create_case(data):
 @blp.route("/cases", methods=["GET"])
 @blp.arguments(s.CaseListArgs, location="query")
 @blp.response(200, s.CaseOut(many=True))
-@allow(*CASE_READERS)
+@allow(Capability.REGISTER_CASES, Capability.APPROVE_CASES)
 def list_cases(args):
     """An investigator's own cases; every case for auditors and admins. Pending first, then newest."""
     cases = services.cases_for(db.session(), current_user())
@@ -53,7 +51,7 @@ def list_cases(args):
 
 @blp.route("/cases/<int:case_id>", methods=["GET"])
 @blp.response(200, s.CaseOut)
-@allow(*CASE_READERS)
+@allow(Capability.REGISTER_CASES, Capability.APPROVE_CASES)
 def get_case(case_id):
     return services.case_view(services.visible_case(db.session(), current_user(), case_id))
 
@@ -61,7 +59,7 @@ def get_case(case_id):
 @blp.route("/cases/<int:case_id>/approve", methods=["POST"])
 @blp.response(200, s.CaseOut)
 @logged("case_approve")
-@allow(*services.DECIDERS)
+@allow(Capability.APPROVE_CASES)
 def approve_case(case_id):
     """Approve a pending case (auditors and admins)."""
     case = services.visible_case(db.session(), current_user(), case_id)
@@ -72,7 +70,7 @@ def approve_case(case_id):
 @blp.arguments(s.RefuseIn)
 @blp.response(200, s.CaseOut)
 @logged("case_refuse")
-@allow(*services.DECIDERS)
+@allow(Capability.APPROVE_CASES)
 def refuse_case(data, case_id):
     """Refuse a pending case, or withdraw an approval, with a reason; its watchlists stop."""
     case = services.visible_case(db.session(), current_user(), case_id)
@@ -86,7 +84,7 @@ def refuse_case(data, case_id):
 @blp.alt_response(429, response="TOO_MANY_REQUESTS")
 @limiter.shared_limit(trace_limit, scope="trace", key_func=per_user)
 @logged("trace")
-@allow(Role.INVESTIGATOR, Role.INSPECTOR)
+@allow(Capability.TRACE, Capability.TRACE_WAYBILL)
 def trace(data):
     """Trace items by waybill number, sender ID (type and number), sender phone, sender name in a period, or
     outlet in a period: each result is the parcel's whole chain.
@@ -107,7 +105,7 @@ def _own_case(case_id: int) -> Case:
 @blp.route("/cases/<int:case_id>/results", methods=["GET"])
 @blp.response(200, s.CaseResultsOut)
 @logged("case_view")
-@allow(Role.INVESTIGATOR)
+@allow(Capability.TRACE)
 def case_results(case_id):
     """The case's evidence set (every item its queries and watchlists found), in clear: a logged view."""
     session = db.session()
@@ -122,7 +120,7 @@ def case_results(case_id):
               description="The evidence zip: records.csv, records.json, xray/, access_log.json, manifest.json",
               content_type="application/zip")
 @logged("export")
-@allow(Role.INVESTIGATOR)
+@allow(Capability.TRACE)
 def export_case(case_id):
     """The case's evidence as a zip with a manifest of SHA-256 sums (a logged export)."""
     session = db.session()
@@ -135,7 +133,7 @@ def export_case(case_id):
 @blp.arguments(s.WatchlistIn)
 @blp.response(201, s.WatchlistOut)
 @logged("watchlist_create")
-@allow(Role.INVESTIGATOR)
+@allow(Capability.TRACE)
 def create_watchlist(data, case_id):
     """Save a query under the case: the scheduler runs it on ``cron`` and notifies of new matches."""
     session = db.session()
@@ -145,7 +143,7 @@ def create_watchlist(data, case_id):
 
 @blp.route("/cases/<int:case_id>/watchlists", methods=["GET"])
 @blp.response(200, s.WatchlistOut(many=True))
-@allow(*CASE_READERS)
+@allow(Capability.REGISTER_CASES, Capability.APPROVE_CASES)
 def list_watchlists(case_id):
     session = db.session()
     return services.case_watchlists(session, settings(), services.visible_case(session, current_user(), case_id))
@@ -153,7 +151,7 @@ def list_watchlists(case_id):
 
 @blp.route("/cases/<int:case_id>/watchlists/<int:watchlist_id>", methods=["DELETE"])
 @blp.response(204)
-@allow(Role.INVESTIGATOR)
+@allow(Capability.TRACE)
 def stop_watchlist(case_id, watchlist_id):
     """Stop a watchlist of one of the investigator's cases."""
     session = db.session()
@@ -167,7 +165,7 @@ def stop_watchlist(case_id, watchlist_id):
 @blp.route("/notifications", methods=["GET"])
 @blp.arguments(s.NotificationArgs, location="query")
 @blp.response(200, s.NotificationOut(many=True))
-@allow(*ALL_ROLES)
+@allow(Capability.SIGN_IN)
 def list_notifications(args):
     """The caller's notifications, newest first (``unread=true`` for the unread ones)."""
     return services.notifications(db.session(), current_user(), unread=args["unread"])
@@ -175,7 +173,7 @@ def list_notifications(args):
 
 @blp.route("/notifications/<int:notification_id>/read", methods=["POST"])
 @blp.response(200, s.NotificationOut)
-@allow(*ALL_ROLES)
+@allow(Capability.SIGN_IN)
 def read_notification(notification_id):
     notification = db.session().get(Notification, notification_id)
     if notification is None or notification.user_id != current_user().id:
@@ -188,7 +186,7 @@ def read_notification(notification_id):
 @blp.arguments(s.AccessLogArgs, location="query")
 @blp.response(200, s.AccessLogOut(many=True))
 @blp.paginate()
-@allow(*LOG_READERS)
+@allow(Capability.READ_ACCESS_LOG)
 def access_log(args, pagination_parameters):
     """Access-log entries, newest first, filtered by ``user``, ``case_no``, ``action``, ``outcome`` (ok|refused)
     and a period ``from``/``to`` (days in Asia/Shanghai)."""
@@ -197,7 +195,7 @@ def access_log(args, pagination_parameters):
 
 @blp.route("/access-log/verify", methods=["GET"])
 @blp.response(200, s.AccessLogVerifyOut)
-@allow(*LOG_READERS)
+@allow(Capability.READ_ACCESS_LOG)
 def verify_access_log():
     """Check the whole chain and the signed checkpoints; names the first bad entry."""
     return services.verify_log(db.session(), settings()).as_dict()

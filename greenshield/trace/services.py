@@ -18,6 +18,7 @@ from typing import BinaryIO
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, lazyload
 
+from greenshield.auth.permissions import Capability, can
 from greenshield.auth.policy import region_prefix
 from greenshield.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from greenshield.personal import vault
@@ -27,12 +28,11 @@ from greenshield.trace import accesslog, watchlists
 from greenshield.trace.accesslog import Access, Actor
 from greenshield.trace.queries import (TraceQuery, add_case_results, case_items, hold_evidence, in_region,
                                        match_items, parcel_chains, parse_query)
-from models import (AccessLogEntry, Case, CaseResult, CaseStatus, CollectionRecord, Notification, Role, User, Watchlist,
+from models import (AccessLogEntry, Case, CaseResult, CaseStatus, CollectionRecord, Notification, User, Watchlist,
                     XrayEvent, utcnow)
 from models.base import CHINA, china_today as today
 
 SAFE_NAME = re.compile(r'[\\/:*?"<>|\s\x00-\x1f]+')
-DECIDERS = (Role.AUDITOR, Role.ADMIN)
 
 
 def refusal(actor: Actor, error: DomainError, outcome: str) -> DomainError:
@@ -69,7 +69,7 @@ def begin_writing(session: Session) -> None:
 def visible_case(session: Session, user: User, case_id: int) -> Case:
     """A case the user may see: an investigator's own, any for auditors and admins. Raises NotFound."""
     case = session.get(Case, case_id)
-    if case is None or user.role not in DECIDERS and case.investigator_id != user.id:
+    if case is None or not can(user, Capability.APPROVE_CASES) and case.investigator_id != user.id:
         raise NotFound("not_found.case", id=case_id)
     return case
 
@@ -134,7 +134,7 @@ def cases_for(session: Session, user: User, limit: int = 1000) -> list[dict]:
     """The cases ``user`` may see (an investigator's own, all for auditors and admins), pending first, then
     newest first."""
     stmt = select(Case)
-    if user.role is Role.INVESTIGATOR:
+    if not can(user, Capability.APPROVE_CASES):
         stmt = stmt.where(Case.investigator_id == user.id)
     cases = [case_view(c) for c in session.scalars(stmt.order_by(Case.id.desc()).limit(limit)).unique()]
     return sorted(cases, key=lambda c: c["status"] != CaseStatus.PENDING.value)
@@ -151,7 +151,7 @@ def case_view(case: Case) -> dict:
 
 def evidence_case_of(session: Session, user: User, event: XrayEvent) -> Case | None:
     """The investigator's approved, unexpired case whose evidence holds ``event``'s waybill, if any."""
-    if user.role is not Role.INVESTIGATOR:
+    if not can(user, Capability.TRACE):
         return None
     return session.scalar(
         select(Case).join(CaseResult, CaseResult.case_id == Case.id)
@@ -195,7 +195,7 @@ def trace(session: Session, settings: Settings, actor: Actor, data: dict, *, rea
     query = parse_query(data, today=today())
     actor.access = Access("trace", case_no, query.kind, subject_hash_of(settings, query))
     case = None
-    if user.role is Role.INSPECTOR:
+    if not can(user, Capability.TRACE):
         if case_no:
             raise refusal(actor, Forbidden("forbidden.inspector_case"), "refused: inspector has no case")
         if query.kind != "waybill":

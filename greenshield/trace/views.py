@@ -8,16 +8,17 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 
 from greenshield import db
-from greenshield.auth.policy import ALL_ROLES, allow, current_user
+from greenshield.auth.permissions import Capability, can
+from greenshield.auth.policy import allow, current_user
 from greenshield.context import actor, settings
 from greenshield.errors import DomainError, form_errors, status_of
 from greenshield.extensions import limiter
 from greenshield.trace import schemas as s, services
-from greenshield.trace.api import CASE_READERS, LOG_READERS, per_user, trace_limit
+from greenshield.trace.api import per_user, trace_limit
 from greenshield.trace.queries import case_items
 from greenshield.trace.web import close_access, logged
 from inspection.identity import ID_TYPES
-from models import AccessLogEntry, Case, CaseStatus, Role
+from models import AccessLogEntry, Case, CaseStatus
 
 bp = Blueprint("trace_pages", __name__)
 bp.after_request(close_access)
@@ -63,21 +64,21 @@ def _status(exc: Exception) -> int:
 
 
 @bp.route("/cases")
-@allow(*CASE_READERS)
+@allow(Capability.REGISTER_CASES, Capability.APPROVE_CASES)
 def cases():
     """An investigator's cases, or every case for auditors and admins (pending first)."""
     return render_template("trace/cases.html", cases=services.cases_for(db.session(), current_user()))
 
 
 @bp.route("/cases/new")
-@allow(Role.INVESTIGATOR)
+@allow(Capability.REGISTER_CASES)
 def new_case():
     return render_template("trace/case_new.html", values={"agency": current_user().agency or ""}, errors={})
 
 
 @bp.route("/cases/new", methods=["POST"])
 @logged("case_register")
-@allow(Role.INVESTIGATOR)
+@allow(Capability.REGISTER_CASES)
 def create_case():
     """Register a case: number, agency, legal basis, purpose, last day of validity."""
     values = _form("case_no", "agency", "legal_basis", "purpose", "valid_until")
@@ -90,7 +91,7 @@ def create_case():
 
 
 @bp.route("/cases/<int:case_id>")
-@allow(*CASE_READERS)
+@allow(Capability.REGISTER_CASES, Capability.APPROVE_CASES)
 def case(case_id):
     """A case: its facts and decision, the decision form (auditors, admins), its watchlists, the waybills of
     its evidence (no personal data here: the evidence itself is a logged view) and the export."""
@@ -102,7 +103,7 @@ def _case_page(case: Case, errors: dict | None = None, status: int = 200, values
     return render_template("trace/case.html", case=services.case_view(case),
                            watchlists=services.case_watchlists(session, settings(), case),
                            waybills=[w for _, w in case_items(session, case.id)],
-                           is_owner=case.investigator_id == user.id, may_decide=user.role in services.DECIDERS,
+                           is_owner=case.investigator_id == user.id, may_decide=can(user, Capability.APPROVE_CASES),
                            values=values or {}, errors=errors or {}), status
 
 
@@ -121,21 +122,21 @@ def _decide(case_id: int, approve: bool):
 
 @bp.route("/cases/<int:case_id>/approve", methods=["POST"])
 @logged("case_approve")
-@allow(*services.DECIDERS)
+@allow(Capability.APPROVE_CASES)
 def approve(case_id):
     return _decide(case_id, True)
 
 
 @bp.route("/cases/<int:case_id>/refuse", methods=["POST"])
 @logged("case_refuse")
-@allow(*services.DECIDERS)
+@allow(Capability.APPROVE_CASES)
 def refuse(case_id):
     return _decide(case_id, False)
 
 
 @bp.route("/cases/<int:case_id>/watchlists", methods=["POST"])
 @logged("watchlist_create")
-@allow(Role.INVESTIGATOR)
+@allow(Capability.TRACE)
 def add_watchlist(case_id):
     """Save a query of the case as a watchlist."""
     session = db.session()
@@ -153,7 +154,7 @@ def add_watchlist(case_id):
 
 @bp.route("/cases/<int:case_id>/results")
 @logged("case_view")
-@allow(Role.INVESTIGATOR)
+@allow(Capability.TRACE)
 def case_results(case_id):
     """The case's evidence as a timeline per item, personal data in clear: a logged view."""
     session = db.session()
@@ -167,7 +168,7 @@ def case_results(case_id):
 
 
 @bp.route("/trace")
-@allow(Role.INVESTIGATOR, Role.INSPECTOR)
+@allow(Capability.TRACE, Capability.TRACE_WAYBILL)
 def trace_form():
     return render_template("trace/trace.html", values={"case_no": request.args.get("case_no", "")}, errors={},
                            cases=_usable_cases())
@@ -176,7 +177,7 @@ def trace_form():
 @bp.route("/trace", methods=["POST"])
 @limiter.shared_limit(trace_limit, scope="trace", key_func=per_user)
 @logged("trace")
-@allow(Role.INVESTIGATOR, Role.INSPECTOR)
+@allow(Capability.TRACE, Capability.TRACE_WAYBILL)
 def trace_run():
     """Run a trace query and show each item's chain as a timeline (or the form with what is wrong)."""
     values = _form("case_no", *QUERY_FIELDS)
@@ -193,14 +194,14 @@ def trace_run():
 
 def _usable_cases() -> list[Case]:
     user = current_user()
-    if user.role is not Role.INVESTIGATOR:
+    if not can(user, Capability.TRACE):
         return []
     rows = db.session().scalars(select(Case).where(Case.investigator_id == user.id).order_by(Case.id.desc())).unique()
     return [c for c in rows if c.status_on(services.today()) is CaseStatus.APPROVED]
 
 
 @bp.route("/notifications")
-@allow(*ALL_ROLES)
+@allow(Capability.SIGN_IN)
 def notifications():
     """The signed-in user's notifications: new watchlist matches, decisions on their cases."""
     return render_template("trace/notifications.html",
@@ -208,7 +209,7 @@ def notifications():
 
 
 @bp.route("/access-log")
-@allow(*LOG_READERS)
+@allow(Capability.READ_ACCESS_LOG)
 def access_log():
     """The access log, newest first, filtered by user, case, action, outcome and period."""
     try:
@@ -229,7 +230,7 @@ def access_log():
 
 
 @bp.route("/access-log/verify")
-@allow(*LOG_READERS)
+@allow(Capability.READ_ACCESS_LOG)
 def verify_access_log():
     """Verify the whole chain and the signed checkpoints now, and say where it breaks if it does."""
     result = services.verify_log(db.session(), settings())

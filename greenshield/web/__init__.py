@@ -5,7 +5,7 @@ from flask import Flask, g
 from flask_babel import get_locale
 from flask_wtf.csrf import generate_csrf
 
-from models import Role
+from greenshield.auth.permissions import can
 
 
 def init_app(app: Flask) -> None:
@@ -26,6 +26,7 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _template_globals():
-        return {"current_user": g.get("user"), "csrf_token": generate_csrf, "Role": Role,
+        user = g.get("user")
+        return {"current_user": user, "csrf_token": generate_csrf, "can": lambda *caps: can(user, *caps),
                 "locale": str(get_locale() or "zh"),
                 "nav_items": nav_items, "role_label": role_label}

@@ -5,13 +5,14 @@ from flask import Blueprint, jsonify, render_template
 from sqlalchemy import text
 
 from greenshield import db
-from greenshield.auth.policy import ALL_ROLES, allow, public
+from greenshield.auth.permissions import Capability
+from greenshield.auth.policy import allow, public
 
 bp = Blueprint("web", __name__)
 
 
 @bp.route("/")
-@allow(*ALL_ROLES)
+@allow(Capability.SIGN_IN)
 def home():
     return render_template("home.html")
 

@@ -7,20 +7,17 @@ from sqlalchemy import select
 
 from greenshield import db
 from greenshield.pagination import page_of
+from greenshield.auth.permissions import Capability, can
 from greenshield.auth.policy import allow, current_user, outlet_in_scope, scope_outlets
 from greenshield.context import actor, settings, storage
 from greenshield.errors import Forbidden, NotFound
 from greenshield.fields import BINARY
 from greenshield.trace import services as trace_services
 from greenshield.xray import schemas as s, services
-from models import Outlet, ReviewStatus, Role, XrayEvent, XrayMachine, XrayModelVersion
+from models import Outlet, ReviewStatus, XrayEvent, XrayMachine, XrayModelVersion
 
 blp = Blueprint("xray", __name__, url_prefix="/api/v1", description="X-ray screening (过机安检)")
 
-SENDERS = (Role.ADMIN, Role.OUTLET_MANAGER)
-REVIEWERS = (Role.ADMIN, Role.INSPECTOR)
-READERS = (Role.ADMIN, Role.INSPECTOR, Role.OUTLET_MANAGER)
-EVIDENCE_READERS = (*READERS, Role.INVESTIGATOR)
 MIMETYPES = {"png": "image/png", "jpeg": "image/jpeg", "tiff": "image/tiff"}
 
 
@@ -44,7 +41,7 @@ def event_in_scope(event_id: int) -> XrayEvent:
 def _evidence(event_id: int, what: str) -> XrayEvent:
     """An event for its image or heat map: investigators see only their cases' evidence, and each look is logged."""
     user = current_user()
-    if user.role is Role.INVESTIGATOR:
+    if not can(user, Capability.READ_COMPLIANCE):
         return trace_services.open_event_evidence(db.session(), settings(), actor(), event_id, what)
     return event_in_scope(event_id)
 
@@ -53,7 +50,7 @@ def _evidence(event_id: int, what: str) -> XrayEvent:
 @blp.arguments(s.EventForm, location="form")
 @blp.arguments(s.EventFiles, location="files")
 @blp.response(201, s.EventCreated)
-@allow(*SENDERS)
+@allow(Capability.RECORD_XRAY_EVENTS)
 def create_event(form, files):
     """A screened item's image (PNG, JPEG or TIFF; 8/16-bit, grey or colour) with its metadata: scored at once."""
     machine = _machine(form["machine_code"])
@@ -67,7 +64,7 @@ def create_event(form, files):
 @blp.arguments(s.EventListArgs, location="query")
 @blp.response(200, s.EventOut(many=True))
 @blp.paginate()
-@allow(*READERS)
+@allow(Capability.READ_COMPLIANCE)
 def list_events(args, pagination_parameters):
     """Events in scope; ``flagged=true&status=pending`` is the review queue (oldest first)."""
     stmt = scope_outlets(select(XrayEvent).join(Outlet, XrayEvent.outlet_id == Outlet.id), current_user())
@@ -84,7 +81,7 @@ def list_events(args, pagination_parameters):
 
 @blp.route("/xray-events/<int:event_id>", methods=["GET"])
 @blp.response(200, s.EventOut)
-@allow(*READERS)
+@allow(Capability.READ_COMPLIANCE)
 def get_event(event_id):
     return event_in_scope(event_id)
 
@@ -93,7 +90,7 @@ def get_event(event_id):
 @blp.response(200, BINARY, description="The image as sent", content_type="image/png")
 @blp.alt_response(200, schema=BINARY, description="The image as sent", content_type="image/jpeg")
 @blp.alt_response(200, schema=BINARY, description="The image as sent", content_type="image/tiff")
-@allow(*EVIDENCE_READERS)
+@allow(Capability.READ_COMPLIANCE, Capability.TRACE)
 def event_image(event_id):
     """The image as sent. Investigators: only an event of their case's evidence (the look is access-logged)."""
     event = _evidence(event_id, "image")
@@ -106,7 +103,7 @@ def event_image(event_id):
 @blp.arguments(s.HeatmapArgs, location="query")
 @blp.response(200, BINARY, description="8-bit grey PNG of the image's size; ?overlay=1 blended over the image",
               content_type="image/png")
-@allow(*EVIDENCE_READERS)
+@allow(Capability.READ_COMPLIANCE, Capability.TRACE)
 def event_heatmap(args, event_id):
     """Where in the image the score came from: brighter = more anomalous. Investigators as for the image."""
     return Response(services.heatmap_png(db.session(), settings(), _evidence(event_id, "heatmap"),
@@ -116,7 +113,7 @@ def event_heatmap(args, event_id):
 @blp.route("/xray-events/<int:event_id>/review", methods=["POST"])
 @blp.arguments(s.ReviewIn)
 @blp.response(200, s.ReviewResult)
-@allow(*REVIEWERS)
+@allow(Capability.REVIEW_XRAY)
 def review_event(data, event_id):
     """Clear, seize (with one of the 19 prohibited-item categories) or refer a flagged event."""
     event = event_in_scope(event_id)
@@ -129,7 +126,7 @@ def review_event(data, event_id):
 @blp.route("/xray-machines/<code>/status", methods=["POST"])
 @blp.arguments(s.StatusIn)
 @blp.response(201, s.StatusOut)
-@allow(*SENDERS)
+@allow(Capability.RECORD_XRAY_EVENTS)
 def machine_status(data, code):
     """Report a power-on/off, or a screener checking in or out (安检员打卡)."""
     return services.record_status(db.session(), _machine(code), kind=data["kind"], at=data["at"],
@@ -139,7 +136,7 @@ def machine_status(data, code):
 @blp.route("/xray-machines/<code>/power-on", methods=["GET"])
 @blp.arguments(s.PowerArgs, location="query")
 @blp.response(200, s.PowerOut)
-@allow(*READERS)
+@allow(Capability.READ_COMPLIANCE)
 def power_on(args, code):
     """The share of a period the machine was powered on."""
     return services.power_on_rate(db.session(), _machine(code), args["from_"], args["to"])
@@ -147,14 +144,14 @@ def power_on(args, code):
 
 @blp.route("/xray-models", methods=["GET"])
 @blp.response(200, s.ModelOut(many=True))
-@allow(*REVIEWERS)
+@allow(Capability.REVIEW_XRAY)
 def list_models():
     return db.session().scalars(select(XrayModelVersion).order_by(XrayModelVersion.created_at)).all()
 
 
 @blp.route("/xray-models/<version>/activate", methods=["POST"])
 @blp.response(200, s.ModelOut)
-@allow(Role.ADMIN)
+@allow(Capability.MANAGE_XRAY_MODELS)
 def activate_model(version):
     """Make a trained model the active one; new events are scored by it."""
     return services.activate(db.session(), settings(), version)
@@ -162,7 +159,7 @@ def activate_model(version):
 
 @blp.route("/xray-reviewers/stats", methods=["GET"])
 @blp.response(200, s.ReviewerStatsOut(many=True))
-@allow(*REVIEWERS)
+@allow(Capability.REVIEW_XRAY)
 def reviewer_stats():
     """Reviews per reviewer and their hits, misses and false alarms on projected test images (TIP)."""
     return services.reviewer_stats(db.session())

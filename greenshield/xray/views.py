@@ -6,14 +6,14 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from greenshield import db
+from greenshield.auth.permissions import Capability
 from greenshield.auth.policy import allow, current_user, scope_outlets
 from greenshield.errors import DomainError, exception_message
 from greenshield.xray import services
 from greenshield.xray.api import event_in_scope
-from models import Outlet, ProhibitedCategory, ReviewStatus, Role, XrayEvent
+from models import Outlet, ProhibitedCategory, ReviewStatus, XrayEvent
 
 bp = Blueprint("xray_pages", __name__, url_prefix="/xray")
-REVIEWERS = (Role.ADMIN, Role.INSPECTOR)
 
 
 def _queue():
@@ -22,7 +22,7 @@ def _queue():
 
 
 @bp.route("/review")
-@allow(*REVIEWERS)
+@allow(Capability.REVIEW_XRAY)
 def queue():
     """The oldest pending flagged event in scope, or a note that the queue is empty."""
     session = db.session()
@@ -34,7 +34,7 @@ def queue():
 
 
 @bp.route("/review/<int:event_id>", methods=["POST"])
-@allow(*REVIEWERS)
+@allow(Capability.REVIEW_XRAY)
 def decide(event_id):
     event = event_in_scope(event_id)
     if event.status is not ReviewStatus.PENDING:
