@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 import click
 from flask.cli import with_appcontext
 from sqlalchemy import Connection, text
 
-TIMEZONE = "Asia/Shanghai"
+from models.base import CHINA, china_today
+
+TIMEZONE = CHINA.tzname(None)  # "Asia/Shanghai", as PostgreSQL names it
 KEYS = {"collection_records": "collected_on", "xray_events": "scanned_at"}
 """Each partitioned table and its partition column."""
 LOCK = (0x6773, 0x7061)  # pg_advisory_xact_lock(int, int): a key space apart from the single-key locks
@@ -45,7 +46,7 @@ def ensure_partitions(connection: Connection, *, months_ahead: int = 3, today: d
     """
     if connection.dialect.name != "postgresql":
         return []
-    first = (today or dt.datetime.now(ZoneInfo(TIMEZONE)).date()).replace(day=1)
+    first = (today or china_today()).replace(day=1)
     ahead = [first]
     for _ in range(months_ahead):
         ahead.append(_next_month(ahead[-1]))

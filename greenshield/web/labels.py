@@ -5,7 +5,7 @@ import datetime as dt
 
 from flask_babel import lazy_gettext as _l
 
-CHINA = dt.timezone(dt.timedelta(hours=8))
+from models.base import CHINA
 
 METRICS = {"real_name": _l("Real-name rate"), "inspection": _l("Inspection rate"), "xray": _l("X-ray rate")}
 FINDINGS = {

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from greenshield import db
 from greenshield.context import settings, storage
+from models.base import CHINA
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
 
@@ -209,7 +210,7 @@ def import_cmd(source: Path) -> None:
                 try:
                     scanned = dt.datetime.fromisoformat(row["scanned_at"])
                     if scanned.tzinfo is None:
-                        scanned = scanned.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
+                        scanned = scanned.replace(tzinfo=CHINA)
                     event = record_event(session, settings(), machine=machine, data=read(row["file"]),
                                          waybill_no=row["waybill_no"].strip().upper(), scanned_at=scanned,
                                          operator_id=row["operator_id"].strip())

@@ -15,8 +15,8 @@ from inspection.xray import imaging
 from inspection.xray.procedural import benign_bag, random_threats
 from inspection.xray.tip import project
 from models import Outlet, Staff, StaffRole, XrayEvent, XrayMachine
+from models.base import CHINA
 
-CHINA = dt.timezone(dt.timedelta(hours=8))
 
 
 def seed_xray(session: Session, settings: Settings, outlets: list[Outlet], *, rng: random.Random, days: int,
