@@ -1,10 +1,12 @@
 """Registry routes and pages: create, list in scope, edit, deactivate; every bad input gets a clear 4xx."""
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from sqlalchemy import func, select
 
-from models import ContractCustomer, Outlet, Staff
+from models import ContractCustomer, Outlet, Staff, StaffRole, XrayMachine
 
 OUTLET = {"code": "HH-NEW-01", "name": "新网点", "enterprise_code": "SF", "region_code": "150100", "kind": "outlet"}
 
@@ -144,6 +146,23 @@ def test_registry_pages_create_edit_deactivate(client, make_user, login, session
     client.post("/registry/outlets/HH-NEW-01/active", data={"active": "0"})
     assert session.scalar(select(Outlet.active).where(Outlet.code == "HH-NEW-01")) is False
     assert client.get("/registry/nothing").status_code == 404
+
+
+@pytest.mark.parametrize("kind,query,found", [("xray-machines", "cx50", "HH-XR-02-X1"), ("xray-machines", "X1", "HH-XR-02-X1"),
+                                              ("outlets", "xr-02", "HH-XR-02"), ("staff", "甲", "XR-C1")])
+def test_every_registry_list_searches_its_own_columns(client, make_user, login, bearer, make_outlet, session, kind,
+                                                      query, found):
+    outlet = make_outlet("HH-XR-02")
+    session.add_all([XrayMachine(code="HH-XR-02-X1", outlet=outlet, model="CX5030", installed_on=dt.date(2025, 1, 2),
+                                 active=True),
+                     Staff(staff_id="XR-C1", name="甲", outlet=outlet, role=StaffRole.COURIER, active=True)])
+    session.flush()
+    admin = make_user("admin")
+    listed = client.get(f"/api/v1/{kind}?q={query}", headers=bearer(admin))
+    assert listed.status_code == 200 and found in listed.get_data(as_text=True)
+    login(client, admin)
+    page = client.get(f"/registry/{kind}?q={query}")
+    assert page.status_code == 200 and found in page.get_data(as_text=True)
 
 
 def test_reference_data_is_loaded(client, make_user, bearer):

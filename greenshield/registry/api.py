@@ -17,6 +17,11 @@ from models import ContractCustomer, Enterprise, IdType, Outlet, ProhibitedCateg
 blp = Blueprint("registry", __name__, url_prefix="/api/v1", description="Outlets, machines, staff, contract customers and reference data")
 
 
+SEARCHED = {Outlet: (Outlet.code, Outlet.name), XrayMachine: (XrayMachine.code, XrayMachine.model),
+            Staff: (Staff.staff_id, Staff.name), ContractCustomer: (ContractCustomer.code, ContractCustomer.name)}
+"""The columns the free-text filter ``q`` looks in, per list."""
+
+
 def _filtered(stmt, model, args):
     """Apply the shared list filters: scope, region, enterprise, outlet, free text and inactive rows."""
     user = current_user()
@@ -31,7 +36,7 @@ def _filtered(stmt, model, args):
         stmt = stmt.where(Outlet.code == args["outlet"].upper())
     if args.get("q"):
         like = f"%{args['q']}%"
-        stmt = stmt.where(or_(model.name.ilike(like), getattr(model, "code", getattr(model, "staff_id", None)).ilike(like)))
+        stmt = stmt.where(or_(*(column.ilike(like) for column in SEARCHED[model])))
     if not args.get("include_inactive"):
         stmt = stmt.where(model.active.is_(True))
     return stmt
