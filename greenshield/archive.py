@@ -14,7 +14,7 @@ from typing import BinaryIO
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from greenshield.pii import NONCE_BYTES, Vault
-from greenshield.storage import FileSystemStorage, Storage
+from greenshield.storage import Storage
 
 MAGIC = b"GSA1"
 CHUNK = 1 << 20
@@ -51,11 +51,6 @@ def _open_private(path: Path) -> BinaryIO:
 
 def archive_key(sha256: str) -> str:
     return f"archive/{sha256[:2]}/{sha256}.gsa"
-
-
-def archive_path(root: Path, sha256: str) -> Path:
-    """Where the file-system storage rooted at ``root`` (the instance folder by default) keeps an archived file."""
-    return FileSystemStorage(root).path(archive_key(sha256))
 
 
 def archived(storage: Storage) -> list[str]:

@@ -52,6 +52,7 @@ STATUS = {
     "conflict": 409, "payload_too_large": 413, "too_large": 413, "too_many_pixels": 413, "unsupported_format": 415,
     "corrupt_image": 422,
     "unsupported_media_type": 415, "validation_error": 422, "too_many_requests": 429, "internal_error": 500,
+    "storage_unavailable": 503,
 }
 
 MESSAGES: dict[str, Entry] = {
@@ -73,6 +74,9 @@ MESSAGES: dict[str, Entry] = {
     "validation_error": E(_l("Some fields are invalid.")),
     "too_many_requests": E(_l("Too many requests; wait a moment and try again.")),
     "internal_error": E(_l("An unexpected error occurred; it has been logged.")),
+    "storage_unavailable": E(_l("The file store cannot be reached; nothing was stored. Try again later.")),
+    "storage_unavailable.refused": E(_l("The file store refused the request (%(reason)s); nothing was stored. Tell "
+                                        "the administrator.")),
     "validation_error.nul_character": E(_l("Text may not contain NUL characters.")),
     "validation_error.nul_character_field": E(_l("contains a NUL character")),
     "not_found.nul_character": E(_l("Nothing has a name with a NUL character.")),

@@ -18,7 +18,13 @@ class Settings:
     """Every setting of the service's own rules; in ``app.config`` under the upper-case name."""
 
     instance_path: Path = Path("instance")
-    storage_url: str | None = None  # where files live: file:///folder (default: the instance folder)
+    storage_url: str | None = None  # where files live: file:///folder (default: the instance folder), s3://bucket/prefix
+    storage_s3_endpoint_url: str | None = None  # an S3-compatible endpoint (MinIO, Ceph RGW); None: AWS
+    storage_s3_region: str | None = None
+    storage_s3_access_key: str | None = None  # None: boto3's own chain (AWS_ACCESS_KEY_ID, ~/.aws, a role)
+    storage_s3_secret_key: str | None = None
+    storage_s3_sse: str = "AES256"  # server-side encryption of every object ("aws:kms" where the store has KMS)
+    storage_s3_connect_timeout: float = 5.0  # seconds; an unreachable store fails fast (HTTP 503), nothing is kept
     # daily logs
     max_upload_bytes: int = 256 * 2**20
     real_name_threshold: float = 0.998

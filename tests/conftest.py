@@ -20,7 +20,9 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 
 
 def pytest_report_header(config):
-    return f"database: {os.environ.get('TEST_DATABASE_URL') or 'sqlite (temporary file)'}"
+    storage = "s3 at " + os.environ["GREENSHIELD_TEST_S3_ENDPOINT"] if os.environ.get("GREENSHIELD_TEST_STORAGE") == "s3" \
+        else "instance folder"
+    return f"database: {os.environ.get('TEST_DATABASE_URL') or 'sqlite (temporary file)'}; files: {storage}"
 
 
 @pytest.fixture(scope="session")
@@ -50,7 +52,26 @@ def app_config(database_url, instance_dir) -> dict:
         "SECRET_KEY": "test-secret",
         "WTF_CSRF_ENABLED": False,
         "LOGIN_RATE_LIMIT": "10000 per minute",
+        **s3_storage_config(),
     }
+
+
+def s3_storage_config() -> dict:
+    """With GREENSHIELD_TEST_STORAGE=s3 (``.ci/run``'s storage pass), the app's files go to a new bucket of the
+    S3-protocol server at GREENSHIELD_TEST_S3_ENDPOINT instead of the instance folder."""
+    if os.environ.get("GREENSHIELD_TEST_STORAGE") != "s3":
+        return {}
+    import uuid
+
+    import boto3
+
+    endpoint, bucket = os.environ["GREENSHIELD_TEST_S3_ENDPOINT"], f"gs-ci-{uuid.uuid4().hex[:12]}"
+    config = {"STORAGE_URL": f"s3://{bucket}/greenshield", "STORAGE_S3_ENDPOINT_URL": endpoint,
+              "STORAGE_S3_ACCESS_KEY": "greenshield-ci", "STORAGE_S3_SECRET_KEY": "greenshield-ci-secret",
+              "STORAGE_S3_REGION": "us-east-1"}
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="greenshield-ci",
+                 aws_secret_access_key="greenshield-ci-secret").create_bucket(Bucket=bucket)
+    return config
 
 
 @pytest.fixture(scope="session", autouse=True)

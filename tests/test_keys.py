@@ -112,15 +112,18 @@ def test_identical_rows_are_still_skipped_after_rotation(runner, client, session
 
 def test_archive_still_restores_after_rotation(app, runner, session, instance, ingested):
     _, data, body = ingested
-    path = archive.archive_path(instance, body["sha256"])
+    key = archive.archive_key(body["sha256"])
     version = rotate(runner)
-    header = path.read_bytes()[:6]
-    assert header[:4] == archive.MAGIC and int.from_bytes(header[4:6], "big") == version
     restored = io.BytesIO()
     with app.app_context():
-        archive.restore(storage(), archive.archive_key(body["sha256"]), restored, vault(session, settings_of(app)))
+        header = storage().get(key)[:6]
+        archive.restore(storage(), key, restored, vault(session, settings_of(app)))
+        beside = list(storage().keys(key.rsplit("/", 1)[0] + "/"))
+    assert key in beside and all(k.endswith(".gsa") for k in beside)  # no temporary object left beside it
+    assert header[:4] == archive.MAGIC and int.from_bytes(header[4:6], "big") == version
     assert restored.getvalue() == data
-    assert not list(path.parent.glob("*.tmp")) and not list(path.parent.glob("*.new"))
+    folder = instance / "archive" / body["sha256"][:2]
+    assert not list(folder.glob(".*.tmp")) and not list(folder.glob("*.new"))  # nor a file (file-system storage)
 
 
 def test_rotating_twice(app, runner, session, instance, ingested):

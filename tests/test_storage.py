@@ -8,6 +8,7 @@ import pytest
 
 from greenshield import storage as st
 from greenshield.context import settings_of
+from greenshield.settings import Settings
 from greenshield import archive
 from greenshield.personal import vault
 from tests.test_ingest import csv_bytes, log_row, upload
@@ -42,10 +43,14 @@ def test_keys_cannot_leave_the_root(tmp_path, key):
 
 
 def test_storage_url(tmp_path):
-    assert isinstance(st.from_url(f"file://{tmp_path}"), st.FileSystemStorage)
-    assert st.from_url(f"file://{tmp_path}").root == tmp_path
-    with pytest.raises(ValueError, match="only file:///"):
-        st.from_url("s3://bucket/prefix")
+    settings = Settings(instance_path=tmp_path / "instance")
+    assert st.from_settings(settings).root == tmp_path / "instance"
+    assert st.from_settings(settings.replace(storage_url=f"file://{tmp_path}")).root == tmp_path
+    s3 = st.from_settings(settings.replace(storage_url="s3://evidence/province/", storage_s3_endpoint_url="http://minio:9000"))
+    assert isinstance(s3, st.S3Storage) and (s3.bucket, s3.prefix) == ("evidence", "province/")
+    assert s3.describe() == "s3://evidence/province/ at http://minio:9000"
+    with pytest.raises(ValueError, match="s3://bucket/prefix"):
+        st.from_settings(settings.replace(storage_url="ftp://host/folder"))
 
 
 class MemoryStorage:
@@ -87,7 +92,7 @@ class MemoryStorage:
 def memory_storage(monkeypatch):
     """Every storage the app opens is this one (``storage.of`` makes them through ``_storage``)."""
     store = MemoryStorage()
-    monkeypatch.setattr(st, "_storage", lambda url, instance_path: store)
+    monkeypatch.setattr(st, "_storage", lambda settings: store)
     return store
 
 
