@@ -128,8 +128,12 @@ def gb11643_check_char(first17: str) -> str:
     return _check_char_unchecked(first17)
 
 
+_ASCII_ZERO_TOTAL = ord("0") * sum(_GB11643_WEIGHTS)
+
+
 def _check_char_unchecked(first17: str) -> str:
-    return _GB11643_CHECK[sum(map(mul, map(int, first17), _GB11643_WEIGHTS)) % 11]
+    # On the ASCII codes, less what the "0"s add: a third of the time of int() per digit, once per uploaded row.
+    return _GB11643_CHECK[(sum(map(mul, first17.encode(), _GB11643_WEIGHTS)) - _ASCII_ZERO_TOTAL) % 11]
 
 
 @lru_cache(maxsize=65536)
