@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from hashlib import sha256
+from operator import attrgetter, itemgetter
 from pathlib import Path
 
 from sqlalchemy import String, any_, bindparam, insert, select, text, update
@@ -15,10 +16,12 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from greenshield import archive
+from greenshield.daily_log_messages import render
 from greenshield.errors import DomainError
-from greenshield.pii import ID_NO, PHONE, Vault
+from greenshield.pii import Vault
 from greenshield.storage import storage
-from inspection.dailylog import COLUMNS, InvalidLogFile, LogRecord, RowError, open_daily_log, validate_row
+from inspection.columns import COLUMNS, Column, Hashed, Type
+from inspection.dailylog import InvalidLogFile, LogRecord, RowError, open_daily_log, validate_row
 from inspection.identity import birth_date_problem
 from models import (BatchError, BatchStatus, CollectionRecord, ContractCustomer, Outlet, UploadBatch, User,
                     utcnow)
@@ -43,26 +46,73 @@ class IngestOutcome:
 
 
 def file_error(exc: InvalidLogFile) -> RejectedFile:
-    status = 413 if exc.code == "too_large" else 415 if exc.code in ("unsupported_format",) else 422
-    return RejectedFile(exc.message, code=exc.code, status=status, details=exc.details)
+    """The web app's refusal of a file, its message rendered in the reader's language from the file error's code.
+    The API's code is the file error's code up to its first dot (``unsupported_format``)."""
+    api_code = exc.api_code
+    status = 413 if api_code == "too_large" else 415 if api_code == "unsupported_format" else 422
+    return RejectedFile(render(exc.code, exc.params), code=api_code, status=status, details=exc.details)
 
 
-def content_hash(rec: LogRecord, id_hmac: str | None, phone_hmac: str | None) -> str:
-    """What makes two versions of a waybill 'identical': every stored field (personal data by its index)."""
-    text_ = (f"{rec.collected_at.isoformat()}\x1f{rec.sender_name or ''}\x1f{rec.sender_id_type or ''}\x1f"
-             f"{id_hmac or ''}\x1f{phone_hmac or ''}\x1f{rec.item_name}\x1f{rec.item_category or ''}\x1f"
-             f"{rec.quantity}\x1f{rec.real_name_verified}\x1f{rec.inspected}\x1f{rec.xray_screened}\x1f"
-             f"{rec.courier_id or ''}\x1f{rec.contract_customer_code or ''}")
+# --- the record as the daily-log table stores it ------------------------------------------------------------
+
+ENCRYPTED: tuple[Column, ...] = tuple(c for c in COLUMNS.values() if c.personal.encrypted)
+"""The columns stored only as (ciphertext, blind index); their key is the purpose bound into both."""
+_PLAIN: tuple[Column, ...] = tuple(c for c in COLUMNS.values()
+                                   if not c.personal.encrypted and c.type is not Type.OUTLET)
+
+
+def purpose(column: Column) -> bytes:
+    """What the ciphertext and blind index of a personal-data column are bound to: the column's key."""
+    return column.key.encode()
+
+
+_POSITIONAL = [c for c in COLUMNS.values() if c.hashed is Hashed.POSITIONAL]
+_HASH_PLAIN = [c for c in _POSITIONAL if not c.personal.encrypted]
+_hash_plain = attrgetter(*(c.key for c in _HASH_PLAIN))
+# content_hash joins (*plain values, *blind indexes) reordered into the table's order
+_hash_order = itemgetter(*(len(_HASH_PLAIN) + ENCRYPTED.index(c) if c.personal.encrypted else _HASH_PLAIN.index(c)
+                           for c in _POSITIONAL))
+_HASH_DATETIMES = [i for i, c in enumerate(_HASH_PLAIN) if c.type is Type.DATETIME]
+# (key, position among the blind indexes or None, datetime?) of the columns added after the hash's first release
+_HASH_TAGGED = [(c.key, ENCRYPTED.index(c) if c.personal.encrypted else None, c.type is Type.DATETIME)
+                for c in COLUMNS.values() if c.hashed is Hashed.TAGGED]
+
+
+def content_hash(record: object, indexes: tuple[str | None, ...]) -> str:
+    """What makes two versions of a waybill 'identical': every stored column of the daily-log table except the
+    record's identity, personal data by its blind index (``indexes``, one per column of ``ENCRYPTED``).
+
+    ``record`` is a ``LogRecord`` or a stored ``CollectionRecord`` (plain columns are stored under their own
+    key). The digest of an unchanged record never changes (see ``inspection.columns.Hashed``).
+    """
+    plain = list(_hash_plain(record))
+    for at in _HASH_DATETIMES:
+        plain[at] = plain[at].isoformat()
+    text_ = "\x1f".join(["" if v is None else str(v) for v in _hash_order((*plain, *indexes))])
+    for key, index_at, is_datetime in _HASH_TAGGED:
+        value = getattr(record, key) if index_at is None else indexes[index_at]
+        if value is not None:
+            text_ += f"\x1e{key}={value.isoformat() if is_datetime else value}"
     return sha256(text_.encode()).hexdigest()
 
 
-RECORD_COLUMNS = ("outlet_id", "waybill_no", "version", "is_current", "batch_id", "row_no", "collected_at",
-                  "collected_on", "sender_name", "sender_id_type", "sender_id_enc", "sender_id_hmac",
-                  "sender_phone_enc", "sender_phone_hmac", "item_name", "item_category", "quantity",
-                  "real_name_verified", "inspected", "xray_screened", "real_name_compliant", "courier_id",
-                  "contract_customer_code", "content_hash", "created_at")
-_VERSION, _IS_CURRENT, _COLLECTED_AT, _COLLECTED_ON, _CONTENT_HASH, _CREATED_AT = map(RECORD_COLUMNS.index, (
-    "version", "is_current", "collected_at", "collected_on", "content_hash", "created_at"))
+_TABLE = CollectionRecord.__table__
+_WRITER_SET = ("batch_id", "row_no", "version", "is_current", "collected_on", "real_name_compliant",
+               "content_hash", "created_at")
+"""Columns the writer fills itself: provenance, versioning and what it derives (day, compliance, hash)."""
+RECORD_COLUMNS: tuple[str, ...] = tuple(_TABLE.c[name].name for name in (
+    *(name for c in COLUMNS.values() if c.type is Type.OUTLET for name in c.stored_in),
+    *_WRITER_SET,
+    *(name for c in ENCRYPTED for name in c.stored_in),
+    *(c.key for c in _PLAIN),
+))
+"""The columns of ``collection_records`` the bulk writer names, in the order of its row tuples: the outlet,
+``_WRITER_SET``, each encrypted column's (ciphertext, blind index), then the plain columns of ``COLUMNS``."""
+_plain_values = attrgetter(*(c.key for c in _PLAIN))
+_VERSION, _IS_CURRENT, _COLLECTED_ON, _CONTENT_HASH, _CREATED_AT = map(RECORD_COLUMNS.index, (
+    "version", "is_current", "collected_on", "content_hash", "created_at"))
+_DATETIMES = tuple(RECORD_COLUMNS.index(c.key) for c in _PLAIN if c.type is Type.DATETIME)
+_SENDER_ID = ENCRYPTED.index(COLUMNS["sender_id_no"])  # screening looks at the sender's ID
 
 
 def _sqlite_datetime(value: dt.datetime) -> str:
@@ -92,8 +142,8 @@ class _RecordWriter:
         self.filings = {c.code: c for c in session.scalars(
             select(ContractCustomer).where(ContractCustomer.outlet_id == outlet.id))}
         self.postgres = session.get_bind().dialect.name == "postgresql"
-        self.index_id, self.index_phone = vault.indexer(ID_NO), vault.indexer(PHONE)
-        self.encrypt_id, self.encrypt_phone = vault.encrypter(ID_NO), vault.encrypter(PHONE)
+        # (key, encrypt, index) per encrypted column, bound once: the bulk ingest calls them per row.
+        self.personal = tuple((c.key, vault.encrypter(purpose(c)), vault.indexer(purpose(c))) for c in ENCRYPTED)
         self._days: dict[dt.date, dt.date] = {}  # one date object per day for the million screen rows
         self._day_text: dict[dt.date, str] = {}
         self._problems: dict[tuple[str, dt.date], str] = {}
@@ -133,15 +183,19 @@ class _RecordWriter:
         superseded = []
         in_chunk: dict[str, list] = {}
         batch_id, outlet_id = self.batch.id, self.outlet.id
-        index_id, index_phone = self.index_id, self.index_phone
-        encrypt_id, encrypt_phone = self.encrypt_id, self.encrypt_phone
+        personal_columns, plain_values = self.personal, _plain_values
         days, touched, screen_rows, problems = self._days, self.touched_days, self.screen_rows, self._problems
         china = CHINA
         for rec in chunk:
-            id_no = rec.sender_id_no
-            id_hmac = index_id(id_no)
-            phone_hmac = index_phone(rec.sender_phone)
-            digest = content_hash(rec, id_hmac, phone_hmac)
+            personal: list = []
+            indexes: list = []
+            for key, encrypt, index in personal_columns:
+                clear = getattr(rec, key)
+                hashed = index(clear)
+                personal += (encrypt(clear), hashed)
+                indexes.append(hashed)
+            indexes = tuple(indexes)
+            digest = content_hash(rec, indexes)
             waybill = rec.waybill_no
             earlier = in_chunk.get(waybill)
             if earlier is not None:
@@ -166,15 +220,14 @@ class _RecordWriter:
                     self.corrected += 1
             day = rec.collected_at.astimezone(china).date()
             day = days.setdefault(day, day)
-            row = [outlet_id, waybill, version, True, batch_id, rec.row, rec.collected_at, day,
-                   rec.sender_name or "", rec.sender_id_type, encrypt_id(id_no), id_hmac,
-                   encrypt_phone(rec.sender_phone), phone_hmac, rec.item_name, rec.item_category, rec.quantity,
-                   rec.real_name_verified, rec.inspected, rec.xray_screened, self._compliant(rec, day),
-                   rec.courier_id, rec.contract_customer_code, digest, None]
+            row = [outlet_id, batch_id, rec.row, version, True, day, self._compliant(rec, day), digest, None,
+                   *personal, *plain_values(rec)]
             in_chunk[waybill] = row
             rows.append(row)
             touched.add(day)
+            id_no = rec.sender_id_no
             if id_no:
+                id_hmac = indexes[_SENDER_ID]
                 problem = ""
                 if rec.sender_id_type in BIRTH_DATE_TYPES:
                     if len(id_no) == 18:  # the problem depends on the birth date only: ~30k of them
@@ -203,7 +256,9 @@ class _RecordWriter:
         now = _sqlite_datetime(utcnow())
         day_text = self._day_text
         for row in rows:
-            row[_COLLECTED_AT] = _sqlite_datetime(row[_COLLECTED_AT])
+            for at in _DATETIMES:
+                if row[at] is not None:
+                    row[at] = _sqlite_datetime(row[at])
             day = row[_COLLECTED_ON]
             text_ = day_text.get(day)
             if text_ is None:
@@ -285,8 +340,7 @@ def ingest_daily_log(session: Session, *, outlet: Outlet, path: Path, sha256: st
     with reader:
         if reader.missing:
             names = ", ".join(f"{k} ({COLUMNS[k].alias_zh})" for k in reader.missing)
-            raise RejectedFile(f"Required columns are missing: {names}.", code="missing_columns",
-                               details={"missing": reader.missing})
+            raise file_error(InvalidLogFile("missing_columns", details={"missing": reader.missing}, columns=names))
         batch = UploadBatch(outlet=outlet, sha256=sha256, filename=filename[:255], size_bytes=size,
                             format=reader.format, encoding=reader.encoding, strict=strict,
                             status=BatchStatus.ACCEPTED, warnings=list(reader.warnings), source=source,
@@ -311,7 +365,7 @@ def ingest_daily_log(session: Session, *, outlet: Outlet, path: Path, sha256: st
             raise file_error(exc) from None
         if total == 0:
             savepoint.rollback()
-            raise RejectedFile("The file has a header row but no data rows.", code="no_rows")
+            raise file_error(InvalidLogFile("no_rows"))
         rejected_rows = len({e.row for e in errors})
         if strict and errors:
             savepoint.rollback()
@@ -320,7 +374,7 @@ def ingest_daily_log(session: Session, *, outlet: Outlet, path: Path, sha256: st
             savepoint.commit()
     if errors:
         session.execute(insert(BatchError), [{"batch_id": batch.id, "row": e.row, "column": e.column[:32],
-                                              "message": e.message[:255]} for e in errors])
+                                              "code": e.code, "params": e.params} for e in errors])
     batch.rows_total = total
     batch.rows_rejected = total if strict and errors else rejected_rows
     batch.rows_accepted = total - batch.rows_rejected

@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from greenshield import db
 from greenshield.auth.policy import allow, current_user, outlet_for, outlet_in_scope, scope_outlets
+from greenshield.daily_log_messages import render
 from greenshield.errors import DomainError
 from greenshield.ingest.pipeline import upload_daily_log
 from greenshield.observability import count_ingest, ingest_timer
@@ -52,4 +53,5 @@ def batch(batch_id):
         abort(404)
     errors = db.session().scalars(select(BatchError).where(BatchError.batch_id == batch.id)
                                   .order_by(BatchError.row, BatchError.id).limit(1000)).all()
-    return render_template("ingest/batch.html", batch=batch, errors=errors)
+    rows = [(e.row, e.column, render(e.code, e.params, e.column)) for e in errors]
+    return render_template("ingest/batch.html", batch=batch, errors=rows)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from greenshield.daily_log_messages import render
 from greenshield.errors import Conflict, Invalid
 from inspection.identity import InvalidIdentity, validate_credit_code, validate_id_no
 from models import ContractCustomer, Enterprise, Outlet, OutletKind, Region, Staff, StaffRole, XrayMachine
@@ -43,7 +44,8 @@ def credit_code(value: str) -> str:
     try:
         return validate_credit_code(value)
     except InvalidIdentity as exc:
-        raise Invalid(str(exc), details={"credit_code": [str(exc)]}) from None
+        message = render(exc.code, exc.params)
+        raise Invalid(message, details={"credit_code": [message]}) from None
 
 
 def create_enterprise(session: Session, data: dict[str, Any]) -> Enterprise:
@@ -96,7 +98,8 @@ def set_staff_id_no(session: Session, staff: Staff, id_no: str | None) -> None:
     try:
         clear = validate_id_no("RESIDENT_ID", id_no)
     except InvalidIdentity as exc:
-        raise Invalid(str(exc), details={"id_no": [str(exc)]}) from None
+        message = render(exc.code, exc.params)
+        raise Invalid(message, details={"id_no": [message]}) from None
     v = vault(session)
     staff.id_no_enc = v.encrypt(clear, STAFF_ID_NO)
     staff.id_no_hmac = v.index(clear, ID_NO)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.orm import Session, joinedload
 
+from greenshield.daily_log_messages import render
 from greenshield.errors import Invalid
 from greenshield.ingest.api import record_view
 from greenshield.personal import mask_name
@@ -85,17 +86,19 @@ def parse_query(data: dict, *, today: dt.date) -> TraceQuery:
         try:
             id_type = parse_id_type(str(data.get("sender_id_type") or ""))
             if id_type is None:
-                raise InvalidIdentity("ID type is missing")
+                raise InvalidIdentity("validation_error.id_type_missing")
             number = validate_id_no(id_type, value, today=today)
         except InvalidIdentity as exc:
-            key = "sender_id_type" if "type" in str(exc) else "sender_id_no"
-            raise Invalid(f"The sender ID is not valid: {exc}.", details={key: [str(exc)]}) from None
+            key = "sender_id_type" if "id_type" in exc.code else "sender_id_no"
+            message = render(exc.code, exc.params)
+            raise Invalid(f"The sender ID is not valid: {message}", details={key: [message]}) from None
         return TraceQuery("sender_id", number, id_type=id_type)
     if field == "sender_phone":
         try:
             return TraceQuery("sender_phone", normalise_phone(value))
         except InvalidIdentity as exc:
-            raise Invalid(f"The phone number is not valid: {exc}.", details={"sender_phone": [str(exc)]}) from None
+            message = render(exc.code, exc.params)
+            raise Invalid(f"The phone number is not valid: {message}", details={"sender_phone": [message]}) from None
     start, end = _period(data)
     if field == "sender_name":
         if len(value) > 64:

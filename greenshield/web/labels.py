@@ -21,6 +21,7 @@ AUDIT_STATUS = {"planned": _l("Planned"), "in_progress": _l("In progress"), "clo
 RESULTS = {"pass": _l("Pass"), "rectify": _l("Rectify")}
 ORDER_STATUS = {"open": _l("Open"), "answered": _l("Answered"), "closed": _l("Closed")}
 BATCH_STATUS = {"accepted": _l("Accepted"), "partial": _l("Partly accepted"), "rejected": _l("Rejected")}
+# One label per column of the daily log (inspection.columns.COLUMNS, tests/test_columns.py), "" = the whole row.
 COLUMNS = {
     "waybill_no": _l("Waybill no."), "collected_at": _l("Collected at"), "outlet_code": _l("Outlet code"),
     "sender_name": _l("Sender name"), "sender_id_type": _l("ID type"), "sender_id_no": _l("ID number"),
