@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from hashlib import sha256
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -17,7 +18,7 @@ from greenshield.ingest.schemas import RecordVersionOut
 from greenshield.trace.export import CSV_COLUMNS
 from greenshield.web.labels import COLUMNS as LABELS
 from inspection import dailylog, synth
-from inspection.columns import COLUMNS, Personal, Type
+from inspection.columns import COLUMNS, Column, Personal, Type
 from models import CollectionRecord
 
 REPO = Path(__file__).resolve().parents[1]
@@ -113,10 +114,19 @@ def test_the_content_hash_of_an_unchanged_record_never_changes(values):
 def test_a_column_added_later_changes_the_hash_only_where_it_has_a_value(monkeypatch):
     record = _record()
     before = services.content_hash(record, ("a" * 64, "b" * 64))
-    monkeypatch.setattr(services, "_HASH_TAGGED", [("courier_id", None, False)])  # as if courier_id were new
-    assert services.content_hash(record, ("a" * 64, "b" * 64)) != before
-    monkeypatch.setattr(services, "_HASH_TAGGED", [("contract_customer_code", None, False)])  # None here
-    assert services.content_hash(record, ("a" * 64, "b" * 64)) == before
+    added = {"package_size": Column("package_size", "包装规格", Type.TEXT, max_length=32),
+             "is_letter": Column("is_letter", "是否信件", Type.BOOL, default=False)}
+    monkeypatch.setattr(services, "COLUMNS", {**COLUMNS, **added})
+    made = {"sha256": sha256}
+    exec(services._hash_source(), made)
+
+    def digest(**values):
+        later = SimpleNamespace(**{f: getattr(record, f) for f in record.__dataclass_fields__}, **values)
+        return made["content_hash"](later, ("a" * 64, "b" * 64))
+
+    assert digest(package_size=None, is_letter=False) == before  # stored records keep their digests
+    assert len({before, digest(package_size="纸箱", is_letter=False), digest(package_size=None, is_letter=True),
+                digest(package_size="纸箱", is_letter=True)}) == 4
 
 
 def test_record_view_shows_every_column_masked_or_clear(app, session, make_outlet):

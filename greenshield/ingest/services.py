@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from hashlib import sha256
-from operator import attrgetter, itemgetter
+from operator import attrgetter
 from pathlib import Path
 
 from sqlalchemy import String, any_, bindparam, insert, select, text, update
@@ -66,34 +66,50 @@ def purpose(column: Column) -> bytes:
     return column.key.encode()
 
 
-_POSITIONAL = [c for c in COLUMNS.values() if c.hashed is Hashed.POSITIONAL]
-_HASH_PLAIN = [c for c in _POSITIONAL if not c.personal.encrypted]
-_hash_plain = attrgetter(*(c.key for c in _HASH_PLAIN))
-# content_hash joins (*plain values, *blind indexes) reordered into the table's order
-_hash_order = itemgetter(*(len(_HASH_PLAIN) + ENCRYPTED.index(c) if c.personal.encrypted else _HASH_PLAIN.index(c)
-                           for c in _POSITIONAL))
-_HASH_DATETIMES = [i for i, c in enumerate(_HASH_PLAIN) if c.type is Type.DATETIME]
-# (key, position among the blind indexes or None, datetime?) of the columns added after the hash's first release
-_HASH_TAGGED = [(c.key, ENCRYPTED.index(c) if c.personal.encrypted else None, c.type is Type.DATETIME)
-                for c in COLUMNS.values() if c.hashed is Hashed.TAGGED]
+def _values(keys: list[str]):
+    """A function returning the attributes ``keys`` of an object as a tuple (``attrgetter`` in C when it can)."""
+    if len(keys) >= 2:
+        return attrgetter(*keys)
+    return lambda record: tuple(getattr(record, key) for key in keys)
 
 
-def content_hash(record: object, indexes: tuple[str | None, ...]) -> str:
-    """What makes two versions of a waybill 'identical': every stored column of the daily-log table except the
-    record's identity, personal data by its blind index (``indexes``, one per column of ``ENCRYPTED``).
+def _hash_source() -> str:
+    """The source of ``content_hash``: one f-string over the columns of the table, as the first release wrote it by
+    hand (the hash runs once per stored row; joining the values in a loop costs 40 % more).
 
-    ``record`` is a ``LogRecord`` or a stored ``CollectionRecord`` (plain columns are stored under their own
-    key). The digest of an unchanged record never changes (see ``inspection.columns.Hashed``).
+    The columns of the first release (``Hashed.POSITIONAL``) are joined by position with ``\x1f``, a missing value
+    as ``''``, personal data by its blind index. A column added later (``Hashed.TAGGED``) appends
+    ``\x1e<key>=<value>`` only when its value is not its default, so the digests of stored records stay valid.
     """
-    plain = list(_hash_plain(record))
-    for at in _HASH_DATETIMES:
-        plain[at] = plain[at].isoformat()
-    text_ = "\x1f".join(["" if v is None else str(v) for v in _hash_order((*plain, *indexes))])
-    for key, index_at, is_datetime in _HASH_TAGGED:
-        value = getattr(record, key) if index_at is None else indexes[index_at]
-        if value is not None:
-            text_ += f"\x1e{key}={value.isoformat() if is_datetime else value}"
-    return sha256(text_.encode()).hexdigest()
+    def value(column: Column) -> str:
+        return f"indexes[{ENCRYPTED.index(column)}]" if column.personal.encrypted else f"record.{column.key}"
+
+    def shown(column: Column) -> str:
+        return f"{value(column)}.isoformat()" if column.type is Type.DATETIME else value(column)
+
+    def positional(column: Column) -> str:
+        if column.required or column.default is not None:
+            return "{" + shown(column) + "}"
+        return "{'' if " + value(column) + " is None else " + shown(column) + "}"
+
+    def tagged(column: Column) -> str:
+        empty = f"{value(column)} is None" + ("" if column.default is None else
+                                              f" or {value(column)} == {column.default!r}")
+        return f" + ('' if {empty} else '\\x1e{column.key}=' + str({shown(column)}))"
+
+    text = "\\x1f".join(positional(c) for c in COLUMNS.values() if c.hashed is Hashed.POSITIONAL)
+    appended = "".join(tagged(c) for c in COLUMNS.values() if c.hashed is Hashed.TAGGED)
+    return f'def content_hash(record, indexes):\n    return sha256((f"{text}"{appended}).encode()).hexdigest()\n'
+
+
+_HASH_SOURCE = _hash_source()
+_made: dict = {"sha256": sha256}
+exec(compile(_HASH_SOURCE, "<content_hash made from inspection.columns.COLUMNS>", "exec"), _made)
+content_hash = _made["content_hash"]
+content_hash.__doc__ = """What makes two versions of a waybill 'identical': every stored column of the daily-log table
+except the record's identity (waybill, outlet), personal data by its blind index (``indexes``, one per column of
+``ENCRYPTED``). ``record`` is a ``LogRecord`` or a stored ``CollectionRecord`` (plain columns are stored under
+their own key). The digest of an unchanged record never changes; see ``_hash_source`` and ``_HASH_SOURCE``."""
 
 
 _TABLE = CollectionRecord.__table__
@@ -103,12 +119,14 @@ _WRITER_SET = ("batch_id", "row_no", "version", "is_current", "collected_on", "r
 RECORD_COLUMNS: tuple[str, ...] = tuple(_TABLE.c[name].name for name in (
     *(name for c in COLUMNS.values() if c.type is Type.OUTLET for name in c.stored_in),
     *_WRITER_SET,
-    *(name for c in ENCRYPTED for name in c.stored_in),
+    *(c.stored_in[0] for c in ENCRYPTED),
+    *(c.stored_in[1] for c in ENCRYPTED),
     *(c.key for c in _PLAIN),
 ))
 """The columns of ``collection_records`` the bulk writer names, in the order of its row tuples: the outlet,
-``_WRITER_SET``, each encrypted column's (ciphertext, blind index), then the plain columns of ``COLUMNS``."""
-_plain_values = attrgetter(*(c.key for c in _PLAIN))
+``_WRITER_SET``, the ciphertexts then the blind indexes of ``ENCRYPTED``, then the plain columns of ``COLUMNS``."""
+_personal_values = _values([c.key for c in ENCRYPTED])
+_plain_values = _values([c.key for c in _PLAIN])
 _VERSION, _IS_CURRENT, _COLLECTED_ON, _CONTENT_HASH, _CREATED_AT = map(RECORD_COLUMNS.index, (
     "version", "is_current", "collected_on", "content_hash", "created_at"))
 _DATETIMES = tuple(RECORD_COLUMNS.index(c.key) for c in _PLAIN if c.type is Type.DATETIME)
@@ -142,8 +160,8 @@ class _RecordWriter:
         self.filings = {c.code: c for c in session.scalars(
             select(ContractCustomer).where(ContractCustomer.outlet_id == outlet.id))}
         self.postgres = session.get_bind().dialect.name == "postgresql"
-        # (key, encrypt, index) per encrypted column, bound once: the bulk ingest calls them per row.
-        self.personal = tuple((c.key, vault.encrypter(purpose(c)), vault.indexer(purpose(c))) for c in ENCRYPTED)
+        # (encrypt, index) per column of ENCRYPTED, bound once: the bulk ingest calls them per row
+        self.personal = tuple((vault.encrypter(purpose(c)), vault.indexer(purpose(c))) for c in ENCRYPTED)
         self._days: dict[dt.date, dt.date] = {}  # one date object per day for the million screen rows
         self._day_text: dict[dt.date, str] = {}
         self._problems: dict[tuple[str, dt.date], str] = {}
@@ -183,18 +201,14 @@ class _RecordWriter:
         superseded = []
         in_chunk: dict[str, list] = {}
         batch_id, outlet_id = self.batch.id, self.outlet.id
-        personal_columns, plain_values = self.personal, _plain_values
+        personal, personal_values, plain_values = self.personal, _personal_values, _plain_values
         days, touched, screen_rows, problems = self._days, self.touched_days, self.screen_rows, self._problems
         china = CHINA
         for rec in chunk:
-            personal: list = []
-            indexes: list = []
-            for key, encrypt, index in personal_columns:
-                clear = getattr(rec, key)
-                hashed = index(clear)
-                personal += (encrypt(clear), hashed)
-                indexes.append(hashed)
-            indexes = tuple(indexes)
+            encrypted, indexes = [], []
+            for (encrypt, index), clear in zip(personal, personal_values(rec)):
+                encrypted.append(encrypt(clear))
+                indexes.append(index(clear))
             digest = content_hash(rec, indexes)
             waybill = rec.waybill_no
             earlier = in_chunk.get(waybill)
@@ -221,7 +235,7 @@ class _RecordWriter:
             day = rec.collected_at.astimezone(china).date()
             day = days.setdefault(day, day)
             row = [outlet_id, batch_id, rec.row, version, True, day, self._compliant(rec, day), digest, None,
-                   *personal, *plain_values(rec)]
+                   *encrypted, *indexes, *plain_values(rec)]
             in_chunk[waybill] = row
             rows.append(row)
             touched.add(day)
