@@ -114,19 +114,19 @@ def test_the_content_hash_of_an_unchanged_record_never_changes(values):
 def test_a_column_added_later_changes_the_hash_only_where_it_has_a_value(monkeypatch):
     record = _record()
     before = services.content_hash(record, ("a" * 64, "b" * 64))
-    added = {"package_size": Column("package_size", "包装规格", Type.TEXT, max_length=32),
-             "is_letter": Column("is_letter", "是否信件", Type.BOOL, default=False)}
+    added = {"probe_text": Column("probe_text", "试探文本", Type.TEXT, max_length=32),
+             "probe_flag": Column("probe_flag", "试探标志", Type.BOOL, default=False)}
     monkeypatch.setattr(services, "COLUMNS", {**COLUMNS, **added})
     made = {"sha256": sha256}
     exec(services._hash_source(), made)
 
     def digest(**values):
-        later = SimpleNamespace(**{f: getattr(record, f) for f in record.__dataclass_fields__}, **values)
+        later = SimpleNamespace(**{**{f: getattr(record, f) for f in record.__dataclass_fields__}, **values})
         return made["content_hash"](later, ("a" * 64, "b" * 64))
 
-    assert digest(package_size=None, is_letter=False) == before  # stored records keep their digests
-    assert len({before, digest(package_size="纸箱", is_letter=False), digest(package_size=None, is_letter=True),
-                digest(package_size="纸箱", is_letter=True)}) == 4
+    assert digest(probe_text=None, probe_flag=False) == before  # stored records keep their digests
+    assert len({before, digest(probe_text="纸箱", probe_flag=False), digest(probe_text=None, probe_flag=True),
+                digest(probe_text="纸箱", probe_flag=True)}) == 4
 
 
 def test_record_view_shows_every_column_masked_or_clear(app, session, make_outlet):

@@ -83,11 +83,12 @@ def error_of(raw, column, row_no=2):
 
 
 def test_columns_cover_the_contract():
-    assert list(COLUMNS) == [
+    contract = [
         "waybill_no", "collected_at", "outlet_code", "sender_name", "sender_id_type", "sender_id_no",
         "sender_phone", "item_name", "item_category", "quantity", "real_name_verified", "inspected",
         "xray_screened", "courier_id", "contract_customer_code",
     ]  # fmt: skip
+    assert [key for key in COLUMNS if key in contract] == contract  # in the contract's order
     assert {k for k, c in COLUMNS.items() if c.required} == {"waybill_no", "collected_at", "item_name"}
     assert COLUMNS["contract_customer_code"].alias_zh == "协议客户编号"
 
@@ -452,7 +453,8 @@ def test_valid_row_is_normalised():
         "courier_id": "C001",
         "contract_customer_code": "",
     }
-    assert check(raw, row_no=7) == LogRecord(
+    record = check(raw, row_no=7)
+    expected = dict(
         row=7,
         waybill_no="SF1234567890",
         collected_at=datetime(2026, 11, 28, 1, 15, tzinfo=UTC),
@@ -470,6 +472,8 @@ def test_valid_row_is_normalised():
         courier_id="C001",
         contract_customer_code=None,
     )
+    assert {key: getattr(record, key) for key in expected} == expected
+    assert all(getattr(record, key) == COLUMNS[key].default for key in COLUMNS if key not in expected)
 
 
 def test_minimal_row_defaults():
