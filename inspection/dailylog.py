@@ -954,21 +954,19 @@ def validate_row(
     values = _DEFAULTS.copy()
     for position in _OUTLETS:
         values[position] = outlet_code
-    errors: list[RowError] | None = None
+    errors: list[RowError] = []
     for position, key, parse, required in _PLAN:
         text = get(key)
         if text:
             try:
                 value = parse(text, ctx)
             except DomainError as exc:
-                errors = errors or []
                 errors.append(RowError(row_no, key, exc.code, exc.params))
                 continue
             if value is not None:
                 values[position] = value
                 continue
         if required:
-            errors = errors or []
             errors.append(RowError(row_no, key, "validation_error.required"))
     for position, key, required in _FLAGS:
         text = get(key)
@@ -978,12 +976,10 @@ def validate_row(
                 try:
                     flag = _parse_bool(text, ctx)
                 except DomainError as exc:
-                    errors = errors or []
                     errors.append(RowError(row_no, key, exc.code, exc.params))
                     continue
             values[position] = flag
         elif required:
-            errors = errors or []
             errors.append(RowError(row_no, key, "validation_error.required"))
     for type_at, number_at, type_key, number_key in _ID_PAIRS:
         number = values[number_at]
@@ -993,13 +989,10 @@ def validate_row(
                 try:
                     values[number_at] = validate_id_no(id_type, number, today=today)
                 except DomainError as exc:
-                    errors = errors or []
                     errors.append(RowError(row_no, number_key, exc.code, exc.params))
-            elif errors is None or all(e.column != type_key for e in errors):
-                errors = errors or []
+            elif all(e.column != type_key for e in errors):
                 errors.append(RowError(row_no, number_key, "validation_error.id_no_without_type"))
         elif values[type_at] is not None:
-            errors = errors or []
             errors.append(RowError(row_no, number_key, "validation_error.id_type_without_no"))
     if errors:
         errors.sort(key=lambda error: _POSITION[error.column])

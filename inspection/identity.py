@@ -170,26 +170,26 @@ _TW_SHAPE = re.compile(r"[0-9]{8}")
 _GENERIC_SHAPE = re.compile(r"[A-Z0-9]{4,32}")
 
 
-def _check_gb11643(id_type: str, id_no: str, today: datetime.date) -> None:
+def _check_gb11643(id_no: str, today: datetime.date) -> None:
     if not _GB11643_SHAPE.fullmatch(id_no):
-        raise InvalidIdentity("validation_error.id_gb11643_shape", id_type=id_type)
+        raise InvalidIdentity("validation_error.id_gb11643_shape")
     birth = _parse_yyyymmdd(id_no[6:14])
     if birth is None or birth < _EARLIEST_BIRTH:
-        raise InvalidIdentity("validation_error.id_birth_date_impossible", id_type=id_type)
+        raise InvalidIdentity("validation_error.id_birth_date_impossible")
     if birth > today:
-        raise InvalidIdentity("validation_error.id_birth_date_future", id_type=id_type)
+        raise InvalidIdentity("validation_error.id_birth_date_future")
     if _check_char_unchecked(id_no[:17]) != id_no[17]:
-        raise InvalidIdentity("validation_error.id_check_digit", id_type=id_type)
+        raise InvalidIdentity("validation_error.id_check_digit")
 
 
 def _resident(id_no: str, today: datetime.date) -> None:
-    _check_gb11643("RESIDENT_ID", id_no, today)
+    _check_gb11643(id_no, today)
     if id_no[:2] not in _PROVINCE_CODES:
         raise InvalidIdentity("validation_error.id_province")
 
 
 def _hmt_residence(id_no: str, today: datetime.date) -> None:
-    _check_gb11643("HMT_RESIDENCE", id_no, today)
+    _check_gb11643(id_no, today)
     if id_no[:6] not in _HMT_AREAS:
         raise InvalidIdentity("validation_error.id_hmt_area")
 
@@ -201,7 +201,7 @@ def _foreign_permanent(id_no: str, today: datetime.date) -> None:
         return
     if len(id_no) != 18 or id_no[0] != "9":
         raise InvalidIdentity("validation_error.id_foreign_shape")
-    _check_gb11643("FOREIGN_PERMANENT", id_no, today)
+    _check_gb11643(id_no, today)
 
 
 _Check = Callable[[str, datetime.date], None]
