@@ -53,6 +53,9 @@ STATUS = {
     "corrupt_image": 422,
     "unsupported_media_type": 415, "validation_error": 422, "too_many_requests": 429, "internal_error": 500,
     "storage_unavailable": 503,
+    # a daily-log file that cannot be read as one
+    "empty_file": 422, "undecodable_text": 422, "malformed_csv": 422, "no_header": 422, "encrypted_xlsx": 422,
+    "corrupt_xlsx": 422, "zip_bomb": 422, "missing_columns": 422, "no_rows": 422,
 }
 
 MESSAGES: dict[str, Entry] = {
@@ -80,8 +83,6 @@ MESSAGES: dict[str, Entry] = {
     "validation_error.nul_character": E(_l("Text may not contain NUL characters.")),
     "validation_error.nul_character_field": E(_l("contains a NUL character")),
     "not_found.nul_character": E(_l("Nothing has a name with a NUL character.")),
-    "validation_error.identity": E(_l("%(reason)s")),
-    "validation_error.too_long": E(_l("At most %(max)s characters.")),
     "validation_error.not_a_date": E(_l("Give a date as YYYY-MM-DD.")),
     # --- registry, accounts and scope ------------------------------------------------------------------------
     "not_found.outlet": E(_l("There is no outlet %(code)s.")),
@@ -109,24 +110,142 @@ MESSAGES: dict[str, Entry] = {
     "validation_error.valid_until_before_filed_on": E(_l("The end of validity is before the filing date.")),
     # --- daily logs --------------------------------------------------------------------------------------------
     "validation_error.choose_file": E(_l("Choose a file to upload.")),
-    "empty_file": E(_l("The file is empty."), 422),
+    # --- daily logs: a row's cells, identity documents and phone numbers, the file as a whole ---------------
+    "legacy": E(_l("%(message)s")),  # errors stored before codes existed: their English sentence
+    "validation_error.required": E(_l('"%(column)s" is required.')),
+    "validation_error.too_long": E(_l('"%(column)s" is longer than %(max)s characters.')),
+    "validation_error.too_large": E(_l('"%(column)s" is larger than %(max)s.')),
+    "validation_error.not_positive_whole_number": E(_l('"%(column)s" must be a positive whole number.')),
+    "validation_error.not_yes_no": E(_l('"%(column)s" must be yes or no: 是/否, Y/N, true/false or 1/0.')),
+    "validation_error.waybill_format": E(_l('"%(column)s" must be %(min)s-%(max)s letters, digits or "-".')),
+    "validation_error.not_datetime": E(_l('"%(column)s" is not a date and time like YYYY-MM-DD HH:MM:SS.')),
+    "validation_error.no_time_of_day": E(_l(
+            '"%(column)s" has a date but no time of day (use YYYY-MM-DD HH:MM:SS).')),
+    "validation_error.impossible_datetime": E(_l('"%(column)s" is not a real date and time.')),
+    "validation_error.before_2000": E(_l('"%(column)s" is before the year 2000.')),
+    "validation_error.in_future": E(_l('"%(column)s" is more than a day in the future.')),
+    "validation_error.other_outlet": E(_l(
+            'The row names another outlet, but the file is uploaded for outlet "%(outlet)s".')),
+    "validation_error.id_no_without_type": E(_l("ID number given without an ID type.")),
+    "validation_error.id_type_without_no": E(_l("ID type given without an ID number.")),
+    "validation_error.invalid_json": E(_l("The row is not a JSON object (invalid JSON).")),
+    "validation_error.not_json_object": E(_l("The row is not a JSON object.")),
+    "validation_error.unknown_id_type": E(_l("Unknown ID type.")),
+    "validation_error.id_type_missing": E(_l("The ID type is missing.")),
+    "validation_error.id_no_empty": E(_l("The ID number is empty.")),
+    "validation_error.id_body": E(_l("The first 17 characters of an ID number must be digits.")),
+    "validation_error.id_gb11643_shape": E(_l(
+            "The ID number must be 18 characters: 17 digits and a check digit (0-9 or X).")),
+    "validation_error.id_birth_date_impossible": E(_l("The ID number contains an impossible birth date.")),
+    "validation_error.id_birth_date_future": E(_l("The ID number contains a birth date in the future.")),
+    "validation_error.id_check_digit": E(_l("The ID number's check digit is wrong.")),
+    "validation_error.id_province": E(_l("The resident ID number does not start with a known province code.")),
+    "validation_error.id_hmt_area": E(_l(
+            "A residence permit number must start with the area code of Hong Kong (810000), Macao (820000) or "
+            "Taiwan (830000).")),
+    "validation_error.id_foreign_old_shape": E(_l(
+            "A 15-character foreign permanent resident ID is 3 letters and 12 digits.")),
+    "validation_error.id_foreign_shape": E(_l(
+            "A foreign permanent resident ID is 18 characters starting with 9, or 3 letters and 12 digits.")),
+    "validation_error.id_hk_mo_shape": E(_l("A Hong Kong/Macao permit number is H or M followed by 8 or 10 digits.")),
+    "validation_error.id_tw_shape": E(_l("A Taiwan permit number is 8 digits.")),
+    "validation_error.id_shape": E(_l("An ID number of this type is 4-32 letters and digits.")),
+    "validation_error.phone_empty": E(_l("The phone number is empty.")),
+    "validation_error.phone_characters": E(_l(
+            "A phone number may only contain digits, a leading +, -, spaces and parentheses.")),
+    "validation_error.phone_international_length": E(_l("An international phone number has 5-20 digits.")),
+    "validation_error.phone_length": E(_l("A phone number has 5-20 digits.")),
+    "validation_error.mobile_shape": E(_l("A mainland mobile number is 11 digits starting with 13-19.")),
+    "validation_error.credit_code_empty": E(_l("The credit code is empty.")),
+    "validation_error.credit_code_body": E(_l(
+            "The first 17 characters of a credit code must be 0-9 or A-Y without I, O, S, V, Z.")),
+    "validation_error.credit_code_shape": E(_l(
+            "A credit code is 18 characters of 0-9 and A-Y without I, O, S, V, Z, with digits in positions 3-8.")),
+    "validation_error.credit_code_check": E(_l("The credit code's check character is wrong.")),
+    "empty_file": E(_l("The file is empty.")),
+    "too_large": E(_l("The file is %(size_mib).1f MiB; the limit is %(limit_mib).1f MiB. Split it by day.")),
+    "unsupported_format.pdf": E(_l(
+            "The file is a PDF document, not a daily log. Upload the daily log as CSV, XLSX (Excel workbook) "
+            "or JSON Lines.")),
+    "unsupported_format.png": E(_l(
+            "The file is a PNG image, not a daily log. Upload the daily log as CSV, XLSX (Excel workbook) "
+            "or JSON Lines.")),
+    "unsupported_format.jpeg": E(_l(
+            "The file is a JPEG image, not a daily log. Upload the daily log as CSV, XLSX (Excel workbook) "
+            "or JSON Lines.")),
+    "unsupported_format.gif": E(_l(
+            "The file is a GIF image, not a daily log. Upload the daily log as CSV, XLSX (Excel workbook) "
+            "or JSON Lines.")),
+    "unsupported_format.tiff": E(_l(
+            "The file is a TIFF image, not a daily log. Upload the daily log as CSV, XLSX (Excel workbook) "
+            "or JSON Lines.")),
+    "unsupported_format.gzip": E(_l(
+            "The file is a gzip archive, not a daily log. Upload the daily log as CSV, XLSX (Excel workbook) "
+            "or JSON Lines.")),
+    "unsupported_format.bzip2": E(_l(
+            "The file is a bzip2 archive, not a daily log. Upload the daily log as CSV, XLSX (Excel workbook) "
+            "or JSON Lines.")),
+    "unsupported_format.7z": E(_l(
+            "The file is a 7-Zip archive, not a daily log. Upload the daily log as CSV, XLSX (Excel workbook) "
+            "or JSON Lines.")),
+    "unsupported_format.rar": E(_l(
+            "The file is a RAR archive, not a daily log. Upload the daily log as CSV, XLSX (Excel workbook) "
+            "or JSON Lines.")),
+    "unsupported_format.zip": E(_l(
+            "The file is a ZIP archive, not a daily log. Upload the daily log as CSV, XLSX (Excel workbook) "
+            "or JSON Lines.")),
+    "unsupported_format.rtf": E(_l(
+            "The file is an RTF document, not a daily log. Upload the daily log as CSV, XLSX (Excel workbook) "
+            "or JSON Lines.")),
+    "unsupported_format.binary": E(_l(
+            "The file is binary data, not a daily log. Upload the daily log as CSV, XLSX (Excel workbook) "
+            "or JSON Lines.")),
+    "unsupported_format.utf32": E(_l("The file is UTF-32 text, which is not read. Save it as CSV UTF-8.")),
+    "unsupported_format.json_array": E(_l(
+            "The file is a JSON array, not a daily log: write one JSON object per line (JSON Lines) instead.")),
+    "unsupported_format.html": E(_l(
+            "The file is an HTML or XML page, not a daily log (some systems save these with an .xls name): open it "
+            "in Excel and save it as .xlsx.")),
+    "unsupported_format.xlsb": E(_l("The file is an Excel binary workbook (.xlsb): save it as .xlsx.")),
+    "unsupported_format.opendocument": E(_l("The file is an OpenDocument spreadsheet: save it as .xlsx.")),
+    "unsupported_format.office_document": E(_l(
+            "The file is an Office document that is not a workbook. Upload the daily log as CSV, XLSX (Excel "
+            "workbook) or JSON Lines.")),
+    "undecodable_text": E(_l(
+            "Line %(line)s of the file is neither UTF-8 nor GB18030 (GBK) text. Save the file again as CSV UTF-8.")),
+    "undecodable_text.mixed": E(_l(
+            "Line %(line)s of the file is not %(encoding)s text like the lines before it: the file mixes character "
+            "encodings. Save it again as CSV UTF-8.")),
+    "undecodable_text.mixed_part": E(_l(
+            "Part of the file is not %(encoding)s text like the lines before it: the file mixes character "
+            "encodings. Save it again as CSV UTF-8.")),
+    "undecodable_text.start": E(_l("The start of the file is not %(encoding)s text. Save it again as CSV UTF-8.")),
+    "malformed_csv": E(_l('The CSV file is malformed near line %(line)s; check for an unclosed quote (").')),
+    "no_header.file": E(_l(
+            "No header row found: none of the first rows of the file names a daily-log column such as %(columns)s.")),
+    "no_header.worksheet": E(_l(
+            "No header row found: none of the first rows of the first worksheet names a daily-log column such as "
+            "%(columns)s.")),
+    "no_header.jsonl": E(_l(
+            "No daily-log key found: no object of the JSON Lines file has a key such as %(columns)s.")),
+    "encrypted_xlsx": E(_l(
+            "The file is a password-protected workbook or a legacy Excel 97-2003 (.xls) file. Remove the password "
+            "and save it as an Excel workbook (.xlsx) or CSV.")),
+    "encrypted_xlsx.password": E(_l(
+            "The workbook is encrypted. Remove the password, save it as .xlsx and upload it again.")),
+    "corrupt_xlsx": E(_l(
+            "The Excel workbook is damaged or incomplete. Open it in Excel or WPS, save it again as .xlsx and "
+            "upload that.")),
+    "corrupt_xlsx.not_zip": E(_l(
+            "The Excel workbook is damaged or incomplete (not a complete ZIP container). Open it in Excel or WPS, "
+            "save it again as .xlsx and upload that.")),
+    "corrupt_xlsx.after_row": E(_l(
+            "The Excel workbook is damaged or incomplete: its worksheet is unreadable after row %(row)s. Open it in "
+            "Excel or WPS, save it again as .xlsx and upload that.")),
+    "zip_bomb": E(_l("The workbook expands to far more data than a daily log holds; it was not opened.")),
+    "missing_columns": E(_l("Required columns are missing: %(columns)s.")),
+    "no_rows": E(_l("The file has a header row but no data rows.")),
     "too_large.upload": E(_l("The file is larger than the limit of %(max_mib)s MiB; split it by day.")),
-    "too_large.log_file": E(_l("The file is larger than the limit; split it by day.")),
-    "unsupported_format.log_file": E(_l("This is not a daily log: upload it as CSV, XLSX (Excel workbook) or "
-                                        "JSON Lines.")),
-    "undecodable_text": E(_l("The file's text is neither UTF-8 nor GBK; save it again as CSV UTF-8."), 422),
-    "undecodable_text.line": E(_l("Line %(line)s of the file is neither UTF-8 nor GBK text like the lines before it; "
-                                  "save the file again as CSV UTF-8."), 422),
-    "malformed_csv": E(_l("The CSV file is malformed; check for an unclosed quote (\")."), 422),
-    "no_header": E(_l("No header row found: the first rows name no daily-log column such as 运单号 (waybill_no)."),
-                   422),
-    "encrypted_xlsx": E(_l("The workbook is password-protected or a legacy .xls file; remove the password and save "
-                           "it as .xlsx or CSV."), 422),
-    "corrupt_xlsx": E(_l("The Excel workbook is damaged or incomplete; open it in Excel or WPS, save it again as "
-                         ".xlsx and upload that."), 422),
-    "zip_bomb": E(_l("The workbook expands to far more data than a daily log holds; it was not opened."), 422),
-    "missing_columns": E(_l("Required columns are missing: %(columns)s."), 422),
-    "no_rows": E(_l("The file has a header row but no data rows."), 422),
     "outlet_inactive": E(_l("Outlet %(code)s is deactivated and takes no uploads."), 409),
     "not_found.batch": E(_l("There is no upload batch %(id)s.")),
     "not_found.record": E(_l("Outlet %(outlet)s has no record of waybill %(waybill_no)s.")),
@@ -187,8 +306,6 @@ MESSAGES: dict[str, Entry] = {
     "validation_error.one_query": E(_l("Give one query: a waybill number; an ID type and number; a phone number; a "
                                        "name and a period; or an outlet and a period.")),
     "validation_error.several_queries": E(_l("Give only one query, not %(fields)s.")),
-    "validation_error.waybill_format": E(_l("A waybill number has 8–32 letters, digits or hyphens.")),
-    "validation_error.id_type_missing": E(_l("Choose the ID type.")),
     "validation_error.period_required": E(_l("Name and outlet queries need a period (from and to).")),
     "validation_error.period_reversed": E(_l("The end of the period is before its start.")),
     "validation_error.period_too_long": E(_l("A period is at most %(max_days)s days.")),
@@ -222,30 +339,34 @@ def _chinese() -> bool:
     return locale is not None and locale.language == "zh"
 
 
-def message(code: str, params: Mapping | None = None, locale: str | None = None) -> str:
-    """The message of ``code`` with ``params``, in the request's language (or ``locale``)."""
+def message(code: str, params: Mapping | None = None, locale: str | None = None, *, column: str | None = None) -> str:
+    """The message of ``code`` with ``params``, in the request's language (or ``locale``). ``column``, the input
+    at fault (a daily-log column's key or a form field), is named in the message by its label (``%(column)s``)."""
     if locale is not None:
         with force_locale(locale):
-            return message(code, params)
+            return message(code, params, column=column)
     text = str(_entry(code).message)
-    if params:
+    values = {key: _param(value) for key, value in (params or {}).items()}
+    if "%(column)s" in text:
+        from greenshield.web.labels import column_label
+
+        values.setdefault("column", column_label(column or ""))
+    if values:
         try:
-            text = text % {key: _param(value) for key, value in params.items()}
+            text = text % values
         except (KeyError, TypeError, ValueError):
-            log.warning("message of %s does not fit its parameters %s", code, sorted(params))
+            log.warning("message of %s does not fit its parameters %s", code, sorted(values))
     return text
 
 
 def exception_message(exc: DomainError) -> str:
-    return message(exc.code, exc.params)
+    return message(exc.code, exc.params, column=exc.field)
 
 
-def on_field(exc: Exception, field: str) -> DomainError:
+def on_field(exc: DomainError, field: str) -> DomainError:
     """A rule's refusal (an identity number, a code) as the error of the input ``field``."""
-    if isinstance(exc, DomainError):
-        exc.field = field
-        return exc
-    return Invalid("validation_error.identity", field=field, reason=str(exc))
+    exc.field = field
+    return exc
 
 
 def form_errors(exc: Exception) -> dict[str, list[str]]:

@@ -7,7 +7,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from greenshield import archive, pii
-from greenshield.ingest.services import content_hash
+from greenshield.ingest.services import ENCRYPTED, content_hash, purpose
+from inspection.columns import Personal
 from greenshield.personal import ensure_key_state
 from greenshield.storage import FileSystemStorage, Storage
 from models import CollectionRecord, Finding, PiiKeyState, Staff, utcnow
@@ -53,15 +54,19 @@ def _rotate_records(session: Session, old: pii.Vault, new: pii.Vault) -> int:
         if not rows:
             return done
         updates = []
+        rekeyed = {}
         for r in rows:
-            id_no, phone = old.decrypt(r.sender_id_enc, pii.ID_NO), old.decrypt(r.sender_phone_enc, pii.PHONE)
-            id_hmac, phone_hmac = new.index(id_no, pii.ID_NO), new.index(phone, pii.PHONE)
-            updates.append({
-                "id": r.id, "sender_id_enc": new.encrypt(id_no, pii.ID_NO), "sender_id_hmac": id_hmac,
-                "sender_phone_enc": new.encrypt(phone, pii.PHONE), "sender_phone_hmac": phone_hmac,
-                "content_hash": _rehash(r, id_hmac, phone_hmac),
-            })
-        rekeyed = {r.sender_id_hmac: u["sender_id_hmac"] for r, u in zip(rows, updates) if r.sender_id_hmac}
+            update_ = {"id": r.id}
+            indexes = []
+            for column in ENCRYPTED:  # which columns are personal data, and where: inspection.columns
+                enc, index = column.stored_in
+                clear = old.decrypt(getattr(r, enc), purpose(column))
+                update_[enc], update_[index] = new.encrypt(clear, purpose(column)), new.index(clear, purpose(column))
+                indexes.append(update_[index])
+                if column.personal is Personal.ID_NO and getattr(r, index):
+                    rekeyed[getattr(r, index)] = update_[index]
+            update_["content_hash"] = content_hash(r, tuple(indexes))
+            updates.append(update_)
         session.execute(update(CollectionRecord), updates)
         _rekey_findings(session, rekeyed)
         session.expunge_all()
@@ -76,13 +81,3 @@ def _rekey_findings(session: Session, new_index: dict[str, str]) -> None:
         finding.subject = new_index[finding.subject]
     session.flush()
 
-
-def _rehash(r: CollectionRecord, id_hmac: str | None, phone_hmac: str | None) -> str:
-    from inspection.dailylog import LogRecord
-
-    rec = LogRecord(row=r.row_no, waybill_no=r.waybill_no, collected_at=r.collected_at, outlet_code=None,
-                    sender_name=r.sender_name or None, sender_id_type=r.sender_id_type, sender_id_no=None,
-                    sender_phone=None, item_name=r.item_name, item_category=r.item_category, quantity=r.quantity,
-                    real_name_verified=r.real_name_verified, inspected=r.inspected, xray_screened=r.xray_screened,
-                    courier_id=r.courier_id, contract_customer_code=r.contract_customer_code)
-    return content_hash(rec, id_hmac, phone_hmac)

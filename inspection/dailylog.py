@@ -18,15 +18,17 @@ import unicodedata
 import warnings
 import zipfile
 import zlib
-from collections.abc import Generator, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Generator, Iterable, Iterator
+from dataclasses import dataclass, field, make_dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from operator import itemgetter
 from time import time as time_now
 from typing import TextIO
 
-from inspection.identity import InvalidIdentity, normalise_phone, normalise_text, parse_id_type, validate_id_no
+from inspection.columns import COLUMNS, PYTHON_TYPES, Column, Type
+from inspection.identity import normalise_phone, normalise_text, parse_id_type, validate_id_no
+from models.errors import DomainError
 
 __all__ = [
     "COLUMNS",
@@ -43,87 +45,51 @@ __all__ = [
     "write_errors_csv",
 ]
 
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    """A column of the daily log (PRODUCT.md): English key, Chinese alias, whether a file must have it."""
-
-    key: str
-    alias_zh: str
-    required: bool = False
-    max_length: int | None = None
-
-
-COLUMNS: dict[str, Column] = {
-    c.key: c
-    for c in (
-        Column("waybill_no", "运单号", True, 32),
-        Column("collected_at", "收寄时间", True),
-        Column("outlet_code", "网点编码", False, 32),
-        Column("sender_name", "寄件人姓名", False, 64),
-        Column("sender_id_type", "证件类型"),
-        Column("sender_id_no", "证件号码"),
-        Column("sender_phone", "寄件人电话"),
-        Column("item_name", "物品名称", True, 128),
-        Column("item_category", "物品类别", False, 64),
-        Column("quantity", "数量"),
-        Column("real_name_verified", "是否实名"),
-        Column("inspected", "是否验视"),
-        Column("xray_screened", "是否过机"),
-        Column("courier_id", "收寄人员", False, 32),
-        Column("contract_customer_code", "协议客户编号", False, 32),
-    )
-}
-
 ROW_ERROR_KEY = "__error__"
 """Key of the raw row ``rows()`` yields for a line it could not read (a JSON Lines line that is not an
-object); ``validate_row`` reports its value as the row's error."""
+object); its value is the row error's code, which ``validate_row`` reports for the whole row."""
 
 
-class InvalidLogFile(Exception):
+class InvalidLogFile(DomainError):
     """The file as a whole cannot be read as a daily log (nothing in it should be stored).
 
-    ``code`` is a short snake_case reason (``empty_file``, ``too_large``, ``unsupported_format``,
-    ``undecodable_text``, ``malformed_csv``, ``no_header``, ``encrypted_xlsx``, ``corrupt_xlsx``,
-    ``zip_bomb``), ``message`` an English sentence for the person who uploaded it, ``details`` extra data.
+    ``code`` is ``<reason>[.<detail>]``: ``empty_file``, ``too_large``, ``unsupported_format.pdf`` (and the
+    other formats), ``undecodable_text``, ``malformed_csv``, ``no_header.file``, ``encrypted_xlsx``,
+    ``corrupt_xlsx``, ``zip_bomb``, ``missing_columns``, ``no_rows``; ``params`` fill its message. ``details``
+    (structured data for programs) are the params unless given.
     """
 
-    def __init__(self, code: str, message: str, details: dict | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.details = details or {}
+    code = "invalid_file"
+
+    def __init__(self, code: str, /, *, details: dict | None = None, **params: object) -> None:
+        super().__init__(code, details=params if details is None else details, **params)
 
 
 @dataclass(frozen=True, slots=True)
 class RowError:
-    """One problem in one cell: row number as the user sees it, column by English key ('' = whole row)."""
+    """One problem in one cell: row number as the user sees it, column by English key ('' = whole row), and
+    what is wrong as a code (``validation_error.too_long``) with the parameters of its message (``max``).
+    Parameters never hold a cell's value: it may be an ID or phone number."""
 
     row: int
     column: str
-    message: str
+    code: str
+    params: dict = field(default_factory=dict)
 
 
-@dataclass(slots=True)
-class LogRecord:
-    """A validated collection record, normalised: upper-case waybill, UTC time, normalised ID and phone."""
+def _field_type(column: Column) -> object:
+    kind = PYTHON_TYPES.get(column.type, str)
+    return kind if column.required or column.default is not None else kind | None
 
-    row: int
-    waybill_no: str
-    collected_at: datetime
-    outlet_code: str | None
-    sender_name: str | None
-    sender_id_type: str | None
-    sender_id_no: str | None
-    sender_phone: str | None
-    item_name: str
-    item_category: str | None
-    quantity: int
-    real_name_verified: bool
-    inspected: bool
-    xray_screened: bool
-    courier_id: str | None
-    contract_customer_code: str | None
+
+LogRecord = make_dataclass(
+    "LogRecord",
+    [("row", int), *((c.key, _field_type(c)) for c in COLUMNS.values())],
+    slots=True,
+)
+LogRecord.__module__ = __name__
+LogRecord.__doc__ = """A validated collection record: the row number, then one field per column of ``COLUMNS``,
+normalised (upper-case waybill, aware UTC time, normalised ID and phone numbers, defaults for empty cells)."""
 
 
 # --- headers ------------------------------------------------------------------------------------------------
@@ -187,26 +153,25 @@ def _shown(text: str) -> str:
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 _BINARY_MAGIC = (
-    (b"%PDF", "a PDF document"),
-    (b"\x89PNG", "a PNG image"),
-    (b"\xff\xd8\xff", "a JPEG image"),
-    (b"GIF8", "a GIF image"),
-    (b"II*\x00", "a TIFF image"),
-    (b"MM\x00*", "a TIFF image"),
-    (b"\x1f\x8b", "a gzip archive"),
-    (b"BZh", "a bzip2 archive"),
-    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
-    (b"Rar!", "a RAR archive"),
-    (b"{\\rtf", "an RTF document"),
-    (b"\xff\xfe\x00\x00", "UTF-32 text"),
-    (b"\x00\x00\xfe\xff", "UTF-32 text"),
+    (b"%PDF", "pdf"),
+    (b"\x89PNG", "png"),
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"GIF8", "gif"),
+    (b"II*\x00", "tiff"),
+    (b"MM\x00*", "tiff"),
+    (b"\x1f\x8b", "gzip"),
+    (b"BZh", "bzip2"),
+    (b"7z\xbc\xaf\x27\x1c", "7z"),
+    (b"Rar!", "rar"),
+    (b"{\\rtf", "rtf"),
+    (b"\xff\xfe\x00\x00", "utf32"),
+    (b"\x00\x00\xfe\xff", "utf32"),
 )
 _CONTROL_BYTES = bytes([*range(0x00, 0x09), *range(0x0E, 0x1B), *range(0x1C, 0x20)])
-_ACCEPTED = "Upload the daily log as CSV, XLSX (Excel workbook) or JSON Lines."
 
 
 def _unsupported(what: str) -> InvalidLogFile:
-    return InvalidLogFile("unsupported_format", f"The file is {what}, not a daily log. {_ACCEPTED}")
+    return InvalidLogFile(f"unsupported_format.{what}")
 
 
 def sniff_format(head: bytes) -> str:
@@ -214,17 +179,13 @@ def sniff_format(head: bytes) -> str:
 
     Returns ``'xlsx'`` (a ZIP container), ``'jsonl'`` (text starting with ``{``) or ``'csv'`` (other text).
     Raises ``InvalidLogFile``: ``empty_file`` for no content, ``encrypted_xlsx`` for an OLE2 compound file (a
-    password-protected workbook or a legacy .xls), ``unsupported_format`` for PDFs, images, archives, HTML or
-    other binary data.
+    password-protected workbook or a legacy .xls), ``unsupported_format.<what>`` for PDFs (``.pdf``), images,
+    archives, HTML or other binary data.
     """
     if head.startswith(_ZIP_MAGIC):
         return "xlsx"
     if head.startswith(_OLE2):
-        raise InvalidLogFile(
-            "encrypted_xlsx",
-            "The file is a password-protected workbook or a legacy Excel 97-2003 (.xls) file. Remove the "
-            "password and save it as an Excel workbook (.xlsx) or CSV.",
-        )
+        raise InvalidLogFile("encrypted_xlsx")
     for magic, what in _BINARY_MAGIC:
         if head.startswith(magic):
             raise _unsupported(what)
@@ -233,19 +194,17 @@ def sniff_format(head: bytes) -> str:
     else:
         text_bytes = head.removeprefix(codecs.BOM_UTF8)
         if b"\x00" in text_bytes or len(text_bytes.translate(None, _CONTROL_BYTES)) < len(text_bytes) * 0.99:
-            raise _unsupported("binary data")
+            raise _unsupported("binary")
         text = text_bytes[:4096].decode("latin-1")
     text = text.lstrip(" \t\r\n\ufeff")
     if not text:
-        raise InvalidLogFile("empty_file", "The file is empty.")
+        raise InvalidLogFile("empty_file")
     if text[0] == "{":
         return "jsonl"
     if text[0] == "[" and text[1:].lstrip()[:1] in ("{", "]", ""):
-        raise _unsupported("a JSON array (write one JSON object per line instead)")
+        raise _unsupported("json_array")
     if text[0] == "<":
-        raise _unsupported(
-            "an HTML or XML page (some systems save these with an .xls name; open it in Excel and save as .xlsx)"
-        )
+        raise _unsupported("html")
     return "csv"
 
 
@@ -284,11 +243,7 @@ def _detect_encoding(fh: io.BufferedReader) -> str:
         except UnicodeDecodeError as exc:
             failure = max(failure, exc.start)
     line = lines_before + window.count(b"\n", 0, failure) + 1
-    raise InvalidLogFile(
-        "undecodable_text",
-        f"Line {line} of the file is neither UTF-8 nor GB18030 (GBK) text. Save the file again as CSV UTF-8.",
-        {"line": line},
-    )
+    raise InvalidLogFile("undecodable_text", line=line)
 
 
 def _undecodable_line(path: str, encoding: str) -> int | None:
@@ -307,13 +262,10 @@ def _undecodable_line(path: str, encoding: str) -> int | None:
 
 def _undecodable(path: str, encoding: str) -> InvalidLogFile:
     line = _undecodable_line(path, encoding)
-    where = f"Line {line}" if line else "Part"
-    return InvalidLogFile(
-        "undecodable_text",
-        f"{where} of the file is not {_ENCODING_NAMES[encoding]} text like the lines before it: the file mixes "
-        "character encodings. Save it again as CSV UTF-8.",
-        {"line": line, "encoding": encoding},
-    )
+    details = {"line": line, "encoding": encoding}
+    if line is None:
+        return InvalidLogFile("undecodable_text.mixed_part", details=details, encoding=_ENCODING_NAMES[encoding])
+    return InvalidLogFile("undecodable_text.mixed", details=details, line=line, encoding=_ENCODING_NAMES[encoding])
 
 
 def _head_text(fh: io.BufferedReader, encoding: str) -> str:
@@ -324,10 +276,7 @@ def _head_text(fh: io.BufferedReader, encoding: str) -> str:
     try:
         text = codecs.getincrementaldecoder(encoding)().decode(head, final=at_eof)
     except UnicodeDecodeError:
-        raise InvalidLogFile(
-            "undecodable_text",
-            f"The start of the file is not {_ENCODING_NAMES[encoding]} text. Save it again as CSV UTF-8.",
-        ) from None
+        raise InvalidLogFile("undecodable_text.start", details={}, encoding=_ENCODING_NAMES[encoding]) from None
     if not at_eof and "\n" in text:
         text = text[: text.rindex("\n") + 1]
     return text
@@ -444,10 +393,7 @@ class DailyLogReader:
 
 def _no_header(what: str) -> InvalidLogFile:
     names = ", ".join(f"{c.alias_zh} ({c.key})" for c in COLUMNS.values() if c.required)
-    return InvalidLogFile(
-        "no_header",
-        f"No header row found: none of the first rows of the {what} names a daily-log column such as {names}.",
-    )
+    return InvalidLogFile(f"no_header.{what}", details={}, columns=names)
 
 
 class _CsvReader(DailyLogReader):
@@ -490,13 +436,8 @@ class _CsvReader(DailyLogReader):
                     yield row_no, dict(zip(keys, pick(cells)))
             except UnicodeDecodeError:
                 raise _undecodable(self.path, encoding) from None
-            except csv.Error as exc:
-                raise InvalidLogFile(
-                    "malformed_csv",
-                    f"The CSV file is malformed near line {records.line_num} ({exc}); check for an unclosed "
-                    'quote (").',
-                    {"line": records.line_num},
-                ) from None
+            except csv.Error:
+                raise InvalidLogFile("malformed_csv", line=records.line_num) from None
 
 
 def _sample_records(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
@@ -529,7 +470,7 @@ class _JsonlReader(DailyLogReader):
                 for name in obj:
                     seen = self._key(name) is not None or seen
         if not seen:
-            raise _no_header("JSON Lines file (no object has a known key)")
+            raise _no_header("jsonl")
         self.missing = [key for key, column in COLUMNS.items() if column.required and key not in self.columns]
 
     def _key(self, name: str) -> str | None:
@@ -557,10 +498,10 @@ class _JsonlReader(DailyLogReader):
                     try:
                         obj = loads(line)
                     except (ValueError, RecursionError):
-                        yield line_no, {ROW_ERROR_KEY: "row is not a JSON object (invalid JSON)"}
+                        yield line_no, {ROW_ERROR_KEY: "validation_error.invalid_json"}
                         continue
                     if type(obj) is not dict:
-                        yield line_no, {ROW_ERROR_KEY: "row is not a JSON object"}
+                        yield line_no, {ROW_ERROR_KEY: "validation_error.not_json_object"}
                         continue
                     raw: dict[str, str] = {}
                     for name, value in obj.items():
@@ -572,12 +513,8 @@ class _JsonlReader(DailyLogReader):
                 raise _undecodable(self.path, encoding) from None
 
 
-def _corrupt(detail: str = "") -> InvalidLogFile:
-    return InvalidLogFile(
-        "corrupt_xlsx",
-        "The Excel workbook is damaged or incomplete" + (f" ({detail})" if detail else "")
-        + ". Open it in Excel or WPS, save it again as .xlsx and upload that.",
-    )
+def _corrupt(detail: str = "", **params: object) -> InvalidLogFile:
+    return InvalidLogFile(f"corrupt_xlsx.{detail}" if detail else "corrupt_xlsx", **params)
 
 
 # What openpyxl and zipfile raise on damaged workbooks (ElementTree and lxml parse errors are SyntaxErrors).
@@ -632,7 +569,7 @@ class _XlsxReader(DailyLogReader):
         finally:
             rows.close()
         if found is None:
-            raise _no_header("first worksheet")
+            raise _no_header("worksheet")
         self._positions = self._set_header(*found)
 
     def _numbered_rows(self) -> Iterator[tuple[int, tuple]]:
@@ -644,7 +581,7 @@ class _XlsxReader(DailyLogReader):
             except StopIteration:
                 return
             except _XLSX_ERRORS as exc:
-                raise _corrupt(f"worksheet unreadable after row {row_no}") from exc
+                raise _corrupt("after_row", row=row_no) from exc
             row_no += 1
             yield row_no, row
 
@@ -679,30 +616,22 @@ def _check_zip(fh: io.BufferedReader, max_uncompressed: int, max_ratio: int) -> 
         with zipfile.ZipFile(fh) as archive:
             members = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise _corrupt("not a complete ZIP container") from exc
+        raise _corrupt("not_zip") from exc
     total = 0
     for member in members:
         if member.flag_bits & 0x1:
-            raise InvalidLogFile(
-                "encrypted_xlsx",
-                "The workbook is encrypted. Remove the password, save it as .xlsx and upload it again.",
-            )
+            raise InvalidLogFile("encrypted_xlsx.password")
         total += member.file_size
         ratio_exceeded = member.file_size > _RATIO_FLOOR and member.file_size > max_ratio * max(member.compress_size, 1)
         if total > max_uncompressed or ratio_exceeded:
-            raise InvalidLogFile(
-                "zip_bomb",
-                "The workbook expands to far more data than a daily log holds; it was not opened.",
-                {"uncompressed_bytes": total, "member": member.filename},
-            )
+            raise InvalidLogFile("zip_bomb", details={"uncompressed_bytes": total, "member": member.filename})
     names = {member.filename for member in members}
     if "xl/workbook.bin" in names:
-        raise _unsupported("an Excel binary workbook (.xlsb); save it as .xlsx")
+        raise _unsupported("xlsb")
     if "[Content_Types].xml" not in names:
-        what = "an OpenDocument file" if "mimetype" in names else "a ZIP archive"
-        raise _unsupported(what)
+        raise _unsupported("opendocument" if "mimetype" in names else "zip")
     if not any(name.startswith("xl/") for name in names):
-        raise _unsupported("an Office document that is not a workbook")
+        raise _unsupported("office_document")
 
 
 def open_daily_log(
@@ -718,19 +647,16 @@ def open_daily_log(
     commas, tabs, semicolons or ``|``. XLSX: the first visible worksheet; the header may sit below a few title
     rows. ``max_xlsx_uncompressed`` and ``max_ratio`` (per member over 1 MiB) guard against ZIP bombs;
     ``max_bytes`` limits the file size. Raises ``InvalidLogFile`` (``empty_file``, ``too_large``,
-    ``unsupported_format``, ``undecodable_text``, ``no_header``, ``encrypted_xlsx``, ``corrupt_xlsx``,
+    ``unsupported_format.*``, ``undecodable_text*``, ``no_header.*``, ``encrypted_xlsx*``, ``corrupt_xlsx*``,
     ``zip_bomb``). Missing required columns are not raised: check ``reader.missing``.
     """
     path = os.fspath(path)
     size = os.path.getsize(path)
     if size == 0:
-        raise InvalidLogFile("empty_file", "The file is empty.")
+        raise InvalidLogFile("empty_file")
     if max_bytes is not None and size > max_bytes:
-        raise InvalidLogFile(
-            "too_large",
-            f"The file is {size / 2**20:.1f} MiB; the limit is {max_bytes / 2**20:.1f} MiB. Split it by day.",
-            {"size": size, "limit": max_bytes},
-        )
+        raise InvalidLogFile("too_large", details={"size": size, "limit": max_bytes},
+                             size_mib=round(size / 2**20, 1), limit_mib=round(max_bytes / 2**20, 1))
     fh = open(path, "rb")  # the XLSX reader keeps it open until close()
     try:
         fmt = sniff_format(fh.read(_SAMPLE_BYTES))
@@ -749,8 +675,6 @@ _UTC = timezone.utc
 # Asia/Shanghai has kept UTC+8 without daylight saving since 1991; times before 2000 are refused anyway.
 _SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 _ONE_DAY = timedelta(days=1)
-_WAYBILL = re.compile(r"[A-Za-z0-9-]{8,32}")
-_OUTLET_CODE = re.compile(r"[A-Z0-9-]{4,32}")
 _DATETIME = re.compile(
     r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:\s*[Tt]\s*|\s+)"
     r"(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:[.,](\d{1,9}))?)?"
@@ -758,7 +682,6 @@ _DATETIME = re.compile(
 )
 _DATE_ONLY = re.compile(r"\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?")
 _QUANTITY = re.compile(r"\+?(\d+)(?:\.0*)?")
-_MAX_QUANTITY = 2**31 - 1
 _fromisoformat = datetime.fromisoformat
 
 _TRUE_WORDS = ("是", "y", "yes", "true", "t", "1", "√", "✓", "✔")
@@ -771,17 +694,23 @@ for _words, _value in ((_TRUE_WORDS, True), (_FALSE_WORDS, False)):
 del _words, _value, _word, _variant
 
 
-_FLAG_COLUMNS = ("real_name_verified", "inspected", "xray_screened")
+class _Invalid(DomainError):
+    """A cell's problem, raised inside the per-type parsers."""
+
+    code = "validation_error"
 
 
-class _Invalid(Exception):
-    """A cell's problem, raised inside the per-column parsers."""
+# Each parser takes a non-empty cell and the row's context (latest acceptable time, outlet of the upload) and
+# returns the normalised value, None for a blank cell, or raises _Invalid / InvalidIdentity (a DomainError).
+# _PARSERS chooses one per column from its type and limits, once.
+_Context = tuple[datetime, str]
+_Parser = Callable[[str, _Context], object]
 
 
-def _parse_collected_at(value: str, horizon: datetime) -> datetime:
+def _parse_datetime(value: str, ctx: _Context) -> datetime | None:
     text = value.strip() if value.isascii() else normalise_text(value)
     if not text:
-        raise _Invalid("collection time is required")
+        return None
     moment = None
     if len(text) == 19 and text[10] == " " and text[13] == ":" and text[16] == ":":
         if text[4] == "/":
@@ -795,10 +724,10 @@ def _parse_collected_at(value: str, horizon: datetime) -> datetime:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=_SHANGHAI)
     if moment.year < 2000:
-        raise _Invalid("collection time is before the year 2000")
+        raise _Invalid("validation_error.before_2000")
     moment = moment.astimezone(_UTC)
-    if moment > horizon:
-        raise _Invalid("collection time is more than a day in the future")
+    if moment > ctx[0]:
+        raise _Invalid("validation_error.in_future")
     return moment
 
 
@@ -806,13 +735,13 @@ def _parse_datetime_slow(text: str) -> datetime:
     match = _DATETIME.fullmatch(text)
     if match is None:
         if _DATE_ONLY.fullmatch(text):
-            raise _Invalid("collection time has a date but no time of day (use YYYY-MM-DD HH:MM:SS)")
+            raise _Invalid("validation_error.no_time_of_day")
         if "T" in text:
             try:
                 return _fromisoformat(text)  # other ISO 8601 forms, e.g. 20261128T091500+0800
             except ValueError:
                 pass
-        raise _Invalid("collection time is not a date and time like YYYY-MM-DD HH:MM:SS")
+        raise _Invalid("validation_error.not_datetime")
     year, month, day, hour, minute, second, fraction, zulu, sign, off_h, off_m = match.groups()
     try:
         tz = None
@@ -832,39 +761,41 @@ def _parse_datetime_slow(text: str) -> datetime:
             tzinfo=tz,
         )
     except ValueError:
-        raise _Invalid("collection time is not a real date and time") from None
+        raise _Invalid("validation_error.impossible_datetime") from None
 
 
-def _parse_quantity(value: str) -> int:
-    if value.isdecimal():
-        digits = value
-    else:
-        text = value.strip() if value.isascii() else normalise_text(value)
-        if not text:
-            return 1
-        match = _QUANTITY.fullmatch(text)
-        if match is None:
-            raise _Invalid("quantity must be a positive whole number")
-        digits = match.group(1)
-    digits = digits.lstrip("0")
-    if not digits:
-        raise _Invalid("quantity must be a positive whole number")
-    if len(digits) > 10 or int(digits) > _MAX_QUANTITY:
-        raise _Invalid("quantity is too large")
-    return int(digits)
+def _int_parser(column: Column) -> _Parser:
+    largest = column.max_value if column.max_value is not None else 2**63 - 1
+    widest = len(str(largest))
+
+    def parse(value: str, ctx: _Context) -> int | None:
+        if value.isdecimal():
+            digits = value
+        else:
+            text = value.strip() if value.isascii() else normalise_text(value)
+            if not text:
+                return None
+            match = _QUANTITY.fullmatch(text)
+            if match is None:
+                raise _Invalid("validation_error.not_positive_whole_number")
+            digits = match.group(1)
+        digits = digits.lstrip("0")
+        if not digits:
+            raise _Invalid("validation_error.not_positive_whole_number")
+        if len(digits) > widest or int(digits) > largest:
+            raise _Invalid("validation_error.too_large", max=largest)
+        return int(digits)
+
+    return parse
 
 
-def _parse_bool(value: str, column: str) -> bool:
+def _parse_bool(value: str, ctx: _Context) -> bool:
     flag = _BOOLEANS.get(value)
     if flag is None:
         flag = _BOOLEANS.get(normalise_text(value).lower())
         if flag is None:
-            raise _Invalid(f"{column} must be yes or no: 是/否, Y/N, true/false or 1/0")
+            raise _Invalid("validation_error.not_yes_no")
     return flag
-
-
-def _code(value: str) -> str:
-    return value.strip() if value.isascii() else normalise_text(value)
 
 
 def _clean_text(value: str) -> str:
@@ -875,10 +806,64 @@ def _clean_text(value: str) -> str:
     return normalise_text(value)
 
 
+def _text_parser(column: Column) -> _Parser:
+    longest = column.max_length
+
+    def parse(value: str, ctx: _Context) -> str | None:
+        text = _clean_text(value)
+        if len(text) > longest:
+            raise _Invalid("validation_error.too_long", max=longest)
+        return text or None
+
+    return parse
+
+
+def _code(value: str) -> str:
+    return value.strip() if value.isascii() else normalise_text(value)
+
+
+def _code_parser(column: Column) -> _Parser:
+    longest = column.max_length
+
+    def parse(value: str, ctx: _Context) -> str | None:
+        text = value.strip() if value.isascii() else normalise_text(value)
+        if len(text) > longest:
+            raise _Invalid("validation_error.too_long", max=longest)
+        return text or None
+
+    return parse
+
+
+def _waybill_parser(column: Column) -> _Parser:
+    shortest, longest = column.min_length or 1, column.max_length
+    shape = re.compile(rf"[A-Za-z0-9-]{{{shortest},{longest}}}")
+
+    def parse(value: str, ctx: _Context) -> str | None:
+        text = value.strip() if value.isascii() else normalise_text(value)
+        if not text:
+            return None
+        if shape.fullmatch(text) is None:
+            raise _Invalid("validation_error.waybill_format", min=shortest, max=longest)
+        return text.upper()
+
+    return parse
+
+
+def _parse_outlet(value: str, ctx: _Context) -> str | None:
+    outlet = ctx[1]
+    text = _code(value).upper()
+    if not text:
+        return None
+    if text != outlet.upper():
+        # The cell is not echoed: a shifted column can put an ID or phone number here.
+        raise _Invalid("validation_error.other_outlet", outlet=outlet)
+    return outlet
+
+
 _id_types: dict[str, str | None] = {}
 
 
-def _id_type(value: str) -> str | None:
+def _parse_id_type(value: str, ctx: _Context) -> str | None:
     """``parse_id_type``, remembering the few spellings a file uses."""
     if value in _id_types:
         return _id_types[value]
@@ -888,14 +873,51 @@ def _id_type(value: str) -> str | None:
     return code
 
 
+def _parse_id_no(value: str, ctx: _Context) -> str | None:
+    return None if value.isspace() else value  # validated with its ID type once the row is read
+
+
 _MOBILE = re.compile(r"1[3-9][0-9]{9}")
 
 
-def _phone(value: str) -> str:
+def _parse_phone(value: str, ctx: _Context) -> str | None:
     if len(value) == 11 and value.isascii() and _MOBILE.fullmatch(value):
         return value  # what normalise_phone returns for a plain mainland mobile
+    if value.isspace():
+        return None
     return normalise_phone(value)
 
+
+_PARSERS: dict[Type, Callable[[Column], _Parser]] = {
+    Type.WAYBILL: _waybill_parser,
+    Type.DATETIME: lambda column: _parse_datetime,
+    Type.OUTLET: lambda column: _parse_outlet,
+    Type.TEXT: _text_parser,
+    Type.CODE: _code_parser,
+    Type.INT: _int_parser,
+    Type.BOOL: lambda column: _parse_bool,
+    Type.ID_TYPE: lambda column: _parse_id_type,
+    Type.ID_NO: lambda column: _parse_id_no,
+    Type.PHONE: lambda column: _parse_phone,
+}
+# (position, key, parser, required) per column in table order; the parsers are chosen once, here. Yes/no
+# columns, a fifth of a row, take a shortcut: one look-up of the usual spellings before their parser.
+_PLAN: tuple[tuple[int, str, _Parser, bool], ...] = tuple(
+    (position, c.key, _PARSERS[c.type](c), c.required)
+    for position, c in enumerate(COLUMNS.values()) if c.type is not Type.BOOL
+)
+_FLAGS: tuple[tuple[int, str, bool], ...] = tuple(
+    (position, c.key, c.required) for position, c in enumerate(COLUMNS.values()) if c.type is Type.BOOL
+)
+_DEFAULTS = [c.default for c in COLUMNS.values()]  # the values of empty cells; an outlet's is the upload's
+_OUTLETS = tuple(position for position, c in enumerate(COLUMNS.values()) if c.type is Type.OUTLET)
+_POSITION = {key: index for index, key in enumerate(COLUMNS)}
+_POSITION[""] = -1
+# (position of the ID type, position and key of the ID number) of each ID number column.
+_ID_PAIRS = tuple(
+    (_POSITION[c.id_type_column], _POSITION[c.key], c.id_type_column, c.key)
+    for c in COLUMNS.values() if c.type is Type.ID_NO
+)
 
 _clock: list = [0.0, None, None]  # [time.time() of the last refresh, horizon, today in China]
 
@@ -918,133 +940,64 @@ def _now_bounds(now: datetime | None) -> tuple[datetime, date]:
 def validate_row(
     row_no: int, raw: dict[str, str], *, outlet_code: str, now: datetime | None = None
 ) -> LogRecord | list[RowError]:
-    """Check one raw row against the daily-log rules (PRODUCT.md) and normalise it.
+    """Check one raw row against the daily-log rules (``COLUMNS``, PRODUCT.md) and normalise it.
 
     ``outlet_code`` is the outlet the file is uploaded for: a row naming another outlet is an error, and the
     record carries this code. ``now`` (aware; default: the current time) bounds future timestamps. Returns
-    the ``LogRecord``, or one ``RowError`` per bad column — messages never repeat ID or phone numbers.
+    the ``LogRecord``, or one ``RowError`` per bad column in column order — never repeating a cell's value.
     """
-    get = raw.get
     if ROW_ERROR_KEY in raw:
         return [RowError(row_no, "", raw[ROW_ERROR_KEY])]
-    errors: list[RowError] = []
     horizon, today = _now_bounds(now)
-
-    waybill = get("waybill_no") or ""
-    waybill = waybill.strip() if waybill.isascii() else normalise_text(waybill)
-    if not waybill:
-        errors.append(RowError(row_no, "waybill_no", "waybill number is required"))
-    elif _WAYBILL.fullmatch(waybill) is None:
-        errors.append(RowError(row_no, "waybill_no", 'waybill number must be 8-32 letters, digits or "-"'))
-
-    collected_at = None
-    try:
-        collected_at = _parse_collected_at(get("collected_at") or "", horizon)
-    except _Invalid as exc:
-        errors.append(RowError(row_no, "collected_at", str(exc)))
-
-    outlet = get("outlet_code")
-    if outlet:
-        outlet = _code(outlet).upper()
-        if outlet and outlet != outlet_code.upper():
-            # The cell is not echoed: a shifted column can put an ID or phone number here.
-            message = f'row names another outlet, but the file is uploaded for outlet "{outlet_code}"'
-            errors.append(RowError(row_no, "outlet_code", message))
-
-    sender_name = get("sender_name")
-    if sender_name:
-        sender_name = _clean_text(sender_name)
-        if len(sender_name) > 64:
-            errors.append(RowError(row_no, "sender_name", "sender name is longer than 64 characters"))
-
-    id_type = id_no = None
-    type_text = get("sender_id_type")
-    type_ok = True
-    if type_text:
-        try:
-            id_type = _id_type(type_text)
-        except InvalidIdentity as exc:
-            errors.append(RowError(row_no, "sender_id_type", str(exc)))
-            type_ok = False
-    number = get("sender_id_no")
-    if number and not number.isspace():
-        if id_type is not None:
+    ctx = (horizon, outlet_code)
+    get = raw.get
+    values = _DEFAULTS.copy()
+    for position in _OUTLETS:
+        values[position] = outlet_code
+    errors: list[RowError] = []
+    for position, key, parse, required in _PLAN:
+        text = get(key)
+        if text:
             try:
-                id_no = validate_id_no(id_type, number, today=today)
-            except InvalidIdentity as exc:
-                errors.append(RowError(row_no, "sender_id_no", str(exc)))
-        elif type_ok:
-            errors.append(RowError(row_no, "sender_id_no", "ID number given without an ID type (sender_id_type)"))
-    elif id_type is not None:
-        errors.append(RowError(row_no, "sender_id_no", "ID type given without an ID number"))
-
-    phone = get("sender_phone")
-    if phone and not phone.isspace():
-        try:
-            phone = _phone(phone)
-        except InvalidIdentity as exc:
-            errors.append(RowError(row_no, "sender_phone", str(exc)))
-    else:
-        phone = None
-
-    item_name = _clean_text(get("item_name") or "")
-    if not item_name:
-        errors.append(RowError(row_no, "item_name", "item name is required"))
-    elif len(item_name) > 128:
-        errors.append(RowError(row_no, "item_name", "item name is longer than 128 characters"))
-
-    item_category = get("item_category")
-    if item_category:
-        item_category = _clean_text(item_category)
-        if len(item_category) > 64:
-            errors.append(RowError(row_no, "item_category", "item category is longer than 64 characters"))
-
-    quantity = 1
-    value = get("quantity")
-    if value:
-        try:
-            quantity = _parse_quantity(value)
-        except _Invalid as exc:
-            errors.append(RowError(row_no, "quantity", str(exc)))
-
-    flags = [_BOOLEANS.get(get(column) or "") for column in _FLAG_COLUMNS]
-    if None in flags:
-        for index, column in enumerate(_FLAG_COLUMNS):
-            if flags[index] is None:
+                value = parse(text, ctx)
+            except DomainError as exc:
+                errors.append(RowError(row_no, key, exc.code, exc.params))
+                continue
+            if value is not None:
+                values[position] = value
+                continue
+        if required:
+            errors.append(RowError(row_no, key, "validation_error.required"))
+    for position, key, required in _FLAGS:
+        text = get(key)
+        if text:
+            flag = _BOOLEANS.get(text)
+            if flag is None:
                 try:
-                    flags[index] = _parse_bool(get(column) or "", column)
-                except _Invalid as exc:
-                    errors.append(RowError(row_no, column, str(exc)))
-
-    codes = []
-    for column in ("courier_id", "contract_customer_code"):
-        value = get(column)
-        if value:
-            value = _code(value)
-            if len(value) > 32:
-                errors.append(RowError(row_no, column, f"{column} is longer than 32 characters"))
-        codes.append(value or None)
-
-    if errors or collected_at is None:
+                    flag = _parse_bool(text, ctx)
+                except DomainError as exc:
+                    errors.append(RowError(row_no, key, exc.code, exc.params))
+                    continue
+            values[position] = flag
+        elif required:
+            errors.append(RowError(row_no, key, "validation_error.required"))
+    for type_at, number_at, type_key, number_key in _ID_PAIRS:
+        number = values[number_at]
+        if number is not None:
+            id_type = values[type_at]
+            if id_type is not None:
+                try:
+                    values[number_at] = validate_id_no(id_type, number, today=today)
+                except DomainError as exc:
+                    errors.append(RowError(row_no, number_key, exc.code, exc.params))
+            elif all(e.column != type_key for e in errors):
+                errors.append(RowError(row_no, number_key, "validation_error.id_no_without_type"))
+        elif values[type_at] is not None:
+            errors.append(RowError(row_no, number_key, "validation_error.id_type_without_no"))
+    if errors:
+        errors.sort(key=lambda error: _POSITION[error.column])
         return errors
-    return LogRecord(
-        row_no,
-        waybill.upper(),
-        collected_at,
-        outlet_code,
-        sender_name or None,
-        id_type,
-        id_no,
-        phone,
-        item_name,
-        item_category or None,
-        quantity,
-        flags[0],
-        flags[1],
-        flags[2],
-        codes[0],
-        codes[1],
-    )
+    return LogRecord(row_no, *values)
 
 
 # --- error report -------------------------------------------------------------------------------------------
@@ -1056,11 +1009,12 @@ def _safe_cell(text: str) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def write_errors_csv(errors: Iterable[RowError], stream: TextIO) -> None:
+def write_errors_csv(rows: Iterable[tuple[int, str, str]], stream: TextIO) -> None:
     """Write row errors as CSV (``row,column,message``) for a spreadsheet, to a text stream opened with
-    ``newline=''``. Cells that a spreadsheet would run as a formula are prefixed with ``'``; adding a UTF-8 BOM
-    for Excel is the caller's job."""
+    ``newline=''``: ``rows`` are ``(row, column, message)`` with the message already in the reader's language.
+    Cells that a spreadsheet would run as a formula are prefixed with ``'``; adding a UTF-8 BOM for Excel is the
+    caller's job."""
     writer = csv.writer(stream, lineterminator="\r\n")
     writer.writerow(("row", "column", "message"))
-    for error in errors:
-        writer.writerow((error.row, _safe_cell(error.column), _safe_cell(error.message)))
+    for row, column, message in rows:
+        writer.writerow((row, _safe_cell(column), _safe_cell(message)))

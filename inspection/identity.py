@@ -1,7 +1,7 @@
 """Identity documents, phone numbers and unified social credit codes: normalisation, validation, masking.
 
-Pure Python and fast: ``validate_id_no`` runs once per uploaded row. Error messages never contain the number
-they reject, because they end up in batch error reports and logs.
+Pure Python and fast: ``validate_id_no`` runs once per uploaded row. Errors are codes with parameters, and never
+carry the number they reject, because they end up in batch error reports and logs.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from operator import mul
+
+from models.errors import DomainError
 
 __all__ = [
     "ID_TYPES",
@@ -59,11 +61,14 @@ ID_TYPES: dict[str, IdType] = {
 }
 
 
-class InvalidIdentity(ValueError):
+class InvalidIdentity(DomainError, ValueError):
     """An identity document, phone number or credit code that does not follow its rules.
 
-    The message is short, in English, and never contains the rejected number.
+    ``code`` says which rule (``validation_error.id_check_digit``, ``validation_error.mobile_shape`` ...);
+    ``params`` never contain the rejected number.
     """
+
+    code = "validation_error"
 
 
 _WHITESPACE = re.compile(r"\s+")
@@ -102,7 +107,7 @@ def parse_id_type(value: str | None) -> str | None:
         return None
     code = _ID_TYPE_LOOKUP.get(text) or _ID_TYPE_LOOKUP.get(text.upper().replace(" ", "_").replace("-", "_"))
     if code is None:
-        raise InvalidIdentity("unknown ID type")
+        raise InvalidIdentity("validation_error.unknown_id_type")
     return code
 
 
@@ -124,12 +129,16 @@ def gb11643_check_char(first17: str) -> str:
     Raises ``InvalidIdentity`` if ``first17`` is not 17 ASCII digits.
     """
     if not _SEVENTEEN_DIGITS.fullmatch(first17):
-        raise InvalidIdentity("an ID number body must be 17 digits")
+        raise InvalidIdentity("validation_error.id_body")
     return _check_char_unchecked(first17)
 
 
+_ASCII_ZERO_TOTAL = ord("0") * sum(_GB11643_WEIGHTS)
+
+
 def _check_char_unchecked(first17: str) -> str:
-    return _GB11643_CHECK[sum(map(mul, map(int, first17), _GB11643_WEIGHTS)) % 11]
+    # On the ASCII codes, less what the "0"s add: a third of the time of int() per digit, once per uploaded row.
+    return _GB11643_CHECK[(sum(map(mul, first17.encode(), _GB11643_WEIGHTS)) - _ASCII_ZERO_TOTAL) % 11]
 
 
 @lru_cache(maxsize=65536)
@@ -161,52 +170,47 @@ _TW_SHAPE = re.compile(r"[0-9]{8}")
 _GENERIC_SHAPE = re.compile(r"[A-Z0-9]{4,32}")
 
 
-def _check_gb11643(label: str, id_no: str, today: datetime.date) -> None:
+def _check_gb11643(id_no: str, today: datetime.date) -> None:
     if not _GB11643_SHAPE.fullmatch(id_no):
-        raise InvalidIdentity(f"{label} must be 18 characters: 17 digits and a check digit (0-9 or X)")
+        raise InvalidIdentity("validation_error.id_gb11643_shape")
     birth = _parse_yyyymmdd(id_no[6:14])
     if birth is None or birth < _EARLIEST_BIRTH:
-        raise InvalidIdentity(f"{label} contains an impossible birth date")
+        raise InvalidIdentity("validation_error.id_birth_date_impossible")
     if birth > today:
-        raise InvalidIdentity(f"{label} contains a birth date in the future")
+        raise InvalidIdentity("validation_error.id_birth_date_future")
     if _check_char_unchecked(id_no[:17]) != id_no[17]:
-        raise InvalidIdentity(f"{label} check digit is wrong")
+        raise InvalidIdentity("validation_error.id_check_digit")
 
 
 def _resident(id_no: str, today: datetime.date) -> None:
-    _check_gb11643("resident ID number", id_no, today)
+    _check_gb11643(id_no, today)
     if id_no[:2] not in _PROVINCE_CODES:
-        raise InvalidIdentity("resident ID number does not start with a known province code")
+        raise InvalidIdentity("validation_error.id_province")
 
 
 def _hmt_residence(id_no: str, today: datetime.date) -> None:
-    _check_gb11643("residence permit number", id_no, today)
+    _check_gb11643(id_no, today)
     if id_no[:6] not in _HMT_AREAS:
-        raise InvalidIdentity(
-            "residence permit number must start with the area code of Hong Kong (810000), Macao (820000)"
-            " or Taiwan (830000)"
-        )
+        raise InvalidIdentity("validation_error.id_hmt_area")
 
 
 def _foreign_permanent(id_no: str, today: datetime.date) -> None:
     if len(id_no) == 15:
         if not _FOREIGN_OLD_SHAPE.fullmatch(id_no):
-            raise InvalidIdentity("a 15-character foreign permanent resident ID is 3 letters and 12 digits")
+            raise InvalidIdentity("validation_error.id_foreign_old_shape")
         return
     if len(id_no) != 18 or id_no[0] != "9":
-        raise InvalidIdentity(
-            "foreign permanent resident ID must be 18 characters starting with 9, or 3 letters and 12 digits"
-        )
-    _check_gb11643("foreign permanent resident ID", id_no, today)
+        raise InvalidIdentity("validation_error.id_foreign_shape")
+    _check_gb11643(id_no, today)
 
 
 _Check = Callable[[str, datetime.date], None]
 
 
-def _shape(pattern: re.Pattern[str], message: str) -> _Check:
+def _shape(pattern: re.Pattern[str], code: str, **params: object) -> _Check:
     def check(id_no: str, today: datetime.date) -> None:
         if not pattern.fullmatch(id_no):
-            raise InvalidIdentity(message)
+            raise InvalidIdentity(code, **params)
 
     return check
 
@@ -216,10 +220,10 @@ _VALIDATORS: dict[str, _Check] = {
     "TEMP_RESIDENT_ID": _resident,
     "HMT_RESIDENCE": _hmt_residence,
     "FOREIGN_PERMANENT": _foreign_permanent,
-    "HK_MO_PERMIT": _shape(_HK_MO_SHAPE, "Hong Kong/Macao permit number is H or M followed by 8 or 10 digits"),
-    "TW_PERMIT": _shape(_TW_SHAPE, "Taiwan permit number must be 8 digits"),
+    "HK_MO_PERMIT": _shape(_HK_MO_SHAPE, "validation_error.id_hk_mo_shape"),
+    "TW_PERMIT": _shape(_TW_SHAPE, "validation_error.id_tw_shape"),
     **{
-        code: _shape(_GENERIC_SHAPE, f"{ID_TYPES[code].name_en} number must be 4-32 letters and digits")
+        code: _shape(_GENERIC_SHAPE, "validation_error.id_shape", id_type=code)
         for code in ("PASSPORT", "MILITARY", "POLICE", "OTHER")
     },
 }
@@ -229,18 +233,18 @@ def validate_id_no(id_type: str, id_no: str, *, today: datetime.date | None = No
     """Validate an ID number against the rules of its type and return it normalised.
 
     ``id_type`` is a code of ``ID_TYPES`` (a Chinese name or lower-case code is accepted too). Birth dates
-    after ``today`` (default: the local date) are rejected. Raises ``InvalidIdentity`` with a message that
-    does not repeat the number.
+    after ``today`` (default: the local date) are rejected. Raises ``InvalidIdentity`` with a code saying which
+    rule the number breaks.
     """
     check = _VALIDATORS.get(id_type)
     if check is None:
         code = parse_id_type(id_type)
         if code is None:
-            raise InvalidIdentity("ID type is missing")
+            raise InvalidIdentity("validation_error.id_type_missing")
         check = _VALIDATORS[code]
     number = normalise_id_no(id_no)
     if not number:
-        raise InvalidIdentity("ID number is empty")
+        raise InvalidIdentity("validation_error.id_no_empty")
     check(number, today or datetime.date.today())
     return number
 
@@ -259,9 +263,9 @@ def normalise_phone(value: str) -> str:
     """
     text = normalise_text(value)
     if not text:
-        raise InvalidIdentity("phone number is empty")
+        raise InvalidIdentity("validation_error.phone_empty")
     if not _PHONE_CHARS.fullmatch(text):
-        raise InvalidIdentity("phone number may only contain digits, a leading +, -, spaces and parentheses")
+        raise InvalidIdentity("validation_error.phone_characters")
     digits = "".join(c for c in text if c.isdigit())
     international = text.startswith("+")
     if not international and digits.startswith("00"):
@@ -270,18 +274,18 @@ def normalise_phone(value: str) -> str:
         if digits.startswith("86") and digits[2:3] == "1":
             return _mainland_mobile(digits[2:])
         if not 5 <= len(digits) <= 20:
-            raise InvalidIdentity("international phone number must have 5-20 digits")
+            raise InvalidIdentity("validation_error.phone_international_length")
         return "+" + digits
     if digits.startswith("1"):
         return _mainland_mobile(digits)
     if not 5 <= len(digits) <= 20:
-        raise InvalidIdentity("phone number must have 5-20 digits")
+        raise InvalidIdentity("validation_error.phone_length")
     return digits
 
 
 def _mainland_mobile(digits: str) -> str:
     if not _MAINLAND_MOBILE.fullmatch(digits):
-        raise InvalidIdentity("mainland mobile number must be 11 digits starting with 13-19")
+        raise InvalidIdentity("validation_error.mobile_shape")
     return digits
 
 
@@ -298,7 +302,7 @@ def credit_code_check_char(first17: str) -> str:
     Raises ``InvalidIdentity`` if ``first17`` is not 17 characters of the code's alphabet.
     """
     if not _CREDIT_BODY.fullmatch(first17):
-        raise InvalidIdentity("a credit code body must be 17 characters of 0-9 and A-Y without I, O, S, V, Z")
+        raise InvalidIdentity("validation_error.credit_code_body")
     total = sum(_CREDIT_VALUE[c] * w for c, w in zip(first17, _CREDIT_WEIGHTS))
     return _CREDIT_CHARSET[(31 - total % 31) % 31]
 
@@ -311,13 +315,11 @@ def validate_credit_code(code: str) -> str:
     """
     normalised = normalise_id_no(code)
     if not normalised:
-        raise InvalidIdentity("credit code is empty")
+        raise InvalidIdentity("validation_error.credit_code_empty")
     if not _CREDIT_SHAPE.fullmatch(normalised):
-        raise InvalidIdentity(
-            "credit code must be 18 characters of 0-9 and A-Y without I, O, S, V, Z, with digits in positions 3-8"
-        )
+        raise InvalidIdentity("validation_error.credit_code_shape")
     if credit_code_check_char(normalised[:17]) != normalised[17]:
-        raise InvalidIdentity("credit code check character is wrong")
+        raise InvalidIdentity("validation_error.credit_code_check")
     return normalised
 
 

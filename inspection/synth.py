@@ -22,6 +22,7 @@ from typing import Literal
 
 from openpyxl import Workbook
 
+from inspection.columns import COLUMNS as DAILY_LOG_COLUMNS
 from inspection.identity import ID_TYPES, credit_code_check_char, gb11643_check_char
 
 __all__ = [
@@ -37,41 +38,11 @@ __all__ = [
     "write_xlsx",
 ]
 
-COLUMNS: tuple[str, ...] = (
-    "waybill_no",
-    "collected_at",
-    "outlet_code",
-    "sender_name",
-    "sender_id_type",
-    "sender_id_no",
-    "sender_phone",
-    "item_name",
-    "item_category",
-    "quantity",
-    "real_name_verified",
-    "inspected",
-    "xray_screened",
-    "courier_id",
-    "contract_customer_code",
-)
+COLUMNS: tuple[str, ...] = tuple(DAILY_LOG_COLUMNS)
+"""The keys of the daily-log columns (``inspection.columns.COLUMNS``), in their order."""
 
-ZH_ALIASES: dict[str, str] = {
-    "waybill_no": "运单号",
-    "collected_at": "收寄时间",
-    "outlet_code": "网点编码",
-    "sender_name": "寄件人姓名",
-    "sender_id_type": "证件类型",
-    "sender_id_no": "证件号码",
-    "sender_phone": "寄件人电话",
-    "item_name": "物品名称",
-    "item_category": "物品类别",
-    "quantity": "数量",
-    "real_name_verified": "是否实名",
-    "inspected": "是否验视",
-    "xray_screened": "是否过机",
-    "courier_id": "收寄人员",
-    "contract_customer_code": "协议客户编号",
-}
+ZH_ALIASES: dict[str, str] = {key: column.alias_zh for key, column in DAILY_LOG_COLUMNS.items()}
+_EXAMPLES: dict[str, str] = {key: column.example for key, column in DAILY_LOG_COLUMNS.items()}
 
 DEFECTS: tuple[str, ...] = (
     "bad_checksum",
@@ -283,6 +254,7 @@ class _RowMaker:
             sender = self._sender(at.date())
         category, names = rng.choices(_ITEMS, cum_weights=_ITEM_CUM_WEIGHTS)[0]
         row = {
+            **_EXAMPLES,  # in the table's order; a column without a generator here keeps its example value
             "waybill_no": self.waybills.next(),
             "collected_at": self._timestamp(at),
             "outlet_code": self.outlet_code,
@@ -447,13 +419,15 @@ class _RowMaker:
         elif defect == "wrong_outlet":
             row["outlet_code"] = "YY-001" if self.outlet_code.startswith("XX-") else "XX-" + self.outlet_code[:20]
         elif defect == "long_sender_name":
-            row["sender_name"] = row["sender_name"] + "测试" * rng.randint(33, 40)
+            longest = DAILY_LOG_COLUMNS["sender_name"].max_length
+            row["sender_name"] = row["sender_name"] + "测试" * (longest // 2 + rng.randint(1, 8))
         elif defect == "bad_phone":
             row["sender_phone"] = rng.choice(("1381234567", "138-1234-567a", "123", "028#1234567", "1201234567 8"))
         elif defect == "empty_item_name":
             row["item_name"] = ""
         elif defect == "long_item_name":
-            row["item_name"] = "样品" * rng.randint(65, 80)
+            longest = DAILY_LOG_COLUMNS["item_name"].max_length
+            row["item_name"] = "样品" * (longest // 2 + rng.randint(1, 16))
         elif defect == "bad_quantity":
             row["quantity"] = rng.choice(("0", "-2", "2.5", "abc", "十"))
         else:
@@ -473,6 +447,7 @@ class _RowMaker:
 
 
 _ITEM_CUM_WEIGHTS = tuple(itertools.accumulate(_ITEM_WEIGHTS))
+
 _FULL_WIDTH = str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")
 
 

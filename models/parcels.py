@@ -47,7 +47,10 @@ class UploadBatch(Base):
 
 
 class BatchError(Base):
-    """A rejected row of a batch: the row number as the user sees it, the column, and what is wrong."""
+    """A rejected row of a batch: the row number as the user sees it, the column (English key, '' for the whole
+    row), and what is wrong as a code and the parameters of its message, so that the report can be shown in any
+    language. Rows stored before codes existed have the code ``legacy`` and their English ``message`` as a
+    parameter."""
 
     __tablename__ = "batch_errors"
 
@@ -55,7 +58,8 @@ class BatchError(Base):
     batch_id: Mapped[int] = mapped_column(ForeignKey("upload_batches.id"), index=True)
     row: Mapped[int] = mapped_column(Integer)
     column: Mapped[str] = mapped_column(String(32))
-    message: Mapped[str] = mapped_column(String(255))
+    code: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
 class CollectionRecord(Base):

@@ -258,13 +258,25 @@ def test_row_errors_name_the_spreadsheet_row_and_column(client, session, admin, 
     body = response.get_json()
     assert response.status_code == 201
     assert (body["status"], body["rows_total"], body["rows_accepted"], body["rows_rejected"]) == ("partial", 6, 2, 4)
-    errors = client.get(body["errors_url"], headers=admin).get_json()
-    assert [(e["row"], e["column"]) for e in errors] == [
-        (3, "sender_id_no"), (6, "collected_at"), (6, "quantity"), (7, "outlet_code"), (8, "inspected")]
+    errors = client.get(body["errors_url"], headers={**admin, "Accept-Language": "en"}).get_json()
+    assert [(e["row"], e["column"], e["code"]) for e in errors] == [
+        (3, "sender_id_no", "validation_error.id_check_digit"),
+        (6, "collected_at", "validation_error.impossible_datetime"),
+        (6, "quantity", "validation_error.not_positive_whole_number"),
+        (7, "outlet_code", "validation_error.other_outlet"),
+        (8, "inspected", "validation_error.not_yes_no")]
+    assert errors[3]["params"] == {"outlet": outlet.code}
     assert "check digit" in errors[0]["message"]
+    assert errors[1]["message"] == '"Collected at" is not a real date and time.'
     assert "another outlet" in errors[3]["message"] and outlet.code in errors[3]["message"]
     assert all(e["message"] for e in errors)
     assert bad_id not in json.dumps(errors, ensure_ascii=False)
+    chinese = client.get(body["errors_url"], headers=admin).get_json()  # Simplified Chinese by default
+    assert [(e["row"], e["column"], e["code"]) for e in chinese] == [(e["row"], e["column"], e["code"]) for e in errors]
+    assert chinese[0]["message"] == "证件号码的校验码错误。"
+    assert chinese[1]["message"] == "“收寄时间”不是真实存在的日期时间。"
+    assert outlet.code in chinese[3]["message"] and "其他网点" in chinese[3]["message"]
+    assert bad_id not in json.dumps(chinese, ensure_ascii=False)
     assert {r.waybill_no: r.row_no for r in session.scalars(select(CollectionRecord))} == {
         "SF00000021": 2, "SF00000023": 4}
 
@@ -272,9 +284,10 @@ def test_row_errors_name_the_spreadsheet_row_and_column(client, session, admin, 
 def test_errors_as_csv_for_excel(client, session, admin, outlet):
     data, bad_id = _file_with_errors()
     body = upload(client, admin, outlet.code, data).get_json()
-    session.add(BatchError(batch_id=body["batch_id"], row=9, column="-x", message='=HYPERLINK("http://evil")'))
+    session.add(BatchError(batch_id=body["batch_id"], row=9, column="-x", code="legacy",
+                           params={"message": '=HYPERLINK("http://evil")'}))  # as stored before error codes
     session.flush()
-    response = client.get(f"{body['errors_url']}?format=csv", headers=admin)
+    response = client.get(f"{body['errors_url']}?format=csv", headers={**admin, "Accept-Language": "en"})
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
     assert "attachment" in response.headers["Content-Disposition"]
@@ -287,6 +300,11 @@ def test_errors_as_csv_for_excel(client, session, admin, outlet):
         ("3", "sender_id_no"), ("6", "collected_at"), ("6", "quantity"), ("7", "outlet_code"), ("8", "inspected"),
         ("9", "'-x")]
     assert table[-1][2] == "'=HYPERLINK(\"http://evil\")"
+    assert table[1][2] == "The ID number's check digit is wrong."
+    assert table[2][2] == '"Collected at" is not a real date and time.'
+    in_chinese = list(csv.reader(io.StringIO(client.get(f"{body['errors_url']}?format=csv", headers=admin)
+                                              .get_data(as_text=True).lstrip("\ufeff"), newline="")))
+    assert in_chinese[2] == ["6", "collected_at", "“收寄时间”不是真实存在的日期时间。"]
     assert client.get(f"{body['errors_url']}?format=xls", headers=admin).status_code == 422
 
 
@@ -471,6 +489,29 @@ def test_unusable_files_are_refused_and_nothing_is_written(case, client, session
     assert counts(session) == before
     assert archived_files(instance) == files_before
     assert not list((instance / "tmp").glob("upload-*"))
+
+
+def test_file_errors_are_told_in_the_readers_language(client, session, admin, outlet):
+    pdf = BAD_FILES["pdf"][0]()
+    english = upload(client, {**admin, "Accept-Language": "en"}, outlet.code, pdf).get_json()["error"]
+    assert english["code"] == "unsupported_format"
+    assert english["message"] == ("The file is a PDF document, not a daily log. Upload the daily log as CSV, XLSX "
+                                  "(Excel workbook) or JSON Lines.")
+    chinese = upload(client, admin, outlet.code, pdf).get_json()["error"]
+    assert chinese["code"] == "unsupported_format" and chinese["message"].startswith("文件是 PDF 文档，不是收寄日志。")
+    header_only = upload(client, admin, outlet.code, BAD_FILES["header only"][0]()).get_json()["error"]
+    assert header_only == {"code": "no_rows", "message": "文件只有表头，没有数据行。", "details": {}}
+
+
+def test_the_batch_page_shows_each_problem_in_the_readers_language(client, session, admin, outlet, make_user,
+                                                                 login):
+    body = upload(client, admin, outlet.code, _file_with_errors()[0]).get_json()
+    login(client, make_user("admin", username="page-reader"))
+    page = client.get(f"/batches/{body['batch_id']}").get_data(as_text=True)
+    assert "<td>收寄时间</td><td>“收寄时间”不是真实存在的日期时间。</td>" in page
+    assert "证件号码的校验码错误。" in page and "其他网点" in page
+    english = client.get(f"/batches/{body['batch_id']}", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "<td>Collected at</td><td>&#34;Collected at&#34; is not a real date and time.</td>" in english
 
 
 def test_zip_bomb_is_small_on_disk():
@@ -659,7 +700,8 @@ def test_cli_ingest_bad_file_exits_1_with_the_error(runner, session, outlet, tmp
     before = counts(session)
     result = runner.invoke(args=["ingest", outlet.code, str(path)])
     assert result.exit_code == 1
-    assert _last_json(result.output)["error"]["code"] == "unsupported_format"
+    error = _last_json(result.output)["error"]
+    assert error["code"] == "unsupported_format" and error["message"].startswith("文件是 PDF 文档")
     assert counts(session) == before
     unknown = runner.invoke(args=["ingest", "NOPE-0001", str(path)])
     assert unknown.exit_code != 0 and "NOPE-0001" in unknown.output

@@ -12,13 +12,15 @@ from greenshield.pagination import page_of
 from greenshield.auth.permissions import Capability
 from greenshield.auth.policy import allow, current_user, outlet_for, outlet_in_scope, scope_outlets
 from greenshield.context import settings
+from greenshield.errors import message
 from greenshield.errors import NotFound
 from greenshield.ingest import schemas as s
 from greenshield.ingest.pipeline import upload_daily_log
+from greenshield.ingest.services import purpose
 from greenshield.observability import count_ingest, ingest_timer
 from greenshield.personal import mask_name, shown_id, shown_phone, vault
-from greenshield.pii import ID_NO, PHONE
-from inspection.dailylog import RowError, write_errors_csv
+from inspection.columns import COLUMNS, Column, Personal, Type
+from inspection.dailylog import write_errors_csv
 from models import BatchError, CollectionRecord, Outlet, UploadBatch
 
 blp = Blueprint("ingest", __name__, url_prefix="/api/v1", description="Daily collection logs (收寄日志)")
@@ -79,13 +81,14 @@ def get_batch(batch_id):
                   description="The rejected rows; CSV for spreadsheets with ?format=csv")
 @allow(Capability.READ_COMPLIANCE)
 def batch_errors(args, batch_id):
-    """The rejected rows of a batch: row as the user sees it, column, message. ``?format=csv`` for Excel."""
+    """The rejected rows of a batch: row as the user sees it, column, code, parameters and message (in the
+    language of ``Accept-Language``). ``?format=csv`` for Excel."""
     batch = _batch(batch_id)
     errors = db.session().scalars(select(BatchError).where(BatchError.batch_id == batch.id)
                                   .order_by(BatchError.row, BatchError.id)).all()
     if args["format"] == "csv":
         text = io.StringIO()
-        write_errors_csv((RowError(e.row, e.column, e.message) for e in errors), text)
+        write_errors_csv(((e.row, e.column, message(e.code, e.params, column=e.column)) for e in errors), text)
         return Response("\ufeff" + text.getvalue(), mimetype="text/csv",
                         headers={"Content-Disposition": f"attachment; filename=batch-{batch.id}-errors.csv"})
     return errors
@@ -106,18 +109,24 @@ def record_history(code, waybill_no):
     return [record_view(r, vault(session, settings()), clear=False) for r in versions]
 
 
+_SHOWN = {Personal.ID_NO: shown_id, Personal.PHONE: shown_phone}
+
+
+def _shown(column: Column, record: CollectionRecord, v, clear: bool):
+    if column.type is Type.OUTLET:
+        return record.outlet.code
+    if column.personal.encrypted:
+        return _SHOWN[column.personal](v.decrypt(getattr(record, column.stored_in[0]), purpose(column)), clear)
+    value = getattr(record, column.key)
+    return mask_name(value) if column.personal is Personal.NAME and not clear else value
+
+
 def record_view(record: CollectionRecord, v, *, clear: bool) -> dict:
-    """A record as a role sees it: clear personal data only when ``clear``."""
+    """A record as a role sees it, every column of the daily log by its key: personal data in clear only when
+    ``clear``, masked otherwise."""
     return {
         "waybill_no": record.waybill_no, "version": record.version, "is_current": record.is_current,
-        "outlet_code": record.outlet.code, "collected_at": record.collected_at,
-        "sender_name": record.sender_name if clear else mask_name(record.sender_name),
-        "sender_id_type": record.sender_id_type,
-        "sender_id_no": shown_id(v.decrypt(record.sender_id_enc, ID_NO), clear),
-        "sender_phone": shown_phone(v.decrypt(record.sender_phone_enc, PHONE), clear),
-        "item_name": record.item_name, "item_category": record.item_category, "quantity": record.quantity,
-        "real_name_verified": record.real_name_verified, "inspected": record.inspected,
-        "xray_screened": record.xray_screened, "real_name_compliant": record.real_name_compliant,
-        "courier_id": record.courier_id, "contract_customer_code": record.contract_customer_code,
+        **{key: _shown(column, record, v, clear) for key, column in COLUMNS.items()},
+        "real_name_compliant": record.real_name_compliant,
         "source": {"batch_id": record.batch_id, "row": record.row_no}, "stored_at": record.created_at,
     }

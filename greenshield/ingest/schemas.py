@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from greenshield.errors import message
+from inspection.columns import COLUMNS, Type
+
 
 class UploadForm(Schema):
     strict = fields.Boolean(load_default=False, metadata={"description": "all-or-nothing batch"})
@@ -34,8 +37,11 @@ class BatchOut(Schema):
 
 class BatchErrorOut(Schema):
     row = fields.Integer()
-    column = fields.String()
-    message = fields.String()
+    column = fields.String(metadata={"description": "the column's English key; empty for the whole row"})
+    code = fields.String(metadata={"description": "what is wrong, e.g. validation_error.too_long"})
+    params = fields.Dict(metadata={"description": "the parameters of the message, e.g. {\"max\": 64}"})
+    message = fields.Function(lambda e: message(e.code, e.params, column=e.column),
+                              metadata={"description": "in the language of Accept-Language"})
 
 
 class ErrorsArgs(Schema):
@@ -46,24 +52,17 @@ class BatchListArgs(Schema):
     outlet = fields.String()
 
 
-class RecordVersionOut(Schema):
-    waybill_no = fields.String()
-    version = fields.Integer()
-    is_current = fields.Boolean()
-    outlet_code = fields.String()
-    collected_at = fields.DateTime()
-    sender_name = fields.String(allow_none=True)
-    sender_id_type = fields.String(allow_none=True)
-    sender_id_no = fields.String(allow_none=True)
-    sender_phone = fields.String(allow_none=True)
-    item_name = fields.String()
-    item_category = fields.String(allow_none=True)
-    quantity = fields.Integer()
-    real_name_verified = fields.Boolean()
-    inspected = fields.Boolean()
-    xray_screened = fields.Boolean()
-    real_name_compliant = fields.Boolean()
-    courier_id = fields.String(allow_none=True)
-    contract_customer_code = fields.String(allow_none=True)
-    source = fields.Dict()
-    stored_at = fields.DateTime()
+_FIELDS = {Type.DATETIME: fields.DateTime, Type.INT: fields.Integer, Type.BOOL: fields.Boolean}
+
+RecordVersionOut = Schema.from_dict({
+    "waybill_no": fields.String(),
+    "version": fields.Integer(),
+    "is_current": fields.Boolean(),
+    **{key: _FIELDS.get(column.type, fields.String)(
+        allow_none=not column.required and column.default is None and column.type is not Type.OUTLET)
+       for key, column in COLUMNS.items() if key != "waybill_no"},
+    "real_name_compliant": fields.Boolean(),
+    "source": fields.Dict(),
+    "stored_at": fields.DateTime(),
+}, name="RecordVersionOut")
+"""One version of a record as ``record_view`` shows it: every column of the daily log by its key."""

@@ -8,7 +8,7 @@ from greenshield import db
 from greenshield.auth.permissions import Capability
 from greenshield.auth.policy import allow, current_user, outlet_for, outlet_in_scope, scope_outlets
 from greenshield.context import settings
-from greenshield.errors import DomainError, Invalid, exception_message, status_of
+from greenshield.errors import DomainError, Invalid, exception_message, message, status_of
 from greenshield.ingest.pipeline import upload_daily_log
 from greenshield.observability import count_ingest, ingest_timer
 from models import BatchError, Outlet, UploadBatch
@@ -56,4 +56,5 @@ def batch(batch_id):
         abort(404)
     errors = db.session().scalars(select(BatchError).where(BatchError.batch_id == batch.id)
                                   .order_by(BatchError.row, BatchError.id).limit(1000)).all()
-    return render_template("ingest/batch.html", batch=batch, errors=errors)
+    rows = [(e.row, e.column, message(e.code, e.params, column=e.column)) for e in errors]
+    return render_template("ingest/batch.html", batch=batch, errors=rows)

@@ -17,15 +17,16 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from greenshield.trace.accesslog import hashed_fields
+from inspection.columns import COLUMNS
 
 FORMAT = "greenshield-evidence/1"
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-CSV_COLUMNS = ("waybill_no", "version", "is_current", "outlet_code", "collected_at", "sender_name", "sender_id_type",
-               "sender_id_no", "sender_phone", "item_name", "item_category", "quantity", "real_name_verified",
-               "inspected", "xray_screened", "real_name_compliant", "courier_id", "contract_customer_code",
+_IDENTITY = ("waybill_no", "version", "is_current", "outlet_code")
+CSV_COLUMNS = (*_IDENTITY, *(key for key in COLUMNS if key not in _IDENTITY), "real_name_compliant",
                "batch_id", "row", "stored_at", "xray_event_ids")
+"""records.csv: which version of which item, every column of the daily log, then what the system added."""
 LOG_FIELDS = ("seq", "at", "user_id", "username", "role", "agency", "action", "case_no", "query_type", "subject_hash",
               "result_count", "outcome", "client_addr", "request_id", "prev_hash", "entry_hash")
 

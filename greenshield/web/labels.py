@@ -21,6 +21,7 @@ AUDIT_STATUS = {"planned": _l("Planned"), "in_progress": _l("In progress"), "clo
 RESULTS = {"pass": _l("Pass"), "rectify": _l("Rectify")}
 ORDER_STATUS = {"open": _l("Open"), "answered": _l("Answered"), "closed": _l("Closed")}
 BATCH_STATUS = {"accepted": _l("Accepted"), "partial": _l("Partly accepted"), "rejected": _l("Rejected")}
+# One label per column of the daily log (inspection.columns.COLUMNS, tests/test_columns.py), "" = the whole row.
 COLUMNS = {
     "waybill_no": _l("Waybill no."), "collected_at": _l("Collected at"), "outlet_code": _l("Outlet code"),
     "sender_name": _l("Sender name"), "sender_id_type": _l("ID type"), "sender_id_no": _l("ID number"),
@@ -29,6 +30,11 @@ COLUMNS = {
     "xray_screened": _l("X-ray screened"), "courier_id": _l("Courier"),
     "contract_customer_code": _l("Contract customer"), "": _l("Whole row"),
 }
+
+
+def column_label(key: str) -> str:
+    """The label of a daily-log column (or of a form field of the same name), in the current language."""
+    return str(COLUMNS.get(key, key))
 
 
 def pct(value: float | None) -> str:
@@ -45,7 +51,7 @@ def register(app) -> None:
     app.add_template_global(lambda code: str(METRICS.get(code, code)), "metric_label")
     app.add_template_global(lambda code: str(FINDINGS.get(code, code)), "finding_label")
     app.add_template_global(lambda code: str(BATCH_STATUS.get(code, code)), "batch_status_label")
-    app.add_template_global(lambda code: str(COLUMNS.get(code, code)), "column_label")
+    app.add_template_global(column_label, "column_label")
     for name, table in (("kind_label", AUDIT_KINDS), ("audit_status_label", AUDIT_STATUS), ("result_label", RESULTS),
                         ("order_status_label", ORDER_STATUS)):
         app.add_template_global(lambda code, table=table: str(table.get(code, code)), name)

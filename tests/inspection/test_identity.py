@@ -22,6 +22,7 @@ from inspection.identity import (
     validate_credit_code,
     validate_id_no,
 )
+from models.errors import DomainError
 
 TODAY = date(2025, 6, 1)
 
@@ -58,8 +59,9 @@ def test_id_types_follow_the_product_contract_in_order():
     assert all(t.code == code and t.name_en for code, t in ID_TYPES.items())
 
 
-def test_invalid_identity_is_a_value_error():
-    assert issubclass(InvalidIdentity, ValueError)
+def test_invalid_identity_is_a_value_error_and_a_domain_error():
+    assert issubclass(InvalidIdentity, ValueError) and issubclass(InvalidIdentity, DomainError)
+    assert InvalidIdentity("validation_error.id_check_digit").api_code == "validation_error"
 
 
 @pytest.mark.parametrize(
@@ -97,8 +99,9 @@ def test_parse_id_type(raw, expected):
 
 @pytest.mark.parametrize("raw", ["驾驶证", "DRIVER_LICENSE", "RESIDENT", "学生证"])
 def test_parse_id_type_rejects_unknown_types(raw):
-    with pytest.raises(InvalidIdentity, match="unknown ID type"):
+    with pytest.raises(InvalidIdentity) as exc:
         parse_id_type(raw)
+    assert exc.value.code == "validation_error.unknown_id_type"
 
 
 def test_normalise_id_no_handles_full_width_spaces_and_lower_case_x():
@@ -144,29 +147,31 @@ def test_valid_resident_ids(id_type, raw, expected):
 @pytest.mark.parametrize(
     ("number", "problem"),
     [
-        ("110105194912310021", "check digit"),
-        ("150102199003071238", "check digit"),
-        ("110105194902300012", "impossible birth date"),
-        ("150102190002290015", "impossible birth date"),
-        ("150102184912310010", "impossible birth date"),
-        ("150102201901010014", "future"),
-        ("990102199003071233", "province"),
-        ("15010219900307123", "18 characters"),
-        ("1501021990030712377", "18 characters"),
-        ("15010219900307123Y", "18 characters"),
-        ("1501021990O3071237", "18 characters"),
+        ("110105194912310021", "id_check_digit"),
+        ("150102199003071238", "id_check_digit"),
+        ("110105194902300012", "id_birth_date_impossible"),
+        ("150102190002290015", "id_birth_date_impossible"),
+        ("150102184912310010", "id_birth_date_impossible"),
+        ("150102201901010014", "id_birth_date_future"),
+        ("990102199003071233", "id_province"),
+        ("15010219900307123", "id_gb11643_shape"),
+        ("1501021990030712377", "id_gb11643_shape"),
+        ("15010219900307123Y", "id_gb11643_shape"),
+        ("1501021990O3071237", "id_gb11643_shape"),
     ],
 )
 def test_invalid_resident_ids_say_why_without_the_number(number, problem):
-    with pytest.raises(InvalidIdentity, match=problem) as exc:
+    with pytest.raises(InvalidIdentity) as exc:
         validate_id_no("RESIDENT_ID", number, today=date(2018, 12, 31))
+    assert exc.value.code == f"validation_error.{problem}"
     assert_no_number_in(exc, number)
 
 
 def test_birth_date_today_is_accepted_and_tomorrow_is_not():
     assert validate_id_no("RESIDENT_ID", "150102201901010014", today=date(2019, 1, 1))
-    with pytest.raises(InvalidIdentity, match="future"):
+    with pytest.raises(InvalidIdentity) as exc:
         validate_id_no("RESIDENT_ID", "150102201901010014", today=date(2018, 12, 31))
+    assert exc.value.code == "validation_error.id_birth_date_future"
 
 
 def test_validate_id_no_defaults_to_the_real_today():
@@ -273,8 +278,9 @@ def test_validate_id_no_rejects_missing_parts(id_type, number):
 
 
 def test_validate_id_no_rejects_unknown_types_without_the_number():
-    with pytest.raises(InvalidIdentity, match="unknown ID type") as exc:
+    with pytest.raises(InvalidIdentity) as exc:
         validate_id_no("驾驶证", "11010519491231002X", today=TODAY)
+    assert exc.value.code == "validation_error.unknown_id_type"
     assert_no_number_in(exc, "11010519491231002X")
 
 
@@ -368,18 +374,19 @@ def test_credit_check_char_zero_when_sum_is_a_multiple_of_31():
 @pytest.mark.parametrize(
     ("code", "problem"),
     [
-        ("91350100M000100Y44", "check character"),
-        ("91350100M000100Y4", "18 characters"),
-        ("91350100M000100Y433", "18 characters"),
-        ("91350100I000100Y43", "without I"),
-        ("91350100O000100Y43", "without I"),
-        ("9135010SM000100Y43", "positions 3-8"),
-        ("", "empty"),
+        ("91350100M000100Y44", "credit_code_check"),
+        ("91350100M000100Y4", "credit_code_shape"),
+        ("91350100M000100Y433", "credit_code_shape"),
+        ("91350100I000100Y43", "credit_code_shape"),
+        ("91350100O000100Y43", "credit_code_shape"),
+        ("9135010SM000100Y43", "credit_code_shape"),
+        ("", "credit_code_empty"),
     ],
 )
 def test_invalid_credit_codes(code, problem):
-    with pytest.raises(InvalidIdentity, match=problem) as exc:
+    with pytest.raises(InvalidIdentity) as exc:
         validate_credit_code(code)
+    assert exc.value.code == f"validation_error.{problem}"
     if code:
         assert code not in str(exc.value)
 
