@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (GIB, BackendCpuSampler, Timing, fmt_rate, greenshield_cli, is_local, libpq_url,  # noqa: E402
                      loadavg, need_tool, print_facts, print_table, run_timed, scratch_database, write_json)
+from models.base import CHINA  # noqa: E402
 
 OUTLET = "BENCH-SC-0001"
 CONTRACTS = [f"BENCH-CC{i:02d}" for i in range(1, 6)]
@@ -170,7 +171,7 @@ def naive_schema():
                     naive = dt.datetime.strptime(value, fmt)
                 except ValueError:
                     continue
-                return naive.replace(tzinfo=dt.timezone(dt.timedelta(hours=8))).astimezone(dt.timezone.utc)
+                return naive.replace(tzinfo=CHINA).astimezone(dt.timezone.utc)
             raise ValidationError("not a date and time")
 
     class IdType(fields.Field):
@@ -237,7 +238,7 @@ def run_naive(label: str, database_url: str, instance: Path, sample: Path, day: 
     schema_class, validation_error = naive_schema()
     schema = schema_class()
     aead, index_key = AESGCM(os.urandom(32)), os.urandom(32)
-    china = dt.timezone(dt.timedelta(hours=8))
+    china = CHINA
     accepted = rejected = 0
     start_wall, start_cpu = time.perf_counter(), time.process_time()
     with Session(engine) as session, open(sample, newline="", encoding="utf-8") as f:

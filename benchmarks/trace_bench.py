@@ -42,6 +42,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import libpq_url, loadavg, print_facts, print_table, scratch_database, write_json  # noqa: E402
+from models.base import CHINA  # noqa: E402
 
 TARGET_MS = 50.0
 LEAGUES = ["150100", "150200", "150300", "150400", "150500", "150600", "150700", "150800", "150900", "152200",
@@ -50,7 +51,6 @@ SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁�
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建文辉力斌宇浩凯鹏晨阳雪梅琳"
 ITEMS = ("服装", "羊绒衫", "茶叶", "手机配件", "书籍", "牛肉干", "奶制品", "化妆品", "文件", "日用品")
 END = dt.datetime(2026, 10, 31, 16, 0, tzinfo=dt.timezone.utc)
-CHINA = dt.timezone(dt.timedelta(hours=8))
 CHUNK = 50_000
 
 

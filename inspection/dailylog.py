@@ -28,6 +28,7 @@ from typing import TextIO
 
 from inspection.columns import COLUMNS, PYTHON_TYPES, Column, Type
 from inspection.identity import normalise_phone, normalise_text, parse_id_type, validate_id_no
+from models.base import CHINA
 from models.errors import DomainError
 
 __all__ = [
@@ -672,8 +673,6 @@ def open_daily_log(
 # --- row validation -----------------------------------------------------------------------------------------
 
 _UTC = timezone.utc
-# Asia/Shanghai has kept UTC+8 without daylight saving since 1991; times before 2000 are refused anyway.
-_SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 _ONE_DAY = timedelta(days=1)
 _DATETIME = re.compile(
     r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:\s*[Tt]\s*|\s+)"
@@ -722,7 +721,7 @@ def _parse_datetime(value: str, ctx: _Context) -> datetime | None:
     if moment is None:
         moment = _parse_datetime_slow(text)
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=_SHANGHAI)
+            moment = moment.replace(tzinfo=CHINA)
     if moment.year < 2000:
         raise _Invalid("validation_error.before_2000")
     moment = moment.astimezone(_UTC)
@@ -928,10 +927,10 @@ def _now_bounds(now: datetime | None) -> tuple[datetime, date]:
     Without ``now`` they are recomputed at most once a second: ``validate_row`` runs a million times a file.
     """
     if now is not None:
-        return now + _ONE_DAY, now.astimezone(_SHANGHAI).date()
+        return now + _ONE_DAY, now.astimezone(CHINA).date()
     clock = time_now()
     if clock - _clock[0] >= 1.0:
-        current = datetime.fromtimestamp(clock, _SHANGHAI)
+        current = datetime.fromtimestamp(clock, CHINA)
         _clock[1:] = [(current + _ONE_DAY).astimezone(_UTC), current.date()]
         _clock[0] = clock
     return _clock[1], _clock[2]

@@ -24,6 +24,7 @@ from openpyxl import Workbook
 
 from inspection.columns import COLUMNS as DAILY_LOG_COLUMNS
 from inspection.identity import ID_TYPES, credit_code_check_char, gb11643_check_char
+from models.base import china_today
 
 __all__ = [
     "COLUMNS",
@@ -62,7 +63,6 @@ DEFECTS: tuple[str, ...] = (
 )
 """The ways ``generate_rows`` makes a row invalid; each invalid row has exactly one of them."""
 
-_CHINA = datetime.timezone(datetime.timedelta(hours=8))
 
 _HOME_AREAS = (
     "150102", "150103", "150104", "150105", "150121", "150125", "150202", "150203", "150204", "150207",
@@ -452,7 +452,7 @@ _FULL_WIDTH = str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")
 
 
 def _yesterday_in_china() -> datetime.date:
-    return datetime.datetime.now(_CHINA).date() - datetime.timedelta(days=1)
+    return china_today() - datetime.timedelta(days=1)
 
 
 def generate_rows(

@@ -41,9 +41,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _common import REPO, greenshield_cli, loadavg, print_facts, print_table, scratch_database  # noqa: E402
 
 import requests  # noqa: E402
+from models.base import CHINA  # noqa: E402
 
 MIX = (("dashboard", 35), ("trace", 25), ("xray", 25), ("upload", 15))
-CHINA = dt.timezone(dt.timedelta(hours=8))
 
 
 def percentile(values: list[float], q: float) -> float:

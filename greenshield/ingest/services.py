@@ -24,8 +24,8 @@ from inspection.dailylog import InvalidLogFile, LogRecord, RowError, open_daily_
 from inspection.identity import birth_date_problem
 from models import (BatchError, BatchStatus, CollectionRecord, ContractCustomer, Outlet, UploadBatch, User,
                     utcnow)
+from models.base import CHINA, china_today
 
-CHINA = dt.timezone(dt.timedelta(hours=8))
 CHUNK_ROWS = 5000
 
 
@@ -141,7 +141,7 @@ class _RecordWriter:
         self.touched_days: set[dt.date] = set()
         # (id blind index, clear id or None for a superseded record's, day, birth-date problem or '')
         self.screen_rows: list[tuple[str, str | None, dt.date, str]] = []
-        today = dt.datetime.now(CHINA).date()
+        today = china_today()
         self.today = today
         self.filings = {c.code: c for c in session.scalars(
             select(ContractCustomer).where(ContractCustomer.outlet_id == outlet.id))}
