@@ -40,8 +40,8 @@ PHASES = [
     ("  flush: INSERT, SQLite (_executemany)", ("ingest/services.py", "_executemany"), FLUSH),
     ("  flush: COPY, PostgreSQL (_copy)", ("ingest/services.py", "_copy"), FLUSH),
     ("  flush: ANALYZE when no statistics", ("ingest/services.py", "_analyse_if_unplanned"), FLUSH),
-    ("  flush: blind indexes (Vault.indexer)", ("greenshield/pii.py", "index"), FLUSH),
-    ("  flush: encryption (Vault.encrypter)", ("greenshield/pii.py", "encrypt"), FLUSH),
+    ("  flush: blind indexes (Vault.indexer)", ("greenshield/personal/keyring.py", "index"), FLUSH),
+    ("  flush: encryption (Vault.encrypter)", ("greenshield/personal/keyring.py", "encrypt"), FLUSH),
     ("  flush: content_hash", ("ingest/services.py", "content_hash"), FLUSH),
     ("  flush: birth_date_problem", ("inspection/identity.py", "birth_date_problem"), FLUSH),
     ("screen (abnormal real-name data)", SCREEN, None),
@@ -50,8 +50,8 @@ PHASES = [
     ("  screen: sequential_runs", ("inspection/screening.py", "sequential_runs"), SCREEN),
     ("  screen: _record_finding", ("compliance/services.py", "_record_finding"), SCREEN),
     ("refresh_outlet_days", ("compliance/services.py", "refresh_outlet_days"), None),
-    ("archive the file (archive.store)", ("greenshield/archive.py", "store"), None),
-    ("spool the upload (archive.spool)", ("greenshield/archive.py", "spool"), None),
+    ("archive the file (archive.store)", ("greenshield/personal/archive.py", "store"), None),
+    ("spool the upload (archive.spool)", ("greenshield/personal/archive.py", "spool"), None),
     ("commit (job_session)", ("orm/session.py", "commit"), ("greenshield/db.py", "job_session")),
 ]
 
@@ -165,7 +165,7 @@ TIMED = [("  flush (validated rows to the database)", "greenshield.ingest.servic
          ("    ANALYZE when no statistics", "greenshield.ingest.services", "_RecordWriter", "_analyse_if_unplanned"),
          ("  screen", "greenshield.ingest.pipeline", None, "screen"),
          ("  refresh_outlet_days", "greenshield.ingest.pipeline", None, "refresh_outlet_days"),
-         ("  archive.store", "greenshield.archive", None, "store")]
+         ("  archive.store", "greenshield.personal.archive", None, "store")]
 
 
 def timed(instance: Path, database_url: str | None, csv_path: Path, day, args) -> tuple[dict, float]:

@@ -79,7 +79,7 @@ def population(args, vault) -> dict:
     """Who sent what: the same for the same ``--records`` and ``--seed``, so a filled database can be reused."""
     import numpy as np
 
-    from greenshield.pii import ID_NO, PHONE
+    from greenshield.personal.keyring import ID_NO, PHONE
 
     rng = np.random.default_rng(args.seed)
     owner, n_senders = senders_of(args.records, rng)
@@ -234,7 +234,8 @@ def bench(database_url: str, instance: Path, args) -> dict:
     import numpy as np
     from sqlalchemy import select, text
 
-    from greenshield import create_app, db, migrate, pii
+    from greenshield import create_app, db, migrate
+    from greenshield.personal import keyring
     from greenshield.auth.services import create_user, issue_token
     from greenshield.personal import ensure_key_state
     from greenshield.reference import load_reference_data
@@ -265,7 +266,7 @@ def bench(database_url: str, instance: Path, args) -> dict:
         inspector = session.scalar(select(User).where(User.username == "bench-inspector"))
         _, inv_token = issue_token(session, investigator, days=30)
         _, insp_token = issue_token(session, inspector, days=30)
-    vault = pii.Vault(pii.load_keyring(instance), version)
+    vault = keyring.Vault(keyring.load_keyring(instance), version)
     t0 = time.perf_counter()
     data = population(args, vault)
     print(f"population of {len(data['ids']):,} senders in {time.perf_counter() - t0:.1f} s", flush=True)
@@ -325,7 +326,7 @@ def bench(database_url: str, instance: Path, args) -> dict:
         with db.job_session() as session:
             verified = accesslog.verify(session, None, None)
         verify_s = time.perf_counter() - start
-    plan = sender_plan(engine, vault.index(ids[uniform[0]], pii.ID_NO))
+    plan = sender_plan(engine, vault.index(ids[uniform[0]], keyring.ID_NO))
     engine.dispose()
     return {"made": made, "results": results, "append": percentiles(appends),
             "verify": {"entries": verified.entries, "ok": verified.ok, "seconds": round(verify_s, 2),

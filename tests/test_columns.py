@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from greenshield import pii
+from greenshield.personal import keyring
 from greenshield.errors import MESSAGES, message
 from greenshield.ingest import services
 from greenshield.ingest.api import record_view
@@ -18,6 +18,7 @@ from greenshield.ingest.schemas import RecordVersionOut
 from greenshield.trace.export import CSV_COLUMNS
 from greenshield.web.labels import COLUMNS as LABELS
 from inspection import dailylog, synth
+from inspection import columns
 from inspection.columns import COLUMNS, Column, Personal, Type
 from models import CollectionRecord
 
@@ -76,11 +77,11 @@ def test_synthetic_logs_and_records_follow_the_table():
 
 def test_personal_data_is_bound_to_its_column():
     """Ciphertexts and blind indexes stored before the table existed used these purposes: they must not move."""
-    assert services.purpose(COLUMNS["sender_id_no"]) == pii.ID_NO
-    assert services.purpose(COLUMNS["sender_phone"]) == pii.PHONE
-    assert [c.key for c in services.ENCRYPTED] == ["sender_id_no", "sender_phone"]
+    assert columns.purpose(COLUMNS["sender_id_no"]) == keyring.ID_NO
+    assert columns.purpose(COLUMNS["sender_phone"]) == keyring.PHONE
+    assert [c.key for c in columns.ENCRYPTED] == ["sender_id_no", "sender_phone"]
     assert all(c.stored_in == (f"{c.key.removesuffix('_no')}_enc", f"{c.key.removesuffix('_no')}_hmac")
-               for c in services.ENCRYPTED)
+               for c in columns.ENCRYPTED)
     assert COLUMNS["sender_name"].personal is Personal.NAME
 
 
@@ -108,17 +109,17 @@ def _first_release_hash(rec, id_hmac, phone_hmac) -> str:
 def test_the_content_hash_of_an_unchanged_record_never_changes(values):
     record = _record(**values)
     indexes = ("a" * 64, "b" * 64) if record.sender_id_no else (None, None)
-    assert services.content_hash(record, indexes) == _first_release_hash(record, *indexes)
+    assert columns.content_hash(record, indexes) == _first_release_hash(record, *indexes)
 
 
 def test_a_column_added_later_changes_the_hash_only_where_it_has_a_value(monkeypatch):
     record = _record()
-    before = services.content_hash(record, ("a" * 64, "b" * 64))
+    before = columns.content_hash(record, ("a" * 64, "b" * 64))
     added = {"probe_text": Column("probe_text", "试探文本", Type.TEXT, max_length=32),
              "probe_flag": Column("probe_flag", "试探标志", Type.BOOL, default=False)}
-    monkeypatch.setattr(services, "COLUMNS", {**COLUMNS, **added})
+    monkeypatch.setattr(columns, "COLUMNS", {**COLUMNS, **added})
     made = {"sha256": sha256}
-    exec(services._hash_source(), made)
+    exec(columns._hash_source(), made)
 
     def digest(**values):
         later = SimpleNamespace(**{**{f: getattr(record, f) for f in record.__dataclass_fields__}, **values})
@@ -137,7 +138,7 @@ def test_record_view_shows_every_column_masked_or_clear(app, session, make_outle
     record = CollectionRecord(outlet=outlet, waybill_no="SF12345678", version=1, is_current=True, batch_id=1,
                               row_no=2, collected_at=dt.datetime(2025, 3, 10, 2, tzinfo=dt.UTC),
                               collected_on=dt.date(2025, 3, 10), sender_name="张伟", sender_id_type="RESIDENT_ID",
-                              sender_id_enc=v.encrypt("11010519491231002X", pii.ID_NO), sender_phone_enc=None,
+                              sender_id_enc=v.encrypt("11010519491231002X", keyring.ID_NO), sender_phone_enc=None,
                               item_name="羊绒衫", quantity=1, real_name_verified=True, inspected=True,
                               xray_screened=True, real_name_compliant=True, content_hash="x",
                               created_at=dt.datetime(2025, 3, 10, 3, tzinfo=dt.UTC))

@@ -16,10 +16,11 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
-from greenshield import archive, create_app
+from greenshield import create_app
+from greenshield.personal import archive
 from greenshield.context import settings_of
 from greenshield.personal import vault
-from greenshield.pii import ID_NO, PHONE
+from greenshield.personal.keyring import ID_NO, PHONE
 from greenshield.context import storage
 from inspection import synth
 from inspection.identity import gb11643_check_char, mask_id_no, mask_phone

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import MetaData, func, select
 
-from greenshield import archive, pii
+from greenshield.personal import archive, keyring
 from greenshield.context import settings_of
 from greenshield.personal import vault
 from greenshield.context import storage
@@ -40,7 +40,7 @@ def clear_values(app, session) -> dict[int, tuple[str | None, str | None]]:
     session.expire_all()
     with app.app_context():
         v = vault(session, settings_of(app))
-        return {r.id: (v.decrypt(r.sender_id_enc, pii.ID_NO), v.decrypt(r.sender_phone_enc, pii.PHONE))
+        return {r.id: (v.decrypt(r.sender_id_enc, keyring.ID_NO), v.decrypt(r.sender_phone_enc, keyring.PHONE))
                 for r in session.scalars(select(CollectionRecord))}
 
 
@@ -78,12 +78,12 @@ def test_rotation_keeps_every_value_and_reindexes_it(app, runner, session, inges
             id_no, phone = before[record.id]
             if id_no is not None:
                 assert int.from_bytes(record.sender_id_enc[:2], "big") == version
-                assert record.sender_id_hmac == v.index(id_no, pii.ID_NO)
+                assert record.sender_id_hmac == v.index(id_no, keyring.ID_NO)
                 found = session.scalars(select(CollectionRecord.id).where(
-                    CollectionRecord.sender_id_hmac == v.index(id_no, pii.ID_NO))).all()
+                    CollectionRecord.sender_id_hmac == v.index(id_no, keyring.ID_NO))).all()
                 assert record.id in found
             if phone is not None:
-                assert record.sender_phone_hmac == v.index(phone, pii.PHONE)
+                assert record.sender_phone_hmac == v.index(phone, keyring.PHONE)
     assert not old_hmacs & set(session.scalars(select(CollectionRecord.sender_id_hmac))) - {None}
 
 
@@ -132,14 +132,14 @@ def test_rotating_twice(app, runner, session, instance, ingested):
     second = rotate(runner)
     assert second == first + 1
     assert clear_values(app, session) == before
-    keyring = pii.load_keyring(instance)
-    assert {first, second} <= set(keyring) and min(keyring) < first
+    keys = keyring.load_keyring(instance)
+    assert {first, second} <= set(keys) and min(keys) < first
     with app.app_context():
         v = vault(session, settings_of(app))
         assert v.active == second
         id_no = next(i for i, _ in before.values() if i)
         assert session.scalar(select(func.count()).select_from(CollectionRecord).where(
-            CollectionRecord.sender_id_hmac == v.index(id_no, pii.ID_NO))) >= 1
+            CollectionRecord.sender_id_hmac == v.index(id_no, keyring.ID_NO))) >= 1
     restored = io.BytesIO()
     with app.app_context():
         archive.restore(storage(), archive.archive_key(ingested[2]["sha256"]), restored, vault(session, settings_of(app)))
@@ -148,7 +148,7 @@ def test_rotating_twice(app, runner, session, instance, ingested):
 
 def test_key_file_is_private_and_no_key_is_in_the_database(runner, session, instance, ingested):
     rotate(runner)
-    path = pii.key_file(instance)
+    path = keyring.key_file(instance)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) & 0o077 == 0
     doc = json.loads(path.read_text())

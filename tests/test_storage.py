@@ -9,7 +9,7 @@ import pytest
 from greenshield import storage as st
 from greenshield.context import settings_of
 from greenshield.settings import Settings
-from greenshield import archive
+from greenshield.personal import archive
 from greenshield.personal import vault
 from tests.test_ingest import csv_bytes, log_row, upload
 from tests.test_xray import bags, machine, png, send, sender  # noqa: F401 (fixtures)

@@ -16,10 +16,9 @@ from greenshield.errors import message
 from greenshield.errors import NotFound
 from greenshield.ingest import schemas as s
 from greenshield.ingest.pipeline import upload_daily_log
-from greenshield.ingest.services import purpose
 from greenshield.observability import count_ingest, ingest_timer
 from greenshield.personal import mask_name, shown_id, shown_phone, vault
-from inspection.columns import COLUMNS, Column, Personal, Type
+from inspection.columns import COLUMNS, Column, Personal, Type, purpose
 from inspection.dailylog import write_errors_csv
 from models import BatchError, CollectionRecord, Outlet, UploadBatch
 

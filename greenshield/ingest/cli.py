@@ -60,7 +60,7 @@ def keys() -> None:
 def rotate() -> None:
     """Make a new key version and re-encrypt and re-index all personal data (and archived files) under it."""
     from greenshield.context import settings, storage
-    from greenshield.keys import rotate_keys
+    from greenshield.personal.rotation import rotate_keys
 
     with db.job_session() as session:
         version, counts = rotate_keys(session, settings().instance_path, storage())

@@ -8,7 +8,7 @@ from typing import BinaryIO
 
 from sqlalchemy.orm import Session
 
-from greenshield import archive
+from greenshield.personal import archive
 from greenshield.compliance.services import refresh_outlet_days, screen
 from greenshield.errors import Invalid
 from greenshield.ingest.services import IngestOutcome, ingest_daily_log

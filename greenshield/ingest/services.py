@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from hashlib import sha256
 from operator import attrgetter
 from pathlib import Path
 
@@ -15,11 +14,11 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from greenshield import archive
+from greenshield.personal import archive
 from greenshield.errors import Conflict, Invalid
-from greenshield.pii import Vault
+from greenshield.personal.keyring import Vault
 from greenshield.storage import Storage
-from inspection.columns import COLUMNS, Column, Hashed, Type
+from inspection.columns import COLUMNS, ENCRYPTED, Column, Type, content_hash, purpose
 from inspection.dailylog import InvalidLogFile, LogRecord, RowError, open_daily_log, validate_row
 from inspection.identity import birth_date_problem
 from models import (BatchError, BatchStatus, CollectionRecord, ContractCustomer, Outlet, UploadBatch, User,
@@ -41,15 +40,8 @@ class IngestOutcome:
 
 # --- the record as the daily-log table stores it ------------------------------------------------------------
 
-ENCRYPTED: tuple[Column, ...] = tuple(c for c in COLUMNS.values() if c.personal.encrypted)
-"""The columns stored only as (ciphertext, blind index); their key is the purpose bound into both."""
 _PLAIN: tuple[Column, ...] = tuple(c for c in COLUMNS.values()
                                    if not c.personal.encrypted and c.type is not Type.OUTLET)
-
-
-def purpose(column: Column) -> bytes:
-    """What the ciphertext and blind index of a personal-data column are bound to: the column's key."""
-    return column.key.encode()
 
 
 def _values(keys: list[str]):
@@ -57,45 +49,6 @@ def _values(keys: list[str]):
     if len(keys) >= 2:
         return attrgetter(*keys)
     return lambda record: tuple(getattr(record, key) for key in keys)
-
-
-def _hash_source() -> str:
-    """The source of ``content_hash``: one f-string over the columns of the table, as the first release wrote it by
-    hand (the hash runs once per stored row; joining the values in a loop costs 40 % more).
-
-    The columns of the first release (``Hashed.POSITIONAL``) are joined by position with ``\x1f``, a missing value
-    as ``''``, personal data by its blind index. A column added later (``Hashed.TAGGED``) appends
-    ``\x1e<key>=<value>`` only when its value is not its default, so the digests of stored records stay valid.
-    """
-    def value(column: Column) -> str:
-        return f"indexes[{ENCRYPTED.index(column)}]" if column.personal.encrypted else f"record.{column.key}"
-
-    def shown(column: Column) -> str:
-        return f"{value(column)}.isoformat()" if column.type is Type.DATETIME else value(column)
-
-    def positional(column: Column) -> str:
-        if column.required or column.default is not None:
-            return "{" + shown(column) + "}"
-        return "{'' if " + value(column) + " is None else " + shown(column) + "}"
-
-    def tagged(column: Column) -> str:
-        empty = f"{value(column)} is None" + ("" if column.default is None else
-                                              f" or {value(column)} == {column.default!r}")
-        return f" + ('' if {empty} else '\\x1e{column.key}=' + str({shown(column)}))"
-
-    text = "\\x1f".join(positional(c) for c in COLUMNS.values() if c.hashed is Hashed.POSITIONAL)
-    appended = "".join(tagged(c) for c in COLUMNS.values() if c.hashed is Hashed.TAGGED)
-    return f'def content_hash(record, indexes):\n    return sha256((f"{text}"{appended}).encode()).hexdigest()\n'
-
-
-_HASH_SOURCE = _hash_source()
-_made: dict = {"sha256": sha256}
-exec(compile(_HASH_SOURCE, "<content_hash made from inspection.columns.COLUMNS>", "exec"), _made)
-content_hash = _made["content_hash"]
-content_hash.__doc__ = """What makes two versions of a waybill 'identical': every stored column of the daily-log table
-except the record's identity (waybill, outlet), personal data by its blind index (``indexes``, one per column of
-``ENCRYPTED``). ``record`` is a ``LogRecord`` or a stored ``CollectionRecord`` (plain columns are stored under
-their own key). The digest of an unchanged record never changes; see ``_hash_source`` and ``_HASH_SOURCE``."""
 
 
 _TABLE = CollectionRecord.__table__

@@ -88,7 +88,7 @@ def create_machine(session: Session, data: dict[str, Any]) -> XrayMachine:
 def set_staff_id_no(session: Session, settings: Settings, staff: Staff, id_no: str | None) -> None:
     """Store a staff member's resident ID encrypted and blind-indexed like senders' (or clear it)."""
     from greenshield.personal import vault
-    from greenshield.pii import ID_NO, STAFF_ID_NO
+    from greenshield.personal.keyring import ID_NO, STAFF_ID_NO
 
     if not id_no:
         staff.id_no_enc = staff.id_no_hmac = None

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, joinedload
 from greenshield.errors import Invalid, on_field
 from greenshield.ingest.api import record_view
 from greenshield.personal import mask_name
-from greenshield.pii import ID_NO, PHONE, Vault
+from greenshield.personal.keyring import ID_NO, PHONE, Vault
 from inspection.identity import (InvalidIdentity, mask_id_no, mask_phone, normalise_text, normalise_phone,
                                  parse_id_type, validate_id_no)
 from models import CaseResult, CollectionRecord, Outlet, UploadBatch, XrayEvent, XrayReview, utcnow

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from greenshield.pii import Vault
+from greenshield.personal.keyring import Vault
 from greenshield.trace import accesslog
 from greenshield.trace.queries import (TraceQuery, add_case_results, case_items, hold_evidence, match_items,
                                        parcel_chains)

@@ -3,30 +3,30 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from greenshield import pii
+from greenshield.personal import keyring
 from greenshield.settings import Settings
 from inspection.identity import mask_id_no, mask_phone
 from models import PiiKeyState
 
 
-def vault(session: Session, settings: Settings) -> pii.Vault:
+def vault(session: Session, settings: Settings) -> keyring.Vault:
     """The vault with the key version the database says its data uses (keys made on first use)."""
-    keys = pii.ensure_keyring(settings.instance_path)
+    keys = keyring.ensure_keyring(settings.instance_path)
     state = session.get(PiiKeyState, 1)
-    return pii.Vault(keys, state.active_version if state else min(keys))
+    return keyring.Vault(keys, state.active_version if state else min(keys))
 
 
 def ensure_key_state(session: Session, instance_path: str) -> int:
     """Make the keyring and record its version in the database when neither exists yet."""
-    keys = pii.ensure_keyring(instance_path)
+    keys = keyring.ensure_keyring(instance_path)
     state = session.get(PiiKeyState, 1)
     if state is None:
         state = PiiKeyState(id=1, active_version=min(keys))
         session.add(state)
         session.flush()
     if state.active_version not in keys:
-        raise pii.PiiKeyError(f"the database uses personal-data key version {state.active_version}, "
-                              f"which is not in the keyring; restore the key file or {pii.ENV_VAR}")
+        raise keyring.PiiKeyError(f"the database uses personal-data key version {state.active_version}, "
+                              f"which is not in the keyring; restore the key file or {keyring.ENV_VAR}")
     return state.active_version
 
 

@@ -13,7 +13,7 @@ from typing import BinaryIO
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from greenshield.pii import NONCE_BYTES, Vault
+from greenshield.personal.keyring import NONCE_BYTES, Vault
 from greenshield.storage import Storage
 
 MAGIC = b"GSA1"

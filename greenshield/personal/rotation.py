@@ -6,11 +6,9 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from greenshield import archive, pii
-from greenshield.ingest.services import ENCRYPTED, content_hash, purpose
-from inspection.columns import Personal
-from greenshield.personal import ensure_key_state
+from greenshield.personal import archive, ensure_key_state, keyring
 from greenshield.storage import FileSystemStorage, Storage
+from inspection.columns import ENCRYPTED, Personal, content_hash, purpose
 from models import CollectionRecord, Finding, PiiKeyState, Staff, utcnow
 
 BATCH = 2000
@@ -24,17 +22,17 @@ def rotate_keys(session: Session, instance_path: str, files: Storage | None = No
     ``files``: the storage of the archive (default: the file system under ``instance_path``).
     """
     old_version = ensure_key_state(session, instance_path)
-    keys = pii.load_keyring(instance_path)
+    keys = keyring.load_keyring(instance_path)
     new_version = max(keys) + 1
-    keys[new_version] = pii.new_key(new_version)
-    pii.write_keyring(instance_path, keys)
-    old, new = pii.Vault(keys, old_version), pii.Vault(keys, new_version)
+    keys[new_version] = keyring.new_key(new_version)
+    keyring.write_keyring(instance_path, keys)
+    old, new = keyring.Vault(keys, old_version), keyring.Vault(keys, new_version)
     records = _rotate_records(session, old, new)
     staff = 0
     for member in session.scalars(select(Staff).where(Staff.id_no_enc.is_not(None))):
-        clear = old.decrypt(member.id_no_enc, pii.STAFF_ID_NO)
-        member.id_no_enc = new.encrypt(clear, pii.STAFF_ID_NO)
-        member.id_no_hmac = new.index(clear, pii.ID_NO)
+        clear = old.decrypt(member.id_no_enc, keyring.STAFF_ID_NO)
+        member.id_no_enc = new.encrypt(clear, keyring.STAFF_ID_NO)
+        member.id_no_hmac = new.index(clear, keyring.ID_NO)
         staff += 1
     storage = files or FileSystemStorage(instance_path)
     keys_done = archive.archived(storage)
@@ -46,7 +44,7 @@ def rotate_keys(session: Session, instance_path: str, files: Storage | None = No
     return new_version, {"records": records, "staff": staff, "archived files": len(keys_done)}
 
 
-def _rotate_records(session: Session, old: pii.Vault, new: pii.Vault) -> int:
+def _rotate_records(session: Session, old: keyring.Vault, new: keyring.Vault) -> int:
     done, last_id = 0, 0
     while True:
         rows = session.scalars(select(CollectionRecord).where(CollectionRecord.id > last_id)
