@@ -247,3 +247,61 @@ def run_cli(env: dict, *args: str, stdin: str | None = None) -> subprocess.Compl
     if done.returncode != 0:
         raise AssertionError(f"greenshield {' '.join(args)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
     return done
+
+
+# --- fixtures shared by several test modules ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bags():
+    """A clean generated bag and the same bag with a pistol projected into it (grey, 420 × 560)."""
+    import numpy as np
+
+    from inspection.xray.procedural import benign_bag, random_threats
+    from inspection.xray.tip import project
+
+    rng = np.random.default_rng(7)
+    clean = benign_bag(rng, size=(420, 560), colour=False)
+    threat = project(clean, random_threats(1, rng, kinds=("pistol",))[0], rng=rng)[0]
+    return clean, threat
+
+
+@pytest.fixture
+def machine(session, make_outlet):
+    """X-ray machine XR-OUT-01-X1 at outlet XR-OUT-01, with a screener."""
+    from models import Staff, StaffRole, XrayMachine
+
+    outlet = make_outlet("XR-OUT-01")
+    m = XrayMachine(code="XR-OUT-01-X1", outlet=outlet, model="CX5030", installed_on=dt.date(2024, 1, 1), active=True)
+    session.add_all([m, Staff(staff_id="XR-S01", name="安检员甲", outlet=outlet, role=StaffRole.SCREENER,
+                              certificate_no="AJY1", active=True)])
+    session.flush()
+    return m
+
+
+@pytest.fixture
+def sender(make_user, bearer):
+    """Headers of the manager of XR-OUT-01 (sends X-ray events)."""
+    return bearer(make_user("outlet_manager", outlets=["XR-OUT-01"]))
+
+
+@pytest.fixture
+def world(session, make_outlet, make_user, bearer):
+    """Two outlets in two cities and one person of each traceability role (two investigators, two inspectors)."""
+    from types import SimpleNamespace
+
+    from tests.helpers import AGENCY
+
+    outlet = make_outlet("TR-OUT-1", region="150100")
+    far_outlet = make_outlet("TR-OUT-2", region="150200")
+    people = {
+        "admin": make_user("admin"), "auditor": make_user("auditor"), "manager": make_user("outlet_manager",
+                                                                                           outlets=[outlet.code]),
+        "inspector": make_user("inspector", region="150100"), "far_inspector": make_user("inspector", region="150200"),
+        "investigator": make_user("investigator"), "other_investigator": make_user("investigator"),
+    }
+    for key in ("investigator", "other_investigator"):
+        people[key].agency = AGENCY
+    session.flush()
+    headers = {key: bearer(user) for key, user in people.items()}
+    return SimpleNamespace(outlet=outlet, far_outlet=far_outlet, people=people, h=headers)

@@ -11,7 +11,7 @@ import pytest
 
 from inspection import synth
 from inspection.identity import mask_id_no
-from tests.test_ingest import DAY, local_day, log_row, resident_id, truthy, upload_rows
+from tests.helpers import DAY, local_day, log_row, resident_id, truthy, upload_rows
 
 NEXT_DAY = DAY + dt.timedelta(days=1)
 THRESHOLD = 0.998

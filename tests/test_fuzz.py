@@ -32,7 +32,7 @@ from greenshield.auth.services import create_user, issue_token
 from greenshield.extensions import limiter
 from models import (ContractCustomer, Enterprise, Notification, Outlet, OutletKind, Region, Role, Staff, StaffRole,
                     XrayMachine)
-from tests.test_ingest import csv_bytes, log_row, resident_id
+from tests.helpers import csv_bytes, log_row, resident_id
 
 ROLES = ("admin", "inspector", "outlet_manager", "investigator", "auditor")
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,

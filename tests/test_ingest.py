@@ -23,56 +23,15 @@ from greenshield.personal import vault
 from greenshield.personal.keyring import ID_NO, PHONE
 from greenshield.context import storage
 from inspection import synth
-from inspection.identity import gb11643_check_char, mask_id_no, mask_phone
+from inspection.identity import mask_id_no, mask_phone
 from models import BatchError, CollectionRecord, UploadBatch
+from tests.helpers import DAY, csv_bytes, log_row, resident_id, upload, upload_rows
 
-DAY = dt.date(2025, 3, 10)
 FLAGS = ("real_name_verified", "inspected", "xray_screened")
 TRUE_WORDS = ("是", "y", "yes", "true", "1")
 
 
 # --- helpers shared with test_compliance.py and test_keys.py -------------------------------------------------
-
-def resident_id(seq: int, *, area: str = "150102", birth: str = "19900307") -> str:
-    """A valid GB 11643 resident ID with sequence code ``seq`` (1-999)."""
-    body = f"{area}{birth}{seq:03d}"
-    return body + gb11643_check_char(body)
-
-
-def log_row(waybill: str, *, day: dt.date = DAY, at: str = "10:00:00", **values: str) -> dict[str, str]:
-    """One valid, compliant daily-log row; keyword arguments override columns."""
-    row = {"waybill_no": waybill, "collected_at": f"{day} {at}", "sender_name": "张伟",
-           "sender_id_type": "RESIDENT_ID", "sender_id_no": resident_id(1), "sender_phone": "13812345678",
-           "item_name": "羊绒衫", "quantity": "1", "real_name_verified": "是", "inspected": "是",
-           "xray_screened": "是"}
-    row.update(values)
-    return row
-
-
-def csv_bytes(rows: list[dict[str, str]], *, encoding: str = "utf-8", headers: str = "en") -> bytes:
-    """Rows as a CSV file, header from the first row's keys (English keys or Chinese aliases)."""
-    keys = list(rows[0])
-    text = io.StringIO(newline="")
-    writer = csv.writer(text)
-    writer.writerow([synth.ZH_ALIASES[k] if headers == "zh" else k for k in keys])
-    for row in rows:
-        writer.writerow([row.get(k, "") for k in keys])
-    return text.getvalue().encode(encoding)
-
-
-def upload(client, headers: dict, code: str, data: bytes, *, filename: str = "log.csv", strict: bool | None = None):
-    form = {"file": (io.BytesIO(data), filename)}
-    if strict is not None:
-        form["strict"] = "true" if strict else "false"
-    return client.post(f"/api/v1/outlets/{code}/daily-logs", data=form, headers=headers,
-                       content_type="multipart/form-data")
-
-
-def upload_rows(client, headers: dict, code: str, rows: list[dict[str, str]], **kwargs) -> dict:
-    """Upload rows as CSV and return the batch body (asserting it was stored as a new batch)."""
-    response = upload(client, headers, code, csv_bytes(rows), **kwargs)
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
 
 
 def counts(session) -> tuple[int, int, int]:
@@ -84,15 +43,6 @@ def counts(session) -> tuple[int, int, int]:
 
 def archived_files(instance: Path) -> set[Path]:
     return set((instance / "archive").glob("*/*.gsa"))
-
-
-def truthy(text: str) -> bool:
-    return text.strip().lower() in TRUE_WORDS
-
-
-def local_day(collected_at: str) -> dt.date:
-    """The collection day of a synth timestamp ('YYYY-MM-DD HH:MM:SS' or 'YYYY/MM/DD HH:MM', local time)."""
-    return dt.date.fromisoformat(collected_at[:10].replace("/", "-"))
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from greenshield.personal import vault
 from greenshield.context import storage
 from inspection import synth
 from models import CollectionRecord, Finding, PiiKeyState
-from tests.test_ingest import DAY, csv_bytes, log_row, resident_id, upload, upload_rows
+from tests.helpers import DAY, csv_bytes, log_row, resident_id, upload, upload_rows
 
 
 @pytest.fixture

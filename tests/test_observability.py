@@ -20,10 +20,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from greenshield import observability
 from tests.conftest import run_cli
-from tests.test_ingest import csv_bytes, log_row, resident_id, upload, upload_rows
-from tests.test_reliability import free_port, request
-from tests.test_trace import approved_case, trace
-from tests.test_trace import world as world  # noqa: F401 - the traceability fixture, reused
+from tests.helpers import csv_bytes, log_row, resident_id, upload, upload_rows
+from tests.helpers import free_port, request
+from tests.helpers import approved_case, trace
 
 ID_1, ID_2, ID_3 = resident_id(31), resident_id(32), resident_id(33)
 BAD_ID = ID_3[:-1] + ("1" if ID_3[-1] != "1" else "2")  # wrong check character
@@ -157,7 +156,7 @@ def test_metrics_parse_and_count_requests_ingests_and_scoring(client, admin, mak
                                                               session):
     import numpy as np
 
-    from tests.test_xray import png, send
+    from tests.helpers import png, send
     from models import XrayMachine
 
     outlet = make_outlet("OBS-OUT-1")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
-from zoneinfo import ZoneInfo
 
 import cv2
 import numpy as np
@@ -18,12 +17,12 @@ from greenshield import migrate, partitions
 from greenshield.scheduler import PERIODIC_JOBS
 from inspection.xray.procedural import benign_bag
 from models import Staff, StaffRole, XrayMachine
-from tests.test_ingest import log_row, upload_rows
+from models.base import CHINA
+from tests.helpers import log_row, upload_rows
 
 ON_POSTGRES = (os.environ.get("TEST_DATABASE_URL") or "").startswith(("postgresql:", "postgres:", "postgresql+"))
 postgres_only = pytest.mark.skipif(not ON_POSTGRES, reason="only PostgreSQL is partitioned (SQLite stays one table "
                                                            "per model); .ci/run runs these on PostgreSQL")
-CHINA = ZoneInfo("Asia/Shanghai")
 PAST = dt.date(2025, 3, 10)  # a month no partition was made for
 BEFORE_PARTITIONING = "04af1347f828"
 

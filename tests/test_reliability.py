@@ -17,13 +17,11 @@ failures. GREENSHIELD_RELIABILITY_SEED replays a run; GREENSHIELD_RELIABILITY_KI
 from __future__ import annotations
 
 import datetime as dt
-import http.client
 import json
 import os
 import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -41,6 +39,7 @@ from sqlalchemy.pool import NullPool
 from greenshield.db import normalise_url
 from inspection.dailylog import validate_row
 from inspection.synth import generate_rows, write_csv
+from tests.helpers import free_port, request
 
 SEED = int(os.environ.get("GREENSHIELD_RELIABILITY_SEED") or random.SystemRandom().randrange(1, 2**31))
 BASE_DAY = dt.date(2025, 6, 2)
@@ -549,25 +548,6 @@ def test_ingest_survives_sigkill_at_random_moments(make_instance, tmp_path):
 
 
 # ----------------------------------------------------------------------------------------- concurrent uploads
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def request(port: int, method: str, path: str, *, token: str | None = None, body: bytes | None = None,
-            headers: dict | None = None, timeout: float = 300) -> tuple[int, str]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        all_headers = {"Accept": "application/json", **(headers or {})}
-        if token:
-            all_headers["Authorization"] = f"Bearer {token}"
-        conn.request(method, path, body=body, headers=all_headers)
-        response = conn.getresponse()
-        return response.status, response.read().decode("utf-8", "replace")
-    finally:
-        conn.close()
 
 
 def upload(port: int, token: str, outlet: str, path: Path) -> tuple[int, str]:

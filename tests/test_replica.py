@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from greenshield import create_app, db as gdb
 from greenshield.auth.services import create_user, issue_token
 from models import AccessLogEntry, CollectionRecord, Enterprise, Outlet, OutletKind, Region, Role
-from tests.test_ingest import DAY, log_row, resident_id, upload_rows
+from tests.helpers import DAY, log_row, resident_id, upload_rows
 
 
 def read_only(url: str) -> str:

@@ -11,8 +11,8 @@ from greenshield.context import settings_of
 from greenshield.settings import Settings
 from greenshield.personal import archive
 from greenshield.personal import vault
-from tests.test_ingest import csv_bytes, log_row, upload
-from tests.test_xray import bags, machine, png, send, sender  # noqa: F401 (fixtures)
+from tests.helpers import csv_bytes, log_row, upload
+from tests.helpers import png, send
 
 
 def test_file_system_storage_writes_once_atomically_and_lists_by_prefix(tmp_path):

@@ -127,8 +127,8 @@ def app_on_s3(app, monkeypatch, s3_endpoint, bucket):
 
 
 def test_the_app_keeps_images_and_archives_in_the_bucket(app_on_s3, client, make_outlet, make_user, bearer):
-    from tests.test_ingest import csv_bytes, log_row
-    from tests.test_xray import png
+    from tests.helpers import csv_bytes, log_row
+    from tests.helpers import png
 
     outlet = make_outlet("S3-OUT-1")
     admin = bearer(make_user("admin"))
@@ -149,8 +149,8 @@ def test_the_app_keeps_images_and_archives_in_the_bucket(app_on_s3, client, make
 
 def test_with_the_store_down_nothing_is_half_written(app, client, session, make_outlet, make_user, bearer,
                                                      monkeypatch):
-    from tests.test_ingest import csv_bytes, log_row
-    from tests.test_xray import png
+    from tests.helpers import csv_bytes, log_row
+    from tests.helpers import png
 
     outlet = make_outlet("S3-OUT-2")
     admin = bearer(make_user("admin"))

@@ -11,7 +11,6 @@ import io
 import json
 import threading
 import zipfile
-from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select, update
@@ -22,11 +21,10 @@ from greenshield.trace.services import today
 from inspection.identity import mask_id_no, mask_phone
 from models import (AccessLogEntry, Case, CaseResult, Notification, ReviewStatus, Watchlist,
                     XrayEvent, XrayMachine, XrayReview)
-from tests.test_ingest import DAY, log_row, resident_id, upload_rows
+from tests.helpers import AGENCY, DAY, approved_case, log_row, register, resident_id, trace, upload_rows
 
 ID_1, ID_2 = resident_id(11), resident_id(12)
 PHONE_1 = "13912345678"
-AGENCY = "呼和浩特市公安局"
 
 
 @pytest.fixture(autouse=True)
@@ -36,38 +34,6 @@ def fresh_limits_and_checkpoints(app, tmp_path, configure):
     limiter.reset()
     yield
     limiter.reset()
-
-
-@pytest.fixture
-def world(session, make_outlet, make_user, bearer):
-    outlet = make_outlet("TR-OUT-1", region="150100")
-    far_outlet = make_outlet("TR-OUT-2", region="150200")
-    people = {
-        "admin": make_user("admin"), "auditor": make_user("auditor"), "manager": make_user("outlet_manager",
-                                                                                           outlets=[outlet.code]),
-        "inspector": make_user("inspector", region="150100"), "far_inspector": make_user("inspector", region="150200"),
-        "investigator": make_user("investigator"), "other_investigator": make_user("investigator"),
-    }
-    for key in ("investigator", "other_investigator"):
-        people[key].agency = AGENCY
-    session.flush()
-    headers = {key: bearer(user) for key, user in people.items()}
-    return SimpleNamespace(outlet=outlet, far_outlet=far_outlet, people=people, h=headers)
-
-
-def register(client, world, *, case_no: str = "HGA-2026-001", who: str = "investigator", days: int = 30) -> dict:
-    body = {"case_no": case_no, "legal_basis": "《刑事诉讼法》第一百四十三条", "purpose": "追查涉案包裹",
-            "valid_until": (today() + dt.timedelta(days=days)).isoformat()}
-    response = client.post("/api/v1/cases", json=body, headers=world.h[who])
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
-
-
-def approved_case(client, world, **kwargs) -> dict:
-    case = register(client, world, **kwargs)
-    response = client.post(f"/api/v1/cases/{case['id']}/approve", headers=world.h["auditor"])
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()
 
 
 def stock(client, world) -> None:
@@ -100,10 +66,6 @@ def xray_event(session, world, waybill: str, *, score: float = 0.91, reviewed_by
         event.status = ReviewStatus.REVIEWED
         session.flush()
     return event
-
-
-def trace(client, world, who: str, **body):
-    return client.post("/api/v1/trace", json=body, headers=world.h[who])
 
 
 def log_entries(session) -> list[AccessLogEntry]:
@@ -467,7 +429,6 @@ def _run_watchlists(app, now: dt.datetime):
         return run_watchlists(now)
     finally:
         jobs.bind(None)
-
 
 
 def test_a_watchlist_notifies_of_new_matches_in_app_and_by_webhook(app, client, session, world, webhook):

@@ -2,59 +2,21 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 
 import cv2
 import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from inspection.xray.procedural import benign_bag, random_threats
-from inspection.xray.tip import project
-from models import ReviewStatus, Staff, StaffRole, XrayEvent, XrayMachine, XrayModelVersion, utcnow
+from models import ReviewStatus, XrayEvent, XrayMachine, XrayModelVersion, utcnow
+from models.base import CHINA
+from tests.helpers import png, send
 
-CHINA = dt.timezone(dt.timedelta(hours=8))
-
-
-def png(image: np.ndarray, depth: int = 8) -> bytes:
-    scale = 255 if depth == 8 else 65535
-    array = np.round(np.clip(image, 0, 1) * scale).astype(np.uint8 if depth == 8 else np.uint16)
-    return cv2.imencode(".png", array)[1].tobytes()
-
-
-@pytest.fixture(scope="module")
-def bags():
-    rng = np.random.default_rng(7)
-    clean = benign_bag(rng, size=(420, 560), colour=False)
-    threat = project(clean, random_threats(1, rng, kinds=("pistol",))[0], rng=rng)[0]
-    return clean, threat
-
-
-@pytest.fixture
-def machine(session, make_outlet):
-    outlet = make_outlet("XR-OUT-01")
-    m = XrayMachine(code="XR-OUT-01-X1", outlet=outlet, model="CX5030", installed_on=dt.date(2024, 1, 1), active=True)
-    session.add_all([m, Staff(staff_id="XR-S01", name="安检员甲", outlet=outlet, role=StaffRole.SCREENER,
-                              certificate_no="AJY1", active=True)])
-    session.flush()
-    return m
-
-
-@pytest.fixture
-def sender(make_user, bearer):
-    return bearer(make_user("outlet_manager", outlets=["XR-OUT-01"]))
 
 
 @pytest.fixture
 def reviewer(make_user, bearer):
     return bearer(make_user("inspector", region="150000"))
-
-
-def send(client, headers, data: bytes, *, waybill="SF1234567890", at=None, name="scan.png", machine="XR-OUT-01-X1"):
-    at = at or dt.datetime(2026, 11, 28, 9, 15, tzinfo=CHINA)
-    return client.post("/api/v1/xray-events", headers=headers, data={
-        "image": (io.BytesIO(data), name), "machine_code": machine, "waybill_no": waybill,
-        "scanned_at": at.isoformat(), "operator_id": "OP-7"})
 
 
 def test_event_is_scored_and_heatmap_has_the_image_size(client, machine, sender, bags):

@@ -11,9 +11,9 @@ import pytest
 
 from inspection.identity import gb11643_check_char
 from inspection.synth import generate_rows, write_csv, write_xlsx
+from models.base import CHINA
 from tests.browser.conftest import PASSWORDS, cli, shoot
 
-CHINA = dt.timezone(dt.timedelta(hours=8))
 
 
 @pytest.mark.parametrize("username", sorted(PASSWORDS))
