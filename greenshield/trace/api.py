@@ -2,7 +2,7 @@
 notifications, and the access log for auditors."""
 from __future__ import annotations
 
-from flask import send_file
+from flask import request, send_file
 from flask_smorest import Blueprint
 
 from greenshield import db
@@ -26,7 +26,7 @@ def trace_limit() -> str:
 
 def per_user() -> str:
     user = current_user()
-    return f"user:{user.id}" if user else "anonymous"
+    return f"user:{user.id}" if user else f"addr:{request.remote_addr}"
 
 
 @blp.route("/cases", methods=["POST"])
@@ -96,9 +96,12 @@ def trace(data):
 
 
 def _own_case(case_id: int) -> Case:
+    """The caller's own case ``case_id``: anyone else's is "not found" like one that does not exist."""
     case = db.session().get(Case, case_id)
     if case is None:
         raise services.refusal(actor(), NotFound("not_found.case", id=case_id), "refused: unknown case")
+    if case.investigator_id != current_user().id:
+        raise services.refusal(actor(), NotFound("not_found.case", id=case_id), "refused: not case investigator")
     return case
 
 

@@ -36,6 +36,9 @@ NAV = (
     NavItem((C.READ_REGISTRY,), "registry_pages.index", _l("Staff"), _l("Couriers and screeners"), (("kind", "staff"),)),
     NavItem((C.READ_REGISTRY,), "registry_pages.index", _l("Contract customers"), _l("Filed bulk senders"),
             (("kind", "contract-customers"),)),
+    NavItem((C.MANAGE_USERS,), "admin_pages.users", _l("Users"), _l("Accounts, roles, scope, passwords and tokens")),
+    NavItem((C.READ_ADMIN_LOG,), "admin_pages.actions", _l("Administration log"),
+            _l("Who changed which account, and when")),
 )
 
 ROLE_LABELS = {
