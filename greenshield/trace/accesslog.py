@@ -25,7 +25,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import event, select, text
+from sqlalchemy import String, event, select, text, type_coerce
 from sqlalchemy.orm import Session
 
 from models import AccessLogEntry, User, utcnow
@@ -64,6 +64,42 @@ def hashed_fields(entry) -> dict:
         fields = {name: getattr(entry, name) for name in HASHED_FIELDS}
     fields["at"] = _iso(fields["at"])
     return fields
+
+
+LENIENT = ("at", "result_count", "user_id", "seq")
+
+
+def raw_columns():
+    """The access log's columns, with those whose stored value a tampering could leave of the wrong type (SQLite
+    keeps whatever is written) read as they are, so that reading an altered entry never fails."""
+    table = AccessLogEntry.__table__
+    return [type_coerce(column, String).label(column.name) if column.name in LENIENT else column
+            for column in table.c]
+
+
+def lenient(row: Mapping) -> dict:
+    """A row read with ``raw_columns`` as an entry's values, with ``readable`` False when a value could not be
+    read as its type (the entry was altered outside the application)."""
+    values, readable = dict(row), True
+    at = values["at"]
+    if isinstance(at, str):
+        try:
+            at = dt.datetime.fromisoformat(at)
+        except ValueError:
+            at, readable = None, False
+    if isinstance(at, dt.datetime) and at.tzinfo is None:
+        at = at.replace(tzinfo=dt.timezone.utc)
+    values["at"] = at
+    for name in ("result_count", "user_id", "seq"):
+        value = values[name]
+        if value is not None and not isinstance(value, int):
+            try:
+                values[name] = int(value) if str(value).strip().lstrip("-").isdigit() else None
+            except (TypeError, ValueError):
+                values[name] = None
+            readable = readable and values[name] is not None and str(values[name]) == str(value).strip()
+    values["readable"] = readable
+    return values
 
 
 def _serialise_appends(session: Session) -> None:
@@ -437,15 +473,16 @@ def verify(session: Session, checkpoints_dir: Path | None, public_key: Ed25519Pu
     newest_at = dt.datetime.fromisoformat(newest.at) if newest else None
     expected, prev_hash, count, last_seq, broken = 1, GENESIS, 0, None, False
     table = AccessLogEntry.__table__
-    rows = session.execute(select(table).order_by(table.c.seq).execution_options(yield_per=10_000))
+    rows = session.execute(select(*raw_columns()).order_by(table.c.seq).execution_options(yield_per=10_000))
     for row in rows:
-        entry = row._mapping
+        entry = lenient(row._mapping)
         seq = entry["seq"]
         problem = _check_entry(entry, expected, prev_hash)
         if problem is None and seq in checkpoints and checkpoints[seq].entry_hash != entry["entry_hash"]:
             problem = (seq, f"entry {seq} does not match checkpoint {checkpoints[seq].path.name}: the log was "
                             "rewritten up to this entry")
-        if problem is None and newest is not None and seq > newest.seq and entry["at"] < newest_at - CLOCK_SKEW:
+        if (problem is None and newest is not None and seq > newest.seq and entry["at"] is not None
+                and entry["at"] < newest_at - CLOCK_SKEW):
             problem = (seq, f"entry {seq} is dated before checkpoint {newest.path.name} was signed but comes after "
                             "it: entries after the checkpoint were rewritten")
         if problem is not None:
@@ -469,7 +506,10 @@ def verify(session: Session, checkpoints_dir: Path | None, public_key: Ed25519Pu
 
 
 def entry_intact(entry) -> bool:
-    """Whether one entry still matches its own hash (its link to the one before is ``verify``'s business)."""
+    """Whether one entry (read with ``lenient``) still matches its own hash (its link to the one before is
+    ``verify``'s business)."""
+    if not entry.get("readable", True) or entry["at"] is None:
+        return False
     try:
         return chain_hash(entry["prev_hash"], hashed_fields(entry)) == entry["entry_hash"]
     except (KeyError, TypeError, ValueError, AttributeError):
@@ -478,6 +518,8 @@ def entry_intact(entry) -> bool:
 
 def _check_entry(entry, expected: int, prev_hash: str) -> tuple[int, str] | None:
     seq = entry["seq"]
+    if not entry.get("readable", True):
+        return seq, f"entry {seq} holds values of the wrong type: it was altered outside the application"
     if seq != expected:
         return expected, (f"entry {expected} is missing (removed): the log goes from entry {expected - 1} "
                           f"to entry {seq}")
