@@ -11,7 +11,7 @@ from greenshield.auth import services as auth
 from greenshield.auth.permissions import SCOPES, Capability, Scope
 from greenshield.auth.policy import allow
 from greenshield.context import actor
-from greenshield.errors import DomainError, Invalid, exception_message, form_errors
+from greenshield.errors import DomainError, Invalid, exception_message, form_errors, status_of
 from greenshield.web.navigation import ROLE_LABELS
 from models import Outlet, Region, Role, User
 
@@ -97,7 +97,8 @@ def new_user():
                                agency=values["agency"])
     except DomainError as exc:
         session.rollback()
-        return render_template("admin/user_new.html", values=values, errors=form_errors(exc), **_choices()), 422
+        return render_template("admin/user_new.html", values=values, errors=form_errors(exc),
+                               **_choices()), status_of(exc.code)
     flash(_("Account %(username)s created; the user must choose a new password at the first sign-in.",
             username=user.username))
     return redirect(url_for(".user", username=user.username))
@@ -130,7 +131,7 @@ def user(username):
                         agency=values["agency"])
     except DomainError as exc:
         session.rollback()
-        return _user_page(_user(username), form_errors(exc), values, 422)
+        return _user_page(_user(username), form_errors(exc), values, status_of(exc.code))
     flash(_("Changes saved."))
     return redirect(url_for(".user", username=username))
 
@@ -142,8 +143,7 @@ def _act(username: str, do, done: str):
         do(session, user)
     except DomainError as exc:
         session.rollback()
-        return _user_page(_user(username), {"_": [exception_message(exc)]}, status=409 if exc.code.startswith(
-            "conflict") else 422)
+        return _user_page(_user(username), {"_": [exception_message(exc)]}, status=status_of(exc.code))
     flash(done)
     return redirect(url_for(".user", username=username))
 
@@ -184,7 +184,7 @@ def reset_password(username):
         services.reset_password(session, actor(), user, password)
     except DomainError as exc:
         session.rollback()
-        return _user_page(_user(username), form_errors(exc), status=422)
+        return _user_page(_user(username), form_errors(exc), status=status_of(exc.code))
     flash(_("Password reset; the user must change it at the next sign-in. Their sessions and API tokens have ended."))
     return redirect(url_for(".user", username=username))
 
