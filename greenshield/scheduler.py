@@ -51,6 +51,8 @@ PERIODIC_JOBS: list[tuple[str, str, CronTrigger]] = [
     ("trace-watchlists", "greenshield.trace.jobs:run_watchlists", CronTrigger(minute="*", timezone=CHINA)),
     ("access-log-checkpoint", "greenshield.trace.jobs:checkpoint_access_log", CronTrigger(minute="*", timezone=CHINA)),
     ("partitions-ahead", "greenshield.partitions:create_partitions_ahead", CronTrigger(hour=0, minute=40, timezone=CHINA)),
+    ("auth-housekeeping", "greenshield.auth.jobs:purge_sessions_and_throttles",
+     CronTrigger(hour=3, minute=25, timezone=CHINA)),
 ]
 """Further periodic jobs of other features: (id, "module:function", trigger)."""
 

@@ -183,3 +183,23 @@ def test_sessions_are_rows_that_end(session, make_user):
     assert auth.end_sessions(session, user) == 1
     assert session.scalar(select(func.count()).select_from(UserSession).where(
         UserSession.user_id == user.id, UserSession.ended_at.is_(None))) == 0
+
+
+def test_housekeeping_forgets_old_sessions_and_throttles(app, session, make_user):
+    from greenshield import jobs
+    from greenshield.auth.jobs import purge_sessions_and_throttles
+
+    user = make_user("auditor")
+    live = auth.start_session(session, user)
+    old = UserSession(user_id=user.id, token_hash="0" * 64, created_at=utcnow() - dt.timedelta(days=3))
+    session.add_all([old, LoginThrottle(key="account:gone", failures=3, last_failure_at=utcnow() - dt.timedelta(days=2)),
+                     LoginThrottle(key="account:recent", failures=3)])
+    session.flush()
+    jobs.bind(app)
+    try:
+        assert purge_sessions_and_throttles() >= 2
+    finally:
+        jobs.bind(None)
+    session.expire_all()
+    assert auth.session_user(session, live) is user
+    assert session.get(LoginThrottle, "account:gone") is None and session.get(LoginThrottle, "account:recent")

@@ -87,7 +87,7 @@ def checkpoint_access_log() -> str | None:
 
     app = job_app()
     settings = settings_of(app)
-    with app.app_context(), db.job_session() as session:
+    with app.app_context(), db.job_session(write=False) as session:
         if not accesslog.checkpoint_due(session, settings.checkpoints_dir,
                                         every=settings.access_log_checkpoint_every,
                                         minutes=settings.access_log_checkpoint_minutes):
