@@ -76,6 +76,8 @@ def test_create_then_the_user_must_change_the_password(client, admin, session, a
     assert user.must_change_password and user.region_code == "150100"
     [row] = actions(session, action="create")
     assert (row.actor_username, row.target_username, row.detail["role"]) == ("boss", "new_insp", "inspector")
+    log = client.get("/admin/actions").get_data(as_text=True)
+    assert "角色: 检查员" in log and "呼和浩特市" in log and "150100" not in log  # names, not codes
     fresh = app.test_client()
     signed = fresh.post("/login", data={"username": "new_insp", "password": "first-pass-123"})
     assert signed.status_code == 302 and "/account/password" in signed.headers["Location"]

@@ -16,7 +16,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import select, text
 
 from greenshield import create_app
 from greenshield.auth import services as auth

@@ -112,7 +112,8 @@ def _user_page(user: User, errors: dict | None = None, values: dict | None = Non
     return render_template("admin/user.html", user=user, values=values, errors=errors or {},
                            tokens=services.tokens_of(session, user), history=history,
                            throttled=auth.throttled(session, user.username), scope_text=scope_text,
-                           action_label=lambda a: str(ACTIONS.get(a, a)), detail_text=detail_text,
+                           action_label=lambda a: str(ACTIONS.get(a, a)),
+                           detail_text=lambda d, names=scope_names(history): detail_text(d, names),
                            **_choices()), status
 
 
@@ -195,17 +196,50 @@ def revoke_token(username, token_id):
     return _act(username, lambda s, u: services.revoke_token(s, actor(), u, token_id), _("Token revoked."))
 
 
-def detail_text(detail: dict) -> str:
-    """An action's detail for people: ``label: before → after`` or ``label: value``."""
+def detail_text(detail: dict, names: dict[str, str] | None = None) -> str:
+    """An action's detail for people: ``label: before → after`` or ``label: value``; roles by their label,
+    regions and outlets by their names (``names``: code → name)."""
+    names = names or {}
     parts = []
     for key, value in (detail or {}).items():
         label = str(DETAIL_KEYS.get(key, key))
         if key == "role":
             value = [_role_label(v) for v in value] if isinstance(value, list) else _role_label(value)
-        if isinstance(value, list) and len(value) == 2 and key != "outlets":
+        elif key in ("region", "outlets"):
+            value = _named(value, names)
+        if key == "outlets" and isinstance(value, list) and len(value) == 2 and all(
+                isinstance(v, list) for v in value):
+            value = f"{_shown(value[0])} → {_shown(value[1])}"
+        elif key != "outlets" and isinstance(value, list) and len(value) == 2:
             value = f"{_shown(value[0])} → {_shown(value[1])}"
         parts.append(f"{label}: {_shown(value)}")
     return "; ".join(parts)
+
+
+def _named(value, names: dict[str, str]):
+    if isinstance(value, list):
+        return [_named(v, names) for v in value]
+    return names.get(value, value) if isinstance(value, str) else value
+
+
+def _codes(value) -> set[str]:
+    if isinstance(value, list):
+        return set().union(*(_codes(v) for v in value)) if value else set()
+    return {value} if isinstance(value, str) else set()
+
+
+def scope_names(rows) -> dict[str, str]:
+    """Names of the regions and outlets that the details of ``rows`` (admin actions) mention, by code."""
+    codes = set()
+    for row in rows:
+        for key in ("region", "outlets"):
+            codes |= _codes((row.detail or {}).get(key))
+    if not codes:
+        return {}
+    session = db.session()
+    names = dict(session.execute(select(Region.code, Region.name).where(Region.code.in_(codes))).all())
+    names.update(session.execute(select(Outlet.code, Outlet.name).where(Outlet.code.in_(codes))).all())
+    return names
 
 
 def _role_label(value):
@@ -238,6 +272,7 @@ def actions():
     kept = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("admin/actions.html", rows=rows[:PAGE_SIZE], names=names, actions=ACTIONS,
                            values={"user": target, "actor": who, "action": action},
-                           action_label=lambda a: str(ACTIONS.get(a, a)), detail_text=detail_text,
+                           action_label=lambda a: str(ACTIONS.get(a, a)),
+                           detail_text=lambda d, names=scope_names(rows): detail_text(d, names),
                            newer_url=url_for(".actions", page=page - 1, **kept) if page > 1 else None,
                            older_url=url_for(".actions", page=page + 1, **kept) if len(rows) > PAGE_SIZE else None)
