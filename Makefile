@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 demo: install
 	$(BIN)/greenshield init-db
 	$(BIN)/greenshield seed-demo
-	$(BIN)/greenshield serve --host $(HOST) --port $(PORT)
+	$(BIN)/greenshield serve --plain-http --host $(HOST) --port $(PORT)
 
 test: install
 	$(BIN)/pytest

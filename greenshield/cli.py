@@ -1,6 +1,7 @@
 """The ``greenshield`` command: database, demo data, accounts, the web server, and each feature's verbs."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -37,9 +38,12 @@ def register(app) -> None:
 @click.command("init-db")
 @with_appcontext
 def init_db() -> None:
-    """Migrate the database to the newest schema and load the reference data (safe to run again)."""
+    """Migrate the database to the newest schema and load the reference data (safe to run again).
+
+    Makes the instance folder (0700) when it does not exist yet."""
     from greenshield import db, migrate
 
+    os.umask(0o077)
     prepare_database(current_app)
     click.echo(f"Database ready at revision {migrate.current_revision(db.database().engine)}; reference data loaded.")
 
@@ -47,12 +51,14 @@ def init_db() -> None:
 def prepare_database(app) -> None:
     """Migrate to head, load reference data, make the personal-data keys and register the default X-ray model."""
     from greenshield import db, migrate
+    from greenshield.config import ensure_instance_folder
     from greenshield.personal import ensure_key_state
     from greenshield.context import settings_of
     from greenshield.reference import load_reference_data
     from greenshield.xray.services import ensure_default_model
 
     settings = settings_of(app)
+    ensure_instance_folder(settings.instance_path)
     migrate.upgrade(app.extensions[db.EXTENSION].engine)
     with app.app_context(), db.job_session() as session:
         load_reference_data(session)
@@ -112,7 +118,7 @@ def users_create(username, role, outlets, region, display_name, agency, password
 
 @users.command("token")
 @click.argument("username")
-@click.option("--days", default=30, show_default=True, help="Days until the token expires (1-366).")
+@click.option("--days", default=30, show_default=True, help="Days until the token expires (1 to TOKEN_MAX_DAYS, 90).")
 @with_appcontext
 def users_token(username, days) -> None:
     """Issue a bearer token for USERNAME; the token is the last line printed."""
@@ -120,6 +126,7 @@ def users_token(username, days) -> None:
 
     from greenshield import db
     from greenshield.auth.services import issue_token
+    from greenshield.context import settings_of
     from greenshield.errors import DomainError, exception_message
     from models import User
 
@@ -128,7 +135,7 @@ def users_token(username, days) -> None:
             user = session.scalar(select(User).where(User.username == username))
             if user is None or not user.active:
                 raise click.ClickException(f"No active user {username}.")
-            token, plain = issue_token(session, user, days=days)
+            token, plain = issue_token(session, user, days=days, max_days=settings_of(current_app).token_max_days)
             expires = token.expires_at
     except DomainError as exc:
         raise click.ClickException(exception_message(exc)) from None
@@ -172,16 +179,26 @@ def restore_cmd(source: Path, yes: bool) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), help="gunicorn worker processes.")
 @click.option("--timeout", default=300, show_default=True, help="Seconds a worker may take for one request (large uploads).")
-def serve(host, port, workers, timeout) -> None:
+@click.option("--plain-http", is_flag=True, help="Serve plain HTTP on purpose (a laptop demo, no TLS proxy in front): "
+              "session cookies without the Secure flag. Sets GREENSHIELD_PLAIN_HTTP=1.")
+def serve(host, port, workers, timeout, plain_http) -> None:
     """Serve the web UI and API with gunicorn (the production WSGI server).
 
     Logs are JSON lines on stderr (GREENSHIELD_LOG_FORMAT=text for development); the workers' metrics are
-    summed in instance/metrics/web, emptied at start.
+    summed in instance/metrics/web, emptied at start. Session cookies are Secure (HTTPS only) unless
+    --plain-http is given. Clear spool files of dead ingests are swept at start.
     """
     from greenshield import observability
+    from greenshield.config import PLAIN_HTTP
+    from greenshield.ingest.pipeline import sweep_spool
     from greenshield.server import run
+
+    os.umask(0o077)
+    if plain_http:
+        os.environ[PLAIN_HTTP] = "1"
 
     config = click.get_current_context().ensure_object(ScriptInfo).load_app().config
     observability.configure_logging(config["LOG_FORMAT"] or "json", config["LOG_LEVEL"])
     observability.use_metrics_folder(observability.metrics_folder(config["INSTANCE_PATH"], "web"))
+    sweep_spool(Path(config["INSTANCE_PATH"]) / "tmp")
     run(host=host, port=port, workers=workers, timeout=timeout)

@@ -20,7 +20,8 @@ class FlaskDefaults:
     LANGUAGES = ("zh", "en")
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
-    RATELIMIT_STORAGE_URI = "memory://"
+    SESSION_COOKIE_SECURE = True  # off only with GREENSHIELD_PLAIN_HTTP=1 (serve --plain-http, the demo)
+    RATELIMIT_STORAGE_URI = "memory://"  # one count per worker; redis://host:6379/0 shares it (production)
     RATELIMIT_HEADERS_ENABLED = True
     WTF_CSRF_CHECK_DEFAULT = False
     WTF_CSRF_TIME_LIMIT = None
@@ -49,7 +50,13 @@ ENV_KEYS = {
     "GREENSHIELD_LOG_FORMAT": "LOG_FORMAT",
     "GREENSHIELD_LOG_LEVEL": "LOG_LEVEL",
     "GREENSHIELD_METRICS_ALLOW": "METRICS_ALLOW",
+    "GREENSHIELD_RATELIMIT_STORAGE_URI": "RATELIMIT_STORAGE_URI",
+    "GREENSHIELD_TRUSTED_PROXIES": "TRUSTED_PROXIES",
+    "GREENSHIELD_ACCESS_LOG_CHECKPOINTS": "ACCESS_LOG_CHECKPOINTS",
+    "GREENSHIELD_ACCESS_LOG_SIGNING_KEY": "ACCESS_LOG_SIGNING_KEY",
+    "GREENSHIELD_ACCESS_LOG_PUBLIC_KEY": "ACCESS_LOG_PUBLIC_KEY",
 }
+PLAIN_HTTP = "GREENSHIELD_PLAIN_HTTP"  # "1": the operator serves plain HTTP on purpose (no Secure cookie)
 
 
 def load_config(app, override: dict | None) -> None:
@@ -63,12 +70,15 @@ def load_config(app, override: dict | None) -> None:
     for env, key in ENV_KEYS.items():
         if os.environ.get(env):
             app.config[key] = os.environ[env]
+    if os.environ.get(PLAIN_HTTP) == "1":
+        app.config["SESSION_COOKIE_SECURE"] = False
     app.config.from_pyfile("config.py", silent=True)
     if override:
         app.config.update(override)
     instance = Path(app.instance_path)
     app.config.setdefault("INSTANCE_PATH", str(instance))
     if not app.config.get("DATABASE_URL"):
+        ensure_instance_folder(instance)
         app.config["DATABASE_URL"] = f"sqlite:///{instance / 'greenshield.db'}"
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(instance)
@@ -79,8 +89,15 @@ def instance_path_from_env() -> str:
     return str(Path(os.environ.get("GREENSHIELD_INSTANCE", "instance")).resolve())
 
 
+def ensure_instance_folder(instance: Path) -> None:
+    """Make the instance folder (and its parents) when missing; the folder itself is private (0700)."""
+    if not instance.is_dir():
+        instance.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(instance, 0o700)
+
+
 def _instance_secret(instance: Path) -> str:
-    instance.mkdir(parents=True, exist_ok=True)
+    ensure_instance_folder(instance)
     path = instance / "secret_key"
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -40,7 +40,10 @@ def storage() -> storages.Storage:
 def actor() -> Actor:
     """The caller of this request, as the access log records them (one per request)."""
     if "actor" not in g:
-        g.actor = Actor(user=g.get("user"), client_addr=request.remote_addr, request_id=request_id())
+        from greenshield.trace.services import checkpointer
+
+        g.actor = Actor(user=g.get("user"), client_addr=request.remote_addr, request_id=request_id(),
+                        checkpointer=checkpointer(settings()))
     return g.actor
 
 

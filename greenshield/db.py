@@ -1,6 +1,7 @@
 """One engine per app and one session per request or job: commit at the boundary, roll back on error."""
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -58,12 +59,14 @@ def make_engine(url: str, echo: bool = False) -> Engine:
     if not url.startswith("sqlite"):
         return create_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)
     engine = create_engine(url, echo=echo, connect_args={"timeout": 60}, hide_parameters=True)
+    path = engine.url.database
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
+        _private_files(path)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=60000")
@@ -77,6 +80,18 @@ def make_engine(url: str, echo: bool = False) -> Engine:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def _private_files(path: str | None) -> None:
+    """The SQLite database and its WAL and shared-memory files readable by the service's user alone (0600)."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    for name in (path, f"{path}-wal", f"{path}-shm"):
+        try:
+            if os.stat(name).st_mode & 0o077:
+                os.chmod(name, 0o600)
+        except FileNotFoundError:
+            continue
 
 
 def init_app(app: Flask) -> None:

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from flask_babel import force_locale, get_locale, lazy_gettext as _l
 from marshmallow import ValidationError
@@ -66,6 +66,9 @@ MESSAGES: dict[str, Entry] = {
                              "reload the page and try again.")),
     "unauthenticated": E(_l("Sign in or send a bearer token.")),
     "unauthenticated.bad_token": E(_l("The bearer token is invalid, expired or revoked.")),
+    "unauthenticated.sign_in": E(_l("Wrong username or password.")),
+    "too_many_requests.sign_in": E(_l("Too many failed sign-ins; wait %(seconds)s seconds and try again.")),
+    "forbidden.password_change_required": E(_l("Change your password first: an administrator has reset it.")),
     "forbidden": E(_l("You may not do this.")),
     "forbidden.role": E(_l("Your role may not do this.")),
     "forbidden.no_policy": E(_l("This address declares no access policy and is refused.")),
@@ -104,6 +107,13 @@ MESSAGES: dict[str, Entry] = {
     "conflict.username_taken": E(_l("The username %(username)s is taken.")),
     "validation_error.password_too_short": E(_l("The password needs at least %(min)s characters.")),
     "validation_error.token_days": E(_l("A token is valid for 1 to %(max)s days.")),
+    "validation_error.wrong_password": E(_l("The password is wrong.")),
+    "validation_error.same_password": E(_l("Choose a password different from the current one.")),
+    "validation_error.passwords_differ": E(_l("The two passwords differ.")),
+    "validation_error.username_format": E(_l("3-64 of a-z 0-9 _ . -, starting with a letter.")),
+    "validation_error.unknown_role": E(_l("Choose a role.")),
+    "conflict.own_account": E(_l("Administrators cannot deactivate their own account or take away their own "
+                                 "administration.")),
     "validation_error.inspector_needs_region": E(_l("An inspector needs a region.")),
     "validation_error.manager_needs_outlets": E(_l("An outlet manager needs at least one outlet.")),
     "validation_error.screener_certificate": E(_l("A screener needs a certificate number.")),
@@ -470,6 +480,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):
+        g.csrf_refused = True
         return error_response(400, "bad_request", message("bad_request.csrf"))
 
     @app.errorhandler(HTTPException)

@@ -15,3 +15,13 @@ def page_of(stmt: Select, pagination_parameters) -> list:
     if offset >= pagination_parameters.item_count:
         return []  # past the last page; a huge page number would overflow the database's OFFSET
     return session.scalars(stmt.limit(size).offset(offset)).all()
+
+
+def page_window(stmt: Select, pagination_parameters) -> tuple[int, int] | None:
+    """``(limit, offset)`` of the requested page of ``stmt`` (None past the last page); tells flask-smorest the
+    total, for callers that read the page's rows themselves."""
+    pagination_parameters.item_count = db.session().scalar(
+        select(func.count()).select_from(stmt.order_by(None).subquery()))
+    size = pagination_parameters.page_size
+    offset = (pagination_parameters.page - 1) * size
+    return None if offset >= pagination_parameters.item_count else (size, offset)

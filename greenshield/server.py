@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
@@ -33,14 +34,31 @@ class _Logger(Logger):
         self.error_log.propagate = True
 
 
+def _spool_dir() -> Path:
+    from greenshield.config import instance_path_from_env
+
+    return Path(instance_path_from_env()) / "tmp"
+
+
 def _child_exit(_server, worker) -> None:
+    """In the master, after a worker ended however it ended (timeout, kill -9, out of memory): its metrics are
+    marked dead and its clear-text spool files removed."""
+    from greenshield.ingest.pipeline import remove_spool_of
     from greenshield.observability import mark_worker_dead
 
     mark_worker_dead(worker.pid)
+    remove_spool_of(_spool_dir(), worker.pid)
+
+
+def _worker_abort(worker) -> None:
+    """In a worker that timed out (SIGABRT), before it exits: remove its spool files at once."""
+    from greenshield.ingest.pipeline import remove_spool_of
+
+    remove_spool_of(_spool_dir(), worker.pid)
 
 
 def run(*, host: str, port: int, workers: int, timeout: int) -> None:
     print(f"GreenShield listening on http://{host}:{port}/ with {workers} worker(s)", flush=True)
     _Server({"bind": f"{host}:{port}", "workers": workers, "timeout": timeout, "accesslog": None,
-             "logger_class": _Logger, "child_exit": _child_exit,
+             "logger_class": _Logger, "child_exit": _child_exit, "worker_abort": _worker_abort,
              "worker_tmp_dir": "/dev/shm" if os.path.isdir("/dev/shm") else None}).run()

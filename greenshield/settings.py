@@ -44,21 +44,35 @@ class Settings:
     trace_max_results: int = 1000
     watchlist_webhook_url: str | None = None
     access_log_checkpoints: str | None = None  # folder of signed checkpoints (default: in the instance folder)
+    access_log_checkpoint_every: int = 100  # a checkpoint after every N entries ...
+    access_log_checkpoint_minutes: int = 10  # ... and every M minutes when entries were added
+    access_log_signing_key: str | None = None  # Ed25519 private key file (default: <instance>/keys/)
+    access_log_public_key: str | None = None  # the verifying key, kept outside the instance folder (the anchor)
     # audits
     audit_coverage_target: float = 0.05
     audit_targeted_consecutive_days: int = 3
     audit_inspectors_per_audit: int = 2
     # sign-in
-    login_max_failures: int = 5
-    login_lock_minutes: int = 15
     login_rate_limit: str = "20 per minute"
+    login_free_failures: int = 5  # failures of one account from one address before back-off starts
+    login_address_free_failures: int = 20  # failures from one address, any accounts
+    login_account_free_failures: int = 10  # failures of one account, any addresses
+    login_backoff_max_seconds: int = 900  # the longest wait of one address (alone or for one account)
+    login_account_max_seconds: int = 60  # the longest wait of an account from anywhere: never a lock-out
+    login_alert_failures: int = 20  # failures of one account that notify the administrators
     session_idle_minutes: int = 30
     session_absolute_hours: int = 12
+    token_max_days: int = 90  # the longest validity of a bearer token
+    # web
+    trusted_proxies: int = 0  # reverse proxies in front that set X-Forwarded-For/-Proto/-Host (ProxyFix)
 
     @classmethod
     def from_config(cls, config: Mapping) -> Settings:
         """The settings of an app's configuration (missing keys keep their defaults)."""
         values = {f.name: config[f.name.upper()] for f in fields(cls) if f.name.upper() in config}
+        for f in fields(cls):  # numbers given as text (the environment) become numbers
+            if isinstance(values.get(f.name), str) and isinstance(f.default, (int, float)):
+                values[f.name] = type(f.default)(values[f.name])
         values["instance_path"] = Path(config["INSTANCE_PATH"])
         return cls(**values)
 
@@ -82,3 +96,10 @@ class Settings:
         if self.access_log_checkpoints:
             return Path(self.access_log_checkpoints)
         return self.instance_path / "access-log" / "checkpoints"
+
+    @property
+    def signing_key_path(self) -> Path:
+        """The access-log checkpoint signing key (Ed25519, PEM)."""
+        if self.access_log_signing_key:
+            return Path(self.access_log_signing_key)
+        return self.instance_path / "keys" / "access-log-signing.pem"

@@ -611,8 +611,17 @@ class _XlsxReader(DailyLogReader):
         self._fh.close()
 
 
+# Uncompressed size limits of each part of a workbook, whatever the ratio: openpyxl holds the shared strings in
+# memory as Python strings (several times their XML size), and every byte of a sheet is parsed.
+_MAX_SHARED_STRINGS = 96 * 2**20
+_MAX_SHEET = 384 * 2**20
+_MAX_OTHER_PART = 16 * 2**20
+
+
 def _check_zip(fh: io.BufferedReader, max_uncompressed: int, max_ratio: int) -> None:
-    """Refuse archives that are not workbooks, are damaged, encrypted or would expand beyond the limits."""
+    """Refuse archives that are not workbooks, are damaged, encrypted or would expand beyond the limits: the
+    whole (``max_uncompressed``), each part (shared strings, each sheet, anything else) and each part's ratio.
+    The sizes are the ones the archive declares; zipfile never inflates a member beyond its declared size."""
     try:
         with zipfile.ZipFile(fh) as archive:
             members = archive.infolist()
@@ -624,7 +633,10 @@ def _check_zip(fh: io.BufferedReader, max_uncompressed: int, max_ratio: int) -> 
             raise InvalidLogFile("encrypted_xlsx.password")
         total += member.file_size
         ratio_exceeded = member.file_size > _RATIO_FLOOR and member.file_size > max_ratio * max(member.compress_size, 1)
-        if total > max_uncompressed or ratio_exceeded:
+        name = member.filename
+        limit = (_MAX_SHARED_STRINGS if name == "xl/sharedStrings.xml" else
+                 _MAX_SHEET if name.startswith("xl/worksheets/") and name.endswith(".xml") else _MAX_OTHER_PART)
+        if total > max_uncompressed or ratio_exceeded or member.file_size > limit:
             raise InvalidLogFile("zip_bomb", details={"uncompressed_bytes": total, "member": member.filename})
     names = {member.filename for member in members}
     if "xl/workbook.bin" in names:

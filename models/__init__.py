@@ -17,7 +17,7 @@ from models.registry import (
     StaffRole,
     XrayMachine,
 )
-from models.accounts import ApiToken, Role, User, user_outlets
+from models.accounts import AdminAction, ApiToken, LoginThrottle, Role, User, UserSession, user_outlets
 from models.audits import (
     Audit,
     AuditKind,
@@ -79,7 +79,10 @@ __all__ = [
     "BatchError",
     "AlertStatus",
     "Alert",
+    "AdminAction",
     "ApiToken",
+    "LoginThrottle",
+    "UserSession",
     "Base",
     "ContractCustomer",
     "Enterprise",

@@ -65,8 +65,8 @@ class AccessLogEntry(Base):
     seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     user_id: Mapped[int | None] = mapped_column(Integer)
-    username: Mapped[str] = mapped_column(String(64))
-    role: Mapped[str] = mapped_column(String(16))
+    username: Mapped[str | None] = mapped_column(String(64))  # None: a caller who was not signed in
+    role: Mapped[str | None] = mapped_column(String(16))
     agency: Mapped[str | None] = mapped_column(String(128))
     action: Mapped[str] = mapped_column(String(32), index=True)
     case_no: Mapped[str | None] = mapped_column(String(64), index=True)

@@ -52,6 +52,7 @@ def app_config(database_url, instance_dir) -> dict:
         "SECRET_KEY": "test-secret",
         "WTF_CSRF_ENABLED": False,
         "LOGIN_RATE_LIMIT": "10000 per minute",
+        "SESSION_COOKIE_SECURE": False,  # the test client speaks plain http://localhost
         **s3_storage_config(),
     }
 
@@ -196,9 +197,12 @@ def bearer(session):
 def login(session):
     """``login(client, user)`` signs the test client in with a session cookie, as the login page does."""
     def sign_in(client, user):
+        from greenshield.auth.services import start_session
+
+        sid = start_session(session, user)
         now = dt.datetime.now(dt.timezone.utc).timestamp()
         with client.session_transaction() as cookie:
-            cookie.update(uid=user.id, auth=now, seen=now, pw=user.password_hash[-16:])
+            cookie.update(sid=sid, auth=now, seen=now)
         return client
 
     return sign_in

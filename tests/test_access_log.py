@@ -217,7 +217,7 @@ def test_checkpoints_need_a_log_and_are_written_once_per_entry(session, runner, 
     assert first == second and len(list(checkpoints.glob("*.json"))) == 1
 
 
-def test_the_hourly_job_writes_one_checkpoint_per_hour(app, log, checkpoints):
+def test_the_job_writes_a_checkpoint_only_when_one_is_due(app, log, checkpoints):
     from greenshield import jobs
     from greenshield.trace.jobs import checkpoint_access_log
 
@@ -225,11 +225,12 @@ def test_the_hourly_job_writes_one_checkpoint_per_hour(app, log, checkpoints):
     try:
         written = checkpoint_access_log()
         assert written is not None and written.endswith("checkpoint-000000000006.json")
-        assert checkpoint_access_log() is None  # this hour was claimed
+        assert checkpoint_access_log() is None  # nothing new since
     finally:
         jobs.bind(None)
     doc = json.loads(next(checkpoints.glob("*.json")).read_text())
-    assert set(doc) == {"seq", "entry_hash", "at", "signature"} and doc["entry_hash"] == entries(log)[-1].entry_hash
+    assert set(doc) == {"seq", "entry_hash", "at", "prev", "signature"}
+    assert doc["entry_hash"] == entries(log)[-1].entry_hash and doc["prev"] == accesslog.GENESIS
 
 
 def test_the_keys_are_made_once_and_private(app):

@@ -19,12 +19,12 @@ def test_users_create_and_token(runner, client, session):
 
 
 def test_users_create_refuses_bad_scope_and_short_password(runner):
-    no_region = runner.invoke(args=["users", "create", "li", "--role", "inspector", "--password-stdin"],
+    no_region = runner.invoke(args=["users", "create", "lihua", "--role", "inspector", "--password-stdin"],
                               input="a-long-password\n")
     assert no_region.exit_code != 0 and "所辖区域" in no_region.output
-    short = runner.invoke(args=["users", "create", "li", "--role", "auditor", "--password-stdin"], input="short\n")
+    short = runner.invoke(args=["users", "create", "lihua", "--role", "auditor", "--password-stdin"], input="short\n")
     assert short.exit_code != 0 and "至少" in short.output
-    unknown = runner.invoke(args=["users", "create", "li", "--role", "outlet_manager", "--outlet", "NOPE-1",
+    unknown = runner.invoke(args=["users", "create", "lihua", "--role", "outlet_manager", "--outlet", "NOPE-1",
                                   "--password-stdin"], input="a-long-password\n")
     assert unknown.exit_code != 0 and "NOPE-1" in unknown.output
 

@@ -170,7 +170,7 @@ def clerk(monkeypatch):
     monkeypatch.setitem(SCOPES, role, Scope.REGION)
     monkeypatch.setitem(navigation.ROLE_LABELS, role, "Clerk")
     return SimpleNamespace(id=-1, username="clerk", display_name="Clerk", role=role, region_code="150100",
-                           outlets=[], active=True, agency=None)
+                           outlets=[], active=True, agency=None, must_change_password=False)
 
 
 def test_a_new_role_is_picked_up_by_can_the_menus_and_the_scope(app, clerk):

@@ -159,7 +159,7 @@ def _others(client, world, session):
     (_pending, 403, "refused: case pending"),
     (_refused, 403, "refused: case refused"),
     (_expired, 403, "refused: case expired"),
-    (_others, 403, "refused: not case investigator"),
+    (_others, 404, "refused: not case investigator"),
     (lambda *a: "NO-SUCH-CASE", 404, "refused: unknown case"),
     (lambda *a: None, 422, "refused: no case"),
 ], ids=["unapproved", "refused", "expired", "other-investigators-case", "unknown-case", "no-case"])
@@ -353,7 +353,7 @@ def test_the_case_evidence_is_a_logged_clear_view(client, session, world):
     last = log_entries(session)[-1]
     assert (last.action, last.result_count, last.outcome) == ("case_view", 1, "ok")
     theirs = client.get(f"/api/v1/cases/{case['id']}/results", headers=world.h["other_investigator"])
-    assert theirs.status_code == 403 and log_entries(session)[-1].outcome == "refused: not case investigator"
+    assert theirs.status_code == 404 and log_entries(session)[-1].outcome == "refused: not case investigator"
 
 
 def test_investigators_see_the_xray_images_of_their_case_evidence_only_and_each_look_is_logged(
@@ -566,7 +566,7 @@ def test_the_evidence_export_is_a_zip_with_a_verified_manifest(app, client, sess
 
 def test_only_the_case_investigator_exports_and_refusals_are_logged(client, session, world):
     case = approved_case(client, world)
-    assert client.get(f"/api/v1/cases/{case['id']}/export", headers=world.h["other_investigator"]).status_code == 403
+    assert client.get(f"/api/v1/cases/{case['id']}/export", headers=world.h["other_investigator"]).status_code == 404
     assert client.get(f"/api/v1/cases/{case['id']}/export", headers=world.h["auditor"]).status_code == 403
     pending = register(client, world, case_no="HGA-2026-003")
     assert client.get(f"/api/v1/cases/{pending['id']}/export", headers=world.h["investigator"]).status_code == 403

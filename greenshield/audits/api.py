@@ -12,7 +12,7 @@ from greenshield.audits.services import (audit_for, flagged_xray_counts, photo_k
                                          store_photo, today)
 from greenshield.auth.permissions import Capability
 from greenshield.context import settings, storage
-from greenshield.auth.policy import allow, current_user, outlet_in_scope, scope_outlets
+from greenshield.auth.policy import allow, current_user, outlet_in_scope, region_prefix, scope_outlets
 from greenshield.errors import NotFound
 from greenshield.fields import BINARY
 from models import (Audit, AuditPhoto, AuditPlan, AuditSchedule, AuditStatus, ChecklistEntry, OrderStatus, Outlet,
@@ -65,7 +65,12 @@ def verify_plan(plan_id):
 @blp.response(200, s.ScheduleOut(many=True))
 @allow(Capability.PLAN_AUDITS)
 def list_schedules():
-    return db.session().scalars(select(AuditSchedule).order_by(AuditSchedule.id)).all()
+    """The recurring draws of the regions in the caller's scope (an inspector's region and below)."""
+    stmt = select(AuditSchedule).order_by(AuditSchedule.id)
+    prefix = region_prefix(current_user())
+    if prefix is not None:
+        stmt = stmt.where(AuditSchedule.region_code.startswith(prefix))
+    return db.session().scalars(stmt).all()
 
 
 @blp.route("/audit-schedules", methods=["POST"])
@@ -175,8 +180,9 @@ def close_audit(data, audit_id):
 @blp.response(200, s.AuditOut)
 @allow(Capability.PUBLISH_AUDITS)
 def publish_audit(audit_id):
-    """Publish (公开) a closed audit's result."""
-    return workflow.publish(db.session(), audit_for(db.session(), current_user(), audit_id))
+    """Publish (公开) a closed audit's result: its assigned inspectors, or whoever may work on any audit (as on
+    the audit's page). Publication cannot be undone."""
+    return workflow.publish(db.session(), audit_for(db.session(), current_user(), audit_id, write=True))
 
 
 @blp.route("/rectification-orders", methods=["GET"])

@@ -52,6 +52,9 @@ def scheduler() -> None:
 
     Run exactly one per installation (a second one does no harm: each firing is claimed once in the database).
     """
+    import os
+
     from greenshield.scheduler import run
 
+    os.umask(0o077)  # checkpoints' lock, metric files: the service's user alone
     run(current_app._get_current_object())

@@ -45,7 +45,9 @@ class Capability(enum.Enum):
              "case's evidence and its export, watchlists")
     TRACE_WAYBILL = "trace_waybill", "Trace a waybill number without a case, within one's region, masked"
     READ_ACCESS_LOG = "read_access_log", "Read the access log and verify its integrity"
-    MANAGE_USERS = "manage_users", "Create and edit user accounts; revoke anyone's API tokens"
+    MANAGE_USERS = ("manage_users", "Administer user accounts: create, change role or scope, deactivate, unlock, "
+                    "reset passwords, revoke tokens, sign out everywhere")
+    READ_ADMIN_LOG = "read_admin_log", "Read the administrators' action log on user accounts"
     READ_METRICS = "read_metrics", "Read the operational metrics"
 
 
@@ -86,6 +88,7 @@ GRANTS: dict[Capability, frozenset[Role]] = {
     C.TRACE_WAYBILL: frozenset({INSPECTOR}),
     C.READ_ACCESS_LOG: frozenset({AUDITOR, ADMIN}),
     C.MANAGE_USERS: frozenset({ADMIN}),
+    C.READ_ADMIN_LOG: frozenset({AUDITOR, ADMIN}),
     C.READ_METRICS: frozenset({ADMIN}),
 }
 

@@ -16,7 +16,7 @@ from sqlalchemy import Select, select
 
 from greenshield import db
 from greenshield.auth.permissions import Capability, Scope, can, roles_with, scope_of
-from greenshield.auth.services import user_for_token
+from greenshield.auth.services import session_user, user_for_token
 from greenshield.context import settings
 from greenshield.errors import Forbidden, NotFound, Unauthenticated
 from models import Outlet, Region, User
@@ -66,22 +66,37 @@ def current_user() -> User | None:
     return g.get("user")
 
 
+def _clear_cookie() -> None:
+    lang = cookie.get("lang")
+    cookie.clear()
+    if lang:
+        cookie["lang"] = lang
+
+
 def _user_from_cookie() -> User | None:
-    uid = cookie.get("uid")
-    if uid is None:
+    """The user of the cookie's server-side session while it lives: not ended (sign-out, password change,
+    deactivation, "sign out everywhere"), not idle too long, not older than the absolute limit."""
+    sid = cookie.get("sid")
+    if sid is None:
+        if "uid" in cookie:
+            _clear_cookie()  # a cookie of before server-side sessions
         return None
     now = dt.datetime.now(dt.timezone.utc).timestamp()
     idle = settings().session_idle_minutes * 60
     absolute = settings().session_absolute_hours * 3600
-    if now - cookie.get("seen", 0) > idle or now - cookie.get("auth", 0) > absolute:
-        cookie.clear()
+    if now - cookie.get("seen", 0) > idle or now - cookie.get("auth", 0) > absolute or not isinstance(sid, str):
+        _clear_cookie()
         return None
-    user = db.session().get(User, uid)
-    if user is None or not user.active or cookie.get("pw") != user.password_hash[-16:]:
-        cookie.clear()
+    user = session_user(db.session(), sid)
+    if user is None:
+        _clear_cookie()
         return None
     cookie["seen"] = now
     return user
+
+
+# Pages a user who must change their password may still reach.
+PASSWORD_CHANGE_ENDPOINTS = frozenset({"auth.change_password", "auth.logout", "auth.set_language", "static"})
 
 
 def enforce() -> object | None:
@@ -102,6 +117,7 @@ def enforce() -> object | None:
         if user is None:
             raise Unauthenticated("unauthenticated.bad_token")
         g.auth_method = "token"
+        g.token_plain = header[7:].strip()
     else:
         user = _user_from_cookie()
         g.auth_method = "session" if user else None
@@ -118,6 +134,10 @@ def enforce() -> object | None:
         if request.path.startswith("/api/"):
             raise Unauthenticated()
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    if user.must_change_password and endpoint not in PASSWORD_CHANGE_ENDPOINTS:
+        if request.path.startswith("/api/"):
+            raise Forbidden("forbidden.password_change_required")
+        return redirect(url_for("auth.change_password", next=request.full_path.rstrip("?")))
     if not can(user, *capabilities_of(view)):
         raise Forbidden("forbidden.role")
     return None

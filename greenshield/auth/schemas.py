@@ -33,12 +33,17 @@ class UserOut(Schema):
     outlet_codes = fields.Function(lambda u: sorted(o.code for o in u.outlets))
     agency = fields.String(allow_none=True)
     active = fields.Boolean()
-    locked = fields.Function(lambda u: u.locked_until is not None)
+    locked = fields.Function(lambda u: bool(getattr(u, "throttled", False)),
+                             metadata={"description": "Sign-ins to this account wait after failed attempts"})
+    must_change_password = fields.Boolean()
     last_login_at = fields.DateTime(allow_none=True)
 
 
 class TokenIn(Schema):
-    days = fields.Integer(load_default=30, validate=validate.Range(min=1, max=366))
+    days = fields.Integer(load_default=30, validate=validate.Range(min=1, max=3660),
+                          metadata={"description": "Days of validity, at most TOKEN_MAX_DAYS (90 by default)"})
+    password = fields.String(load_only=True, validate=validate.Length(max=1024), metadata={
+        "description": "The caller's password: required when the caller is signed in with a browser session"})
 
 
 class TokenOut(Schema):
@@ -52,3 +57,19 @@ class TokenOut(Schema):
 
 class NewTokenOut(TokenOut):
     token = fields.String(metadata={"description": "The bearer token; shown only once."})
+
+
+class AdminActionArgs(Schema):
+    user = fields.String(validate=validate.Length(max=64), metadata={"description": "The account acted on"})
+    actor = fields.String(validate=validate.Length(max=64), metadata={"description": "The administrator"})
+    action = fields.String(validate=validate.Length(max=32))
+
+
+class AdminActionOut(Schema):
+    id = fields.Integer()
+    at = fields.DateTime()
+    actor = fields.String(attribute="actor_username")
+    action = fields.String()
+    user = fields.String(attribute="target_username")
+    detail = fields.Dict()
+    client_addr = fields.String(allow_none=True)

@@ -36,6 +36,16 @@ def sweep_spool(folder: Path) -> None:
             continue
 
 
+def remove_spool_of(folder: Path, pid: int) -> int:
+    """Remove the spool files of process ``pid`` (a gunicorn worker that timed out, was killed or crashed);
+    returns how many."""
+    removed = 0
+    for path in folder.glob(f"upload-{pid}-*"):
+        path.unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
 def upload_daily_log(session: Session, settings: Settings, *, outlet: Outlet, stream: BinaryIO, filename: str,
                      strict: bool, source: str, user: User | None) -> IngestOutcome:
     """Spool, archive, ingest, screen and recount. Raises a DomainError (nothing stored) for unusable files."""

@@ -2,7 +2,7 @@
 notifications, and the access log for auditors."""
 from __future__ import annotations
 
-from flask import send_file
+from flask import request, send_file
 from flask_smorest import Blueprint
 
 from greenshield import db
@@ -11,7 +11,7 @@ from greenshield.auth.policy import allow, current_user
 from greenshield.context import actor, settings
 from greenshield.errors import NotFound
 from greenshield.extensions import limiter
-from greenshield.pagination import page_of
+from greenshield.pagination import page_window
 from greenshield.trace import schemas as s, services
 from greenshield.trace.web import close_access, logged
 from models import Case, Notification, Watchlist, utcnow
@@ -26,7 +26,7 @@ def trace_limit() -> str:
 
 def per_user() -> str:
     user = current_user()
-    return f"user:{user.id}" if user else "anonymous"
+    return f"user:{user.id}" if user else f"addr:{request.remote_addr}"
 
 
 @blp.route("/cases", methods=["POST"])
@@ -96,9 +96,12 @@ def trace(data):
 
 
 def _own_case(case_id: int) -> Case:
+    """The caller's own case ``case_id``: anyone else's is "not found" like one that does not exist."""
     case = db.session().get(Case, case_id)
     if case is None:
         raise services.refusal(actor(), NotFound("not_found.case", id=case_id), "refused: unknown case")
+    if case.investigator_id != current_user().id:
+        raise services.refusal(actor(), NotFound("not_found.case", id=case_id), "refused: not case investigator")
     return case
 
 
@@ -189,8 +192,13 @@ def read_notification(notification_id):
 @allow(Capability.READ_ACCESS_LOG)
 def access_log(args, pagination_parameters):
     """Access-log entries, newest first, filtered by ``user``, ``case_no``, ``action``, ``outcome`` (ok|refused)
-    and a period ``from``/``to`` (days in Asia/Shanghai)."""
-    return page_of(services.filtered_log(args), pagination_parameters)
+    and a period ``from``/``to`` (days in Asia/Shanghai). Each entry says whether it still matches its hash
+    (``verified``): an entry altered in the database is listed, marked false."""
+    stmt = services.filtered_log(args)
+    window = page_window(stmt, pagination_parameters)
+    if window is None:
+        return []
+    return services.log_page(db.session(), stmt, limit=window[0], offset=window[1])
 
 
 @blp.route("/access-log/verify", methods=["GET"])

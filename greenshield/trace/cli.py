@@ -25,15 +25,20 @@ def _checkpoints(given: Path | None) -> Path:
 
 @access_log.command("verify")
 @click.option("--checkpoints", type=DIR, help="Checkpoint folder (default: <instance>/access-log/checkpoints).")
-@click.option("--public-key", type=KEY, help="Checkpoint public key (default: <instance>/keys/access-log-signing.pub.pem).")
+@click.option("--public-key", type=KEY, help="Checkpoint public key (default: ACCESS_LOG_PUBLIC_KEY, else the one "
+              "beside the signing key).")
 @with_appcontext
 def verify(checkpoints: Path | None, public_key: Path | None) -> None:
-    """Check every entry's hash and link and every signed checkpoint; exit 1 naming the first bad entry."""
+    """Check every entry's hash and link, every signed checkpoint and their order, and the head against the
+    newest checkpoint; exit 1 naming the first bad entry."""
     from greenshield.trace import accesslog
+    from greenshield.trace.services import verifying_key_path
 
-    instance = settings().instance_path
-    key_path = public_key or accesslog.public_key_path(instance)
+    key_path = public_key or verifying_key_path(settings())
     key = accesslog.load_public_key(key_path) if key_path.exists() else None
+    if public_key is None and not settings().access_log_public_key:
+        click.echo("warning: verifying with the public key beside the signing key; set ACCESS_LOG_PUBLIC_KEY to "
+                   "the auditors' copy kept outside the instance folder (see docs/operations.md)", err=True)
     folder = _checkpoints(checkpoints)
     with db.job_session() as session:
         result = accesslog.verify(session, folder, key)
@@ -44,19 +49,20 @@ def verify(checkpoints: Path | None, public_key: Path | None) -> None:
         click.echo(f"({result.entries} entries verified before it; {result.checkpoints} checkpoints in {folder})")
         sys.exit(1)
     click.echo(f"Access log intact: {result.entries} entries (last seq {result.last_seq}), "
-               f"{result.checkpoints} checkpoints in {folder}.")
+               f"{result.checkpoints} checkpoints in {folder}; {result.uncovered} newest entries not yet covered "
+               "by a checkpoint.")
 
 
 @access_log.command("checkpoint")
 @click.option("--checkpoints", type=DIR, help="Checkpoint folder (default: <instance>/access-log/checkpoints).")
 @with_appcontext
 def checkpoint(checkpoints: Path | None) -> None:
-    """Sign the newest entry into a checkpoint file now (the scheduler does it every hour)."""
+    """Sign the newest entry into a checkpoint file now (the scheduler does it every few minutes)."""
     from greenshield.trace import accesslog
 
     with db.job_session() as session:
         point = accesslog.write_checkpoint(session, _checkpoints(checkpoints),
-                                           accesslog.signing_key(settings().instance_path))
+                                           accesslog.signing_key_at(settings().signing_key_path))
     if point is None:
         click.echo("The access log is empty; no checkpoint written.")
     else:
@@ -77,7 +83,9 @@ def verify_export(zip_file: Path, public_key: Path | None) -> None:
     from greenshield.trace import accesslog
     from greenshield.trace.export import verify_export as check
 
-    key_path = public_key or accesslog.public_key_path(settings().instance_path)
+    from greenshield.trace.services import verifying_key_path
+
+    key_path = public_key or verifying_key_path(settings())
     key = accesslog.load_public_key(key_path) if key_path.exists() else None
     problems = check(zip_file, key)
     for problem in problems:

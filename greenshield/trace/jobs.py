@@ -81,15 +81,17 @@ def notify_webhook(url: str, payload: dict) -> bool:
 
 
 def checkpoint_access_log() -> str | None:
-    """Hourly: sign the access log's newest entry into a checkpoint file outside the database."""
+    """Every minute: sign the access log's newest entry into a checkpoint file when one is due (entries were
+    added and ``ACCESS_LOG_CHECKPOINT_EVERY`` of them or ``ACCESS_LOG_CHECKPOINT_MINUTES`` have passed)."""
     from greenshield.trace import accesslog
 
     app = job_app()
     settings = settings_of(app)
-    with app.app_context(), db.job_session(write=True) as session:
-        hour = dt.datetime.now(CHINA).replace(minute=0, second=0, microsecond=0)
-        if not claim(session, "access-log-checkpoint", hour):
+    with app.app_context(), db.job_session(write=False) as session:
+        if not accesslog.checkpoint_due(session, settings.checkpoints_dir,
+                                        every=settings.access_log_checkpoint_every,
+                                        minutes=settings.access_log_checkpoint_minutes):
             return None
         point = accesslog.write_checkpoint(session, settings.checkpoints_dir,
-                                           accesslog.signing_key(settings.instance_path))
+                                           accesslog.signing_key_at(settings.signing_key_path))
         return str(point.path) if point else None

@@ -167,21 +167,22 @@ class AccessLogArgs(Schema):
 
 class AccessLogOut(Schema):
     seq = fields.Integer()
-    at = fields.DateTime()
+    at = fields.DateTime(allow_none=True)
     user_id = fields.Integer(allow_none=True)
-    username = fields.String()
-    role = fields.String()
+    username = fields.String(allow_none=True, metadata={"description": "None: a caller who was not signed in"})
+    role = fields.String(allow_none=True)
     agency = fields.String(allow_none=True)
     action = fields.String()
     case_no = fields.String(allow_none=True)
     query_type = fields.String(allow_none=True)
     subject_hash = fields.String(allow_none=True)
-    result_count = fields.Integer()
+    result_count = fields.Integer(allow_none=True)
     outcome = fields.String()
     client_addr = fields.String(allow_none=True)
     request_id = fields.String(allow_none=True)
     prev_hash = fields.String()
     entry_hash = fields.String()
+    verified = fields.Boolean(metadata={"description": "The entry still matches its hash (false: altered)"})
 
 
 class AccessLogVerifyOut(Schema):
@@ -191,3 +192,5 @@ class AccessLogVerifyOut(Schema):
     last_seq = fields.Integer(allow_none=True)
     first_bad_seq = fields.Integer(allow_none=True)
     reason = fields.String(allow_none=True)
+    newest_checkpoint_seq = fields.Integer(allow_none=True)
+    uncovered = fields.Integer(metadata={"description": "Newest entries no checkpoint covers yet"})

@@ -75,10 +75,10 @@ def visible_case(session: Session, user: User, case_id: int) -> Case:
 
 
 def usable_case(case: Case, actor: Actor) -> None:
-    """Refuse unless the actor is the case's investigator and the case is approved and unexpired."""
+    """Refuse unless the actor is the case's investigator and the case is approved and unexpired. Another
+    investigator's case is "not found", exactly as a case that does not exist (its number is not confirmed)."""
     if case.investigator_id != actor.user.id:
-        raise refusal(actor, Forbidden("forbidden.not_case_investigator", case_no=case.case_no),
-                      "refused: not case investigator")
+        raise refusal(actor, NotFound("not_found.case_no", case_no=case.case_no), "refused: not case investigator")
     status = case.status_on(today())
     if status is not CaseStatus.APPROVED:
         raise refusal(actor, Forbidden(f"case_{status.value}", case_no=case.case_no), f"refused: case {status.value}")
@@ -278,11 +278,40 @@ def notifications(session: Session, user: User, *, unread: bool = False, limit: 
 # --- the access log for auditors ------------------------------------------------------------------------------
 
 
+def verifying_key_path(settings: Settings) -> Path:
+    """The key checkpoints are verified with: the operator's copy outside the instance folder
+    (``ACCESS_LOG_PUBLIC_KEY``, the anchor) when configured, else the public half beside the signing key."""
+    if settings.access_log_public_key:
+        return Path(settings.access_log_public_key)
+    accesslog.signing_key_at(settings.signing_key_path)
+    return accesslog.public_key_beside(settings.signing_key_path)
+
+
 def verify_log(session: Session, settings: Settings) -> accesslog.Verification:
-    """Verify the whole log against the checkpoints with the instance's public key."""
-    accesslog.signing_key(settings.instance_path)
-    key = accesslog.load_public_key(accesslog.public_key_path(settings.instance_path))
+    """Verify the whole log against the checkpoints with the verifying key (see ``verifying_key_path``)."""
+    key = accesslog.load_public_key(verifying_key_path(settings))
     return accesslog.verify(session, settings.checkpoints_dir, key)
+
+
+def checkpointer(settings: Settings) -> accesslog.Checkpointer:
+    return accesslog.Checkpointer(settings.checkpoints_dir, settings.signing_key_path,
+                                  settings.access_log_checkpoint_every)
+
+
+def log_page(session: Session, stmt, *, limit: int, offset: int) -> list[dict]:
+    """One page of access-log entries selected by ``stmt`` (``filtered_log``), as dicts, each marked
+    ``verified``: whether it still matches its hash. An entry altered in the database is shown, marked, and
+    never makes the page fail."""
+    seqs = list(session.scalars(stmt.with_only_columns(AccessLogEntry.seq).limit(limit).offset(offset)))
+    if not seqs:
+        return []
+    rows = session.execute(select(*accesslog.raw_columns()).where(AccessLogEntry.seq.in_(seqs))).mappings()
+    by_seq = {}
+    for row in rows:
+        entry = accesslog.lenient(row)
+        entry["verified"] = accesslog.entry_intact(entry)
+        by_seq[entry["seq"]] = entry
+    return [by_seq[seq] for seq in seqs if seq in by_seq]
 
 
 def filtered_log(args: dict):
@@ -327,7 +356,7 @@ def export_case(session: Session, settings: Settings, actor: Actor, case: Case) 
     stream = tempfile.SpooledTemporaryFile(max_size=32 * 2**20)
     write_export(stream, case=case_view(case), chains=chains, entries=log_entries(entries),
                  media=_evidence_media(session, settings, chains, unavailable), generated_by=actor.user.username,
-                 key=accesslog.signing_key(settings.instance_path), unavailable=unavailable)
+                 key=accesslog.signing_key_at(settings.signing_key_path), unavailable=unavailable)
     stream.seek(0)
     return stream, f"evidence-{SAFE_NAME.sub('_', case.case_no)}.zip"
 

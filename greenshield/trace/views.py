@@ -219,8 +219,8 @@ def access_log():
     else:
         errors = {}
     page = max(1, request.args.get("page", 1, type=int))
-    entries = db.session().scalars(services.filtered_log(args).limit(PAGE_SIZE + 1)
-                                   .offset((page - 1) * PAGE_SIZE)).all()
+    entries = services.log_page(db.session(), services.filtered_log(args), limit=PAGE_SIZE + 1,
+                                offset=(page - 1) * PAGE_SIZE)
     kept = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template(
         "trace/access_log.html", entries=entries[:PAGE_SIZE], values=request.args, errors=errors, actions=s.ACTIONS,

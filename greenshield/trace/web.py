@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -21,7 +21,7 @@ from models import Case
 F = TypeVar("F", bound=Callable)
 QUERY_FIELDS = (("waybill_no", "waybill"), ("sender_id_no", "sender_id"), ("sender_phone", "sender_phone"),
                 ("sender_name", "sender_name"), ("outlet_code", "outlet"))
-STATUS_OUTCOMES = {401: "refused: unauthenticated", 403: "refused: role", 404: "refused: not found",
+STATUS_OUTCOMES = {400: "refused: bad request", 401: "refused: unauthenticated", 403: "refused: role", 404: "refused: not found",
                    409: "refused: conflict", 422: "refused: invalid input", 429: "refused: rate limit"}
 
 
@@ -35,7 +35,8 @@ def logged(action: str) -> Callable[[F], F]:
 
 def close_access(response: Response) -> Response:
     """``after_request`` of the traceability blueprints: a logged view answers with its ``X-Request-ID``, and
-    a refused query, export or decision is logged too.
+    a refused query, export or decision is logged too, also when the caller was not signed in (no session, a bad
+    token, a cookie request without its CSRF token): then with no user and the client address.
 
     For a refusal, the request's own work is rolled back and the entry alone is committed, although the response
     is an error: refused by role before the view ran, by the rate limit, for an invalid query, or by the case rules.
@@ -46,10 +47,16 @@ def close_access(response: Response) -> Response:
         return response
     response.headers["X-Request-ID"] = request_id()
     caller = actor()
-    if caller.user is None or response.status_code < 400 or caller.logged:
+    anonymous_redirect = caller.user is None and response.status_code in (302, 303)
+    if (response.status_code < 400 and not anonymous_redirect) or caller.logged:
         return response
-    outcome = caller.outcome or (
-        "error" if response.status_code >= 500 else STATUS_OUTCOMES.get(response.status_code, "refused"))
+    if g.get("csrf_refused"):
+        outcome = "refused: csrf"
+    elif anonymous_redirect:
+        outcome = "refused: unauthenticated"
+    else:
+        outcome = caller.outcome or (
+            "error" if response.status_code >= 500 else STATUS_OUTCOMES.get(response.status_code, "refused"))
     session = db.session()
     try:
         services.begin_writing(session)
@@ -57,7 +64,8 @@ def close_access(response: Response) -> Response:
         caller.log(session, outcome=outcome)
         session.commit()
     except SQLAlchemyError:
-        current_app.logger.exception("could not log a refused %s by %s", action, caller.user.username)
+        current_app.logger.exception("could not log a refused %s by %s", action,
+                                     caller.user.username if caller.user else caller.client_addr)
         session.rollback()
     return response
 

@@ -1,17 +1,56 @@
-"""The browser side: page blueprints, template helpers and the health check."""
+"""The browser side: page blueprints, template helpers, the health check, and the security headers of every
+response (and the trusted reverse proxies, whose forwarded client address and scheme are believed)."""
 from __future__ import annotations
 
-from flask import Flask, g
+import secrets
+
+from flask import Flask, Response, g, request
 from flask_babel import get_locale
 from flask_wtf.csrf import generate_csrf
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from greenshield.auth.permissions import can
 
+CSP = ("default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self'; img-src 'self' data:; "
+       "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+def csp_nonce() -> str:
+    """This response's script nonce: inline ``<script nonce="{{ csp_nonce() }}">`` runs, injected ones do not."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return g.csp_nonce
+
+
+def security_headers(response: Response) -> Response:
+    """``after_request``: no framing, no sniffing, no referrer to other sites, a script policy with a nonce, and
+    nothing stored by browsers or proxies (pages and exports carry personal data) except the static files."""
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP.format(nonce=csp_nonce()))
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if request.endpoint != "static":
+        headers["Cache-Control"] = "no-store"
+    if request.is_secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    return response
+
+
+def trust_proxies(app: Flask, count: int) -> None:
+    """Believe ``X-Forwarded-For``, ``-Proto``, ``-Host`` and ``-Port`` as set by ``count`` reverse proxies
+    in front (the rightmost ``count`` values; anything a client adds to the left is ignored)."""
+    if count > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count, x_port=count)
+
 
 def init_app(app: Flask) -> None:
+    from greenshield.admin.views import bp as admin_pages
     from greenshield.audits.views import bp as audit_pages
     from greenshield.auth.views import bp as auth
     from greenshield.compliance.views import bp as dashboard
+    from greenshield.context import settings_of
     from greenshield.ingest.views import bp as ingest
     from greenshield.registry.views import bp as registry
     from greenshield.trace.views import bp as trace_pages
@@ -20,13 +59,15 @@ def init_app(app: Flask) -> None:
     from greenshield.web.views import bp as web
     from greenshield.xray.views import bp as xray_pages
 
-    for blueprint in (web, auth, dashboard, ingest, audit_pages, xray_pages, trace_pages, registry):
+    for blueprint in (web, auth, dashboard, ingest, audit_pages, xray_pages, trace_pages, registry, admin_pages):
         app.register_blueprint(blueprint)
     labels.register(app)
+    app.after_request(security_headers)
+    trust_proxies(app, settings_of(app).trusted_proxies)
 
     @app.context_processor
     def _template_globals():
         user = g.get("user")
         return {"current_user": user, "csrf_token": generate_csrf, "can": lambda *caps: can(user, *caps),
-                "locale": str(get_locale() or "zh"),
+                "locale": str(get_locale() or "zh"), "csp_nonce": csp_nonce,
                 "nav_items": nav_items, "role_label": role_label}

@@ -30,12 +30,16 @@ NAV = (
     NavItem((C.REGISTER_CASES, C.APPROVE_CASES), "trace_pages.cases", _l("Cases"), _l("Investigation cases and their approval")),
     NavItem((C.TRACE, C.TRACE_WAYBILL), "trace_pages.trace_form", _l("Trace"), _l("Trace a parcel's chain")),
     NavItem((C.READ_ACCESS_LOG,), "trace_pages.access_log", _l("Access log"), _l("Who looked at what, and its integrity")),
-    NavItem((C.REGISTER_CASES,), "trace_pages.notifications", _l("Notifications"), _l("New watchlist matches and case decisions")),
+    NavItem((C.REGISTER_CASES, C.MANAGE_USERS), "trace_pages.notifications", _l("Notifications"),
+            _l("New watchlist matches, case decisions, repeated failed sign-ins")),
     NavItem((C.READ_REGISTRY,), "registry_pages.index", _l("Outlets"), _l("Outlets and sorting centres"), (("kind", "outlets"),)),
     NavItem((C.READ_REGISTRY,), "registry_pages.index", _l("X-ray machines"), _l("Machines per outlet"), (("kind", "xray-machines"),)),
     NavItem((C.READ_REGISTRY,), "registry_pages.index", _l("Staff"), _l("Couriers and screeners"), (("kind", "staff"),)),
     NavItem((C.READ_REGISTRY,), "registry_pages.index", _l("Contract customers"), _l("Filed bulk senders"),
             (("kind", "contract-customers"),)),
+    NavItem((C.MANAGE_USERS,), "admin_pages.users", _l("Users"), _l("Accounts, roles, scope, passwords and tokens")),
+    NavItem((C.READ_ADMIN_LOG,), "admin_pages.actions", _l("Administration log"),
+            _l("Who changed which account, and when")),
 )
 
 ROLE_LABELS = {

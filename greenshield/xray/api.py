@@ -162,4 +162,4 @@ def activate_model(version):
 @allow(Capability.REVIEW_XRAY)
 def reviewer_stats():
     """Reviews per reviewer and their hits, misses and false alarms on projected test images (TIP)."""
-    return services.reviewer_stats(db.session())
+    return services.reviewer_stats(db.session(), current_user())

@@ -13,7 +13,7 @@ from greenshield.errors import Conflict, Invalid, NotFound
 from greenshield.observability import scoring_timer
 from greenshield.settings import Settings
 from greenshield.storage import Storage, of as storage_of
-from models import (MachineStatus, ProhibitedCategory, ReviewStatus, Staff, StaffRole, User, XrayEvent, XrayMachine,
+from models import (MachineStatus, Outlet, ProhibitedCategory, ReviewStatus, Staff, StaffRole, User, XrayEvent, XrayMachine,
                     XrayModelVersion, XrayReview, utcnow)
 
 BUILTIN = "builtin:default"
@@ -158,14 +158,34 @@ def heatmap_png(session: Session, settings: Settings, event: XrayEvent, *, overl
         row = session.scalar(select(XrayModelVersion).where(XrayModelVersion.version == event.model_version))
         model = load_model(settings, row) if row else active_model(session, settings)[0]
         store.put(key, imaging.encode_png(model.score(read_image(store, event)).heatmap))
-    heat = store.get(key)
     if not overlay:
-        return heat
+        return store.get(key)
+    overlay_key = key.removesuffix(".png") + f"-overlay{OVERLAY_MAX_SIDE}.png"
+    if not store.exists(overlay_key):
+        store.put(overlay_key, _overlay_png(store, event, store.get(key), settings))
+    return store.get(overlay_key)
+
+
+OVERLAY_MAX_SIDE = 2048
+"""The longest side of an overlay for people (a screen's worth): larger scans are shrunk before blending, so that
+an overlay costs one bounded decode once, then comes from the storage."""
+
+
+def _overlay_png(store: Storage, event: XrayEvent, heat: bytes, settings: Settings) -> bytes:
     import cv2
     import numpy as np
 
-    pixels, _ = imaging.decode_pixels(read_image(store, event), max_bytes=2**31, max_pixels=2**31)
+    imaging = _imaging()
+    pixels, _ = imaging.decode_pixels(read_image(store, event), max_bytes=settings.xray_max_image_bytes,
+                                      max_pixels=settings.xray_max_pixels)
+    height, width = pixels.shape[:2]
+    scale = min(1.0, OVERLAY_MAX_SIDE / max(height, width))
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    if scale < 1.0:
+        pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
     grey = cv2.imdecode(np.frombuffer(heat, np.uint8), cv2.IMREAD_GRAYSCALE)
+    if grey.shape[:2] != (size[1], size[0]):
+        grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
     return imaging.encode_png(imaging.overlay_heatmap(imaging.to_display(pixels), grey))
 
 
@@ -195,11 +215,16 @@ def review(session: Session, event: XrayEvent, reviewer: User, *, decision: str,
     return row
 
 
-def reviewer_stats(session: Session) -> list[dict]:
-    """Per reviewer: decisions, and on TIP test images hits, misses, false alarms, hit rate."""
-    rows = session.execute(select(User.username, XrayReview.tip_outcome, func.count())
-                           .join(XrayReview, XrayReview.reviewer_id == User.id)
-                           .group_by(User.username, XrayReview.tip_outcome)).all()
+def reviewer_stats(session: Session, user: User) -> list[dict]:
+    """Per reviewer: decisions, and on TIP test images hits, misses, false alarms, hit rate; counted over the
+    events of the outlets ``user`` sees (an inspector: their region's)."""
+    from greenshield.auth.policy import scope_outlets
+
+    stmt = (select(User.username, XrayReview.tip_outcome, func.count())
+            .join(XrayReview, XrayReview.reviewer_id == User.id)
+            .join(XrayEvent, XrayEvent.id == XrayReview.event_id)
+            .join(Outlet, Outlet.id == XrayEvent.outlet_id))
+    rows = session.execute(scope_outlets(stmt, user).group_by(User.username, XrayReview.tip_outcome)).all()
     stats: dict[str, dict] = {}
     for username, outcome, count in rows:
         entry = stats.setdefault(username, {"reviewer": username, "reviews": 0, "tip_hits": 0, "tip_misses": 0,

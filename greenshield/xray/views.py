@@ -30,7 +30,7 @@ def queue():
     waiting = session.scalar(select(func.count()).select_from(_queue().subquery()))
     categories = session.scalars(select(ProhibitedCategory).order_by(ProhibitedCategory.code)).all()
     return render_template("xray/review.html", event=event, waiting=waiting, categories=categories,
-                           stats=services.reviewer_stats(session))
+                           stats=services.reviewer_stats(session, current_user()))
 
 
 @bp.route("/review/<int:event_id>", methods=["POST"])

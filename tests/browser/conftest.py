@@ -63,7 +63,7 @@ def live_server(tmp_path_factory, chromium_path):
         assert done.returncode == 0, done.stderr[-2000:]
     port = _free_port()
     log = open(folder / "server.log", "w")
-    server = subprocess.Popen([GREENSHIELD, "serve", "--port", str(port), "--workers", "2"], env=env, stdout=log,
+    server = subprocess.Popen([GREENSHIELD, "serve", "--plain-http", "--port", str(port), "--workers", "2"], env=env, stdout=log,
                               stderr=subprocess.STDOUT)
     url_base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
