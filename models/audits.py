@@ -237,6 +237,7 @@ class RectificationOrder(Base):
     issued_on: Mapped[dt.date | None] = mapped_column(Date)
     notice_year: Mapped[int | None] = mapped_column(Integer)  # 责令限期改正通知书 number: year and sequence
     notice_seq: Mapped[int | None] = mapped_column(Integer)
+    notice_no: Mapped[str | None] = mapped_column(String(40))  # as printed: 内邮责改〔2026〕第12号
     requirements: Mapped[str] = mapped_column(Text)
     status: Mapped[OrderStatus] = mapped_column(str_enum(OrderStatus, "order_status"), default=OrderStatus.OPEN)
     response: Mapped[str | None] = mapped_column(Text)

@@ -57,6 +57,7 @@ class PenaltyCase(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_year: Mapped[int] = mapped_column(Integer)
     case_seq: Mapped[int] = mapped_column(Integer)
+    case_no: Mapped[str] = mapped_column(String(40))  # as printed: 内邮立〔2026〕第3号
     outlet_id: Mapped[int] = mapped_column(ForeignKey("outlets.id"), index=True)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("rectification_orders.id"), index=True)
     audit_id: Mapped[int | None] = mapped_column(ForeignKey("audits.id"))
@@ -78,6 +79,7 @@ class PenaltyCase(Base):
     decided_on: Mapped[dt.date | None] = mapped_column(Date)
     decision_year: Mapped[int | None] = mapped_column(Integer)
     decision_seq: Mapped[int | None] = mapped_column(Integer)
+    decision_no: Mapped[str | None] = mapped_column(String(40))  # 内邮罚〔2026〕第3号
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

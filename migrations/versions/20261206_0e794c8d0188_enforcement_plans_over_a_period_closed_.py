@@ -115,6 +115,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('case_year', sa.Integer(), nullable=False),
     sa.Column('case_seq', sa.Integer(), nullable=False),
+    sa.Column('case_no', sa.String(length=40), nullable=False),
     sa.Column('outlet_id', sa.Integer(), nullable=False),
     sa.Column('order_id', sa.Integer(), nullable=True),
     sa.Column('audit_id', sa.Integer(), nullable=True),
@@ -135,6 +136,7 @@ def upgrade() -> None:
     sa.Column('decided_on', sa.Date(), nullable=True),
     sa.Column('decision_year', sa.Integer(), nullable=True),
     sa.Column('decision_seq', sa.Integer(), nullable=True),
+    sa.Column('decision_no', sa.String(length=40), nullable=True),
     sa.Column('decided_by_id', sa.Integer(), nullable=True),
     sa.Column('published_at', models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
@@ -205,6 +207,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('issued_on', sa.Date(), nullable=True))
         batch_op.add_column(sa.Column('notice_year', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('notice_seq', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('notice_no', sa.String(length=40), nullable=True))
         batch_op.drop_constraint(op.f('ck_rectification_orders_order_status'), type_='check')
         batch_op.alter_column('status', existing_type=sa.VARCHAR(length=8), type_=sa.String(length=12),
                               existing_nullable=False)
@@ -244,6 +247,7 @@ def downgrade() -> None:
         batch_op.alter_column('status', existing_type=sa.String(length=12), type_=sa.VARCHAR(length=8),
                               existing_nullable=False)
         batch_op.create_check_constraint('order_status', "status IN ('open', 'answered', 'closed')")
+        batch_op.drop_column('notice_no')
         batch_op.drop_column('notice_seq')
         batch_op.drop_column('notice_year')
         batch_op.drop_column('issued_on')
