@@ -112,16 +112,19 @@ def register_case(session: Session, *, facts: str, provision: LegalProvision, to
 
 
 def serve_notice(session: Session, case: PenaltyCase, *, served_on: dt.date, hearing_requested: bool,
-                 today: dt.date, calendar: WorkCalendar | None = None) -> PenaltyCase:
+                 today: dt.date, rights_waived: bool = False, calendar: WorkCalendar | None = None) -> PenaltyCase:
     """Record the prior notice (行政处罚事先告知书) served on the party, and whether a hearing was asked for; the
-    party has five working days from it to ask. Raises Conflict unless registered, Invalid for a date out of
-    order."""
+    party has five working days from it to ask, unless it waived its rights to state its case and to a hearing
+    in writing (``rights_waived``). Raises Conflict unless registered, Invalid for a date out of order or a
+    waiver beside a request for a hearing."""
     if case.status is not PenaltyStatus.REGISTERED:
         raise Conflict("conflict.case_status", status=case.status.value)
+    if rights_waived and hearing_requested:
+        raise Invalid("validation_error.waiver_and_hearing", field="hearing_requested")
     if not case.registered_on <= served_on <= today:
         raise Invalid("validation_error.date_out_of_order", field="served_on")
     until = working_deadline(session, calendar or load_calendar(session), served_on, HEARING_REQUEST_WORKING_DAYS)
-    case.notice_served_on, case.hearing_requested = served_on, hearing_requested
+    case.notice_served_on, case.hearing_requested, case.rights_waived = served_on, hearing_requested, rights_waived
     case.hearing_deadline, case.hearing_deadline_provisional = until.day, until.provisional
     case.status = PenaltyStatus.NOTIFIED
     session.flush()
@@ -143,15 +146,16 @@ def record_hearing(session: Session, case: PenaltyCase, *, held_on: dt.date, not
 def decide(session: Session, case: PenaltyCase, *, decision: str, decided_on: dt.date, today: dt.date,
            decided_by: User | None, document_prefix: str, fine_amount: int | None = None, text: str | None = None) -> PenaltyCase:
     """The decision (行政处罚决定): a warning, a fine in 元 within the provision's range, or another measure in
-    words; numbered per year. Raises Conflict before the notice, while a hearing asked for is pending, or before
-    the hearing-request period ends (unless the hearing was held); Invalid for a fine out of range."""
+    words; numbered per year. Raises Conflict before the notice or while a hearing asked for is pending; Invalid
+    before the hearing-request period ends (unless the hearing was held or the party waived it), or for a fine out
+    of range."""
     if case.status is not PenaltyStatus.NOTIFIED:
         raise Conflict("conflict.case_status", status=case.status.value)
     if case.hearing_requested and case.hearing_held_on is None:
         raise Conflict("conflict.hearing_pending")
-    if decided_on > today:
+    if decided_on > today or decided_on < case.notice_served_on:
         raise Invalid("validation_error.date_out_of_order", field="decided_on")
-    if case.hearing_held_on is None and decided_on <= case.hearing_deadline:
+    if case.hearing_held_on is None and not case.rights_waived and decided_on <= case.hearing_deadline:
         raise Invalid("validation_error.decision_too_early", field="decided_on", until=case.hearing_deadline)
     kind = PenaltyDecision(decision)
     provision = case.provision

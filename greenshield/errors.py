@@ -196,6 +196,7 @@ MESSAGES: dict[str, Entry] = {
     "conflict.no_serious_finding": E(_l("This audit is not closed with a serious finding.")),
     "conflict.case_status": E(_l("The case is %(status)s: this step does not fit.")),
     "conflict.no_hearing_requested": E(_l("No hearing was asked for in this case.")),
+    "validation_error.waiver_and_hearing": E(_l("A party that asked for a hearing has not waived it.")),
     "conflict.hearing_pending": E(_l("The party asked for a hearing: record it before the decision.")),
     "validation_error.date_out_of_order": E(_l("The date is before the previous step or after today.")),
     "validation_error.decision_too_early": E(_l("The party may ask for a hearing until %(until)s; decide after "

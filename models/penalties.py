@@ -71,6 +71,7 @@ class PenaltyCase(Base):
     hearing_deadline: Mapped[dt.date | None] = mapped_column(Date)
     hearing_deadline_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
     hearing_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    rights_waived: Mapped[bool] = mapped_column(Boolean, default=False)  # 书面放弃陈述、申辩和听证
     hearing_held_on: Mapped[dt.date | None] = mapped_column(Date)
     hearing_note: Mapped[str | None] = mapped_column(Text)
     decision: Mapped[PenaltyDecision | None] = mapped_column(str_enum(PenaltyDecision, "penalty_decision"))

@@ -64,8 +64,8 @@ def get_case(case_id):
 def serve_notice(data, case_id):
     """The prior notice (行政处罚事先告知书) served: the party may ask for a hearing within 5 working days."""
     case = services.case_for(db.session(), current_user(), case_id)
-    return penalties.serve_notice(db.session(), case, served_on=data["served_on"],
-                                  hearing_requested=data["hearing_requested"], today=today())
+    return penalties.serve_notice(db.session(), case, served_on=data["served_on"], today=today(),
+                                  hearing_requested=data["hearing_requested"], rights_waived=data["rights_waived"])
 
 
 @blp.route("/penalty-cases/<int:case_id>/hearing", methods=["POST"])

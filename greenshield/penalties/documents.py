@@ -142,8 +142,12 @@ def decision_words(case: PenaltyCase) -> str:
 def render_decision(case: PenaltyCase, settings: Settings) -> bytes:
     """行政处罚决定书 of a decided penalty case."""
     st, outlet, provision = _styles(), case.outlet, case.provision
-    hearing = (f"你单位要求听证，本机关于{chinese_date(case.hearing_held_on)}依法举行了听证。"
-               if case.hearing_held_on else "你单位在法定期限内未要求听证。")
+    if case.hearing_held_on:
+        hearing = f"你单位要求听证，本机关于{chinese_date(case.hearing_held_on)}依法举行了听证。"
+    elif case.rights_waived:
+        hearing = "你单位书面放弃陈述、申辩和听证的权利。"
+    else:
+        hearing = "你单位在法定期限内未要求听证。"
     story = [
         _p(settings.enforcement_authority, st["authority"]),
         _p("行政处罚决定书", st["title"]),
@@ -154,11 +158,11 @@ def render_decision(case: PenaltyCase, settings: Settings) -> bytes:
         _p(f"本机关于{chinese_date(case.registered_on)}对你单位涉嫌违法一案立案调查（立案编号：{case.case_no}）。"
            "经查明：", st["body"]),
         _p(case.facts, st["body"]),
-        _p(f"以上事实违反了寄递安全管理的有关规定。依据{provision.citation}"
-           + (f"：“{provision.text}”" if provision.verbatim else f"（{provision.violation}）"), st["body"]),
+        _p(f"以上事实违反了寄递安全管理的有关规定（{provision.violation}）。"
+           + (f"{provision.citation}规定：“{provision.text}”" if provision.verbatim else ""), st["body"]),
         _p(f"本机关于{chinese_date(case.notice_served_on)}向你单位送达了行政处罚事先告知书，告知你单位拟作出行政处罚"
            f"的事实、理由、依据及依法享有的陈述、申辩和要求听证的权利。{hearing}", st["body"]),
-        _p(f"本机关决定对你单位{decision_words(case)}。", st["body"]),
+        _p(f"依据{provision.citation}的规定，本机关决定对你单位{decision_words(case)}。", st["body"]),
     ]
     if case.decision is PenaltyDecision.FINE:
         story.append(_p("你单位应当自收到本决定书之日起十五日内，到指定的银行或者通过电子支付系统缴纳罚款。到期不缴纳"

@@ -54,6 +54,8 @@ class PenaltyCaseIn(Schema):
 class PenaltyNoticeIn(Schema):
     served_on = fields.Date(required=True)
     hearing_requested = fields.Boolean(load_default=False)
+    rights_waived = fields.Boolean(load_default=False, metadata={
+        "description": "the party waived in writing its rights to state its case and to a hearing"})
 
 
 class PenaltyHearingIn(Schema):
@@ -87,6 +89,7 @@ class PenaltyCaseOut(Schema):
     registered_on = fields.Date()
     notice_served_on = fields.Date(allow_none=True)
     hearing_requested = fields.Boolean()
+    rights_waived = fields.Boolean()
     hearing_deadline = fields.Date(allow_none=True)
     provisional = fields.Boolean(attribute="hearing_deadline_provisional", metadata={
         "description": "the hearing deadline runs into a year whose holidays are not loaded"})

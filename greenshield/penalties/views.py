@@ -89,7 +89,9 @@ def case(case_id):
 def _case_action(case: PenaltyCase, action: str) -> None:
     session = db.session()
     if action == "notice":
-        data = s.PenaltyNoticeIn().load(_form("served_on") | {"hearing_requested": request.form.get("hearing_requested") == "1"})
+        data = s.PenaltyNoticeIn().load(_form("served_on") | {
+            "hearing_requested": request.form.get("hearing") == "requested",
+            "rights_waived": request.form.get("hearing") == "waived"})
         penalties.serve_notice(session, case, today=today(), **data)
     elif action == "hearing":
         data = s.PenaltyHearingIn().load(_form("held_on", "note"))

@@ -128,6 +128,7 @@ def upgrade() -> None:
     sa.Column('hearing_deadline', sa.Date(), nullable=True),
     sa.Column('hearing_deadline_provisional', sa.Boolean(), nullable=False),
     sa.Column('hearing_requested', sa.Boolean(), nullable=False),
+    sa.Column('rights_waived', sa.Boolean(), nullable=False),
     sa.Column('hearing_held_on', sa.Date(), nullable=True),
     sa.Column('hearing_note', sa.Text(), nullable=True),
     sa.Column('decision', sa.Enum('warning', 'fine', 'other', name='penalty_decision', native_enum=False, create_constraint=True), nullable=True),
