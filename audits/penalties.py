@@ -131,6 +131,18 @@ def serve_notice(session: Session, case: PenaltyCase, *, served_on: dt.date, hea
     return case
 
 
+def firm_up_hearing_deadlines(session: Session, calendar: WorkCalendar) -> int:
+    """Count again the provisional hearing-request deadlines (after admins loaded a year)."""
+    firmed = 0
+    for case in session.scalars(select(PenaltyCase).where(PenaltyCase.hearing_deadline_provisional.is_(True),
+                                                          PenaltyCase.notice_served_on.is_not(None))):
+        again = calendar.add_working_days(case.notice_served_on, HEARING_REQUEST_WORKING_DAYS)
+        case.hearing_deadline, case.hearing_deadline_provisional = again.day, again.provisional
+        firmed += not again.provisional
+    session.flush()
+    return firmed
+
+
 def record_hearing(session: Session, case: PenaltyCase, *, held_on: dt.date, note: str | None,
                    today: dt.date) -> PenaltyCase:
     """Record the hearing (听证) the party asked for. Raises Conflict unless notified with a hearing asked for."""

@@ -7,15 +7,15 @@ import hashlib
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from greenshield.auth.permissions import Capability, can
+from greenshield.auth.permissions import Capability, Scope, can, scope_of
 from greenshield.auth.policy import outlet_in_scope, region_in_scope
 from greenshield.errors import Forbidden, Invalid, NotFound
 from greenshield.settings import Settings
 from greenshield.storage import Storage
-from audits import calendar as cal, workflow
+from audits import calendar as cal, penalties, workflow
 from audits.credit import Credit
 from models import (AbsenceReason, Audit, CalendarDay, CalendarYear, ChecklistItem, InspectorAbsence,
-                    RectificationOrder, Region, Role, User, XrayEvent)
+                    RectificationOrder, Region, User, XrayEvent)
 from models.base import CHINA, china_today as today
 
 PHOTO_TYPES = {b"\xff\xd8\xff": ("image/jpeg", "jpg"), b"\x89PNG\r\n\x1a\n": ("image/png", "png")}
@@ -103,7 +103,7 @@ def record_absence(session: Session, user: User, data: dict) -> InspectorAbsence
         if not can(user, Capability.RECORD_ANY_ABSENCE):
             raise Forbidden("forbidden.others_absence")
         who = session.scalar(select(User).where(User.username == data["username"]))
-        if who is None or who.role is not Role.INSPECTOR:
+        if who is None or scope_of(who) is not Scope.REGION:  # inspectors, whom draws assign
             raise Invalid("validation_error.not_an_inspector", field="username", username=data["username"])
     if data["end_date"] < data["start_date"]:
         raise Invalid("validation_error.period_reversed", field="end_date")
@@ -135,7 +135,10 @@ def update_checklist_item(session: Session, item_id: int, data: dict) -> Checkli
 
 
 def calendar_year(session: Session, year: int) -> dict:
-    """A year's special days and whether it is known (its deadlines firm)."""
+    """A year's special days and whether it is known (its deadlines firm). Raises Invalid for a year out of
+    range."""
+    if not 2000 <= year <= 2100:
+        raise Invalid("validation_error.calendar_year", field="year", year=year)
     known = session.get(CalendarYear, year)
     days = session.scalars(select(CalendarDay).where(CalendarDay.day >= dt.date(year, 1, 1),
                                                      CalendarDay.day <= dt.date(year, 12, 31))
@@ -153,7 +156,9 @@ def save_calendar_year(session: Session, user: User, year: int, days: list[dict]
         raise Invalid("validation_error.calendar_day_outside_year", field="days", year=year, days=outside)
     cal.save_year(session, year, {d["date"]: (d["working"], d.get("name") or "") for d in days}, source="admin",
                   confirmed_by=user)
-    workflow.firm_up_deadlines(session, cal.load_calendar(session))
+    calendar = cal.load_calendar(session)
+    workflow.firm_up_deadlines(session, calendar)
+    penalties.firm_up_hearing_deadlines(session, calendar)
     return calendar_year(session, year)
 
 

@@ -17,14 +17,13 @@ from greenshield.audits import schemas as s
 from greenshield.audits.services import (absence_for, audit_for, calendar_year, flagged_xray_counts, order_for,
                                          plan_settings, record_absence, region_for, save_calendar_year, store_photo,
                                          today, update_checklist_item)
-from greenshield.auth.permissions import Capability, Scope, can, scope_of
+from greenshield.auth.permissions import SCOPES, Capability, Scope, can, scope_of
 from greenshield.auth.policy import allow, current_user, outlet_in_scope, public, scope_outlets
 from greenshield.context import settings, storage
 from greenshield.errors import DomainError, Invalid, NotFound, form_errors
 from models import (Audit, AuditKind, AuditMember, AuditPhoto, AuditPlan, AuditResult, AuditStatus, CalendarYear,
                     ChecklistItem,
-                    Enterprise, InspectorAbsence, OrderStatus, Outlet, PenaltyCase, RectificationOrder, Region, Role,
-                    User)
+                    Enterprise, InspectorAbsence, OrderStatus, Outlet, PenaltyCase, RectificationOrder, Region, User)
 
 bp = Blueprint("audit_pages", __name__)
 
@@ -240,7 +239,8 @@ def absences():
     if not anyone:
         stmt = stmt.where(InspectorAbsence.user_id == user.id)
     rows = session.scalars(stmt.order_by(InspectorAbsence.start_date, InspectorAbsence.id)).all()
-    inspectors = session.scalars(select(User).where(User.role == Role.INSPECTOR, User.active.is_(True))
+    regional = [role for role, scope in SCOPES.items() if scope is Scope.REGION]  # whom draws assign
+    inspectors = session.scalars(select(User).where(User.role.in_(regional), User.active.is_(True))
                                  .order_by(User.username)).all() if anyone else []
     return render_template("audits/absences.html", absences=rows, errors=errors, values=values, anyone=anyone,
                            inspectors=inspectors), 422 if errors else 200
