@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from audits import penalties, plans, workflow
 from audits.calendar import load_calendar
+from audits.checklist import ensure_checklist
 from greenshield.audits.services import plan_settings, today
 from greenshield.settings import Settings
 from models import (AbsenceReason, Audit, AuditKind, AuditPlan, AuditStatus, InspectorAbsence, LegalProvision,
@@ -106,7 +107,6 @@ def _today(session: Session, calendar) -> None:
     team = session.scalars(select(User).where(User.username.in_(["inspector", "inspector2"]))).all()
     if outlet is None or len(team) < 2:
         return
-    from audits.checklist import ensure_checklist
     day = today() if calendar.is_working_day(today()) else calendar.next_working_day(today()).day
     audit = Audit(outlet=outlet, kind=AuditKind.TARGETED, status=AuditStatus.PLANNED, due_date=day, scheduled_on=day,
                   reason="实名收寄率连续3天低于99.8%", inspectors=list(team))

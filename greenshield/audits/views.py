@@ -18,7 +18,7 @@ from greenshield.audits.services import (absence_for, audit_for, calendar_year, 
                                          plan_settings, record_absence, region_for, save_calendar_year, store_photo,
                                          today, update_checklist_item)
 from greenshield.auth.permissions import SCOPES, Capability, Scope, can, scope_of
-from greenshield.auth.policy import allow, current_user, outlet_in_scope, public, scope_outlets
+from greenshield.auth.policy import allow, current_user, public, scope_outlets
 from greenshield.context import settings, storage
 from greenshield.errors import DomainError, Invalid, NotFound, form_errors
 from models import (Audit, AuditKind, AuditMember, AuditPhoto, AuditPlan, AuditResult, AuditStatus, CalendarYear,
