@@ -20,6 +20,10 @@ from models import (Alert, AlertStatus, Audit, AuditKind, AuditPlan, AuditStatus
 from models.registry import prefix_of
 
 
+MAX_PERIOD_DAYS = 366
+"""The longest period a plan spreads over (a year: longer plans are drawn again, with fresher risk)."""
+
+
 def region_inspectors(session: Session, region: Region) -> list[User]:
     """Active inspectors whose scope covers the whole region (so they may see every outlet drawn in it)."""
     inspectors = session.scalars(select(User).where(User.role == Role.INSPECTOR, User.active.is_(True))).all()
@@ -132,6 +136,8 @@ def plan_period(session: Session, calendar: WorkCalendar, *, as_of: dt.date, sta
         raise Invalid("validation_error.start_in_past", field="start_date")
     if due_date < start:
         raise Invalid("validation_error.due_before_start", field="due_date")
+    if (due_date - start).days >= MAX_PERIOD_DAYS:
+        raise Invalid("validation_error.period_too_long", field="due_date", max_days=MAX_PERIOD_DAYS)
     unknown = calendar.unknown_years(start, due_date)
     if unknown:
         alert_missing_years(session, unknown)

@@ -430,3 +430,12 @@ def test_admin_pages_calendar_checklists_provisions_absences(client, centre, ses
     assert client.post("/absences", data={"username": "en_insp2", "start_date": "2099-01-05",
                                           "end_date": "2099-01-09", "reason": "training"}).status_code == 302
     assert session.scalar(select(func.count()).select_from(InspectorAbsence)) == 1
+
+
+def test_a_plan_spans_at_most_a_year_and_ids_stay_in_range(client, centre, session):
+    start = load_calendar(session).next_working_day(today()).day
+    long = client.post("/api/v1/audit-plans", headers=centre["admin"], json={
+        "region_code": "150900", "outlets": 1, "start_date": start.isoformat(), "due_date": "9999-12-31"})
+    assert long.status_code == 422 and "due_date" in long.get_json()["error"]["details"]
+    huge = client.post("/api/v1/penalty-cases", headers=centre["admin"], json={"provision_id": 2**40, "facts": "x"})
+    assert huge.status_code == 422 and "provision_id" in huge.get_json()["error"]["details"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 STATUSES = ["registered", "notified", "decided", "published"]
+ID = validate.Range(min=1, max=2**31 - 1)  # the database's integer keys
+YUAN = validate.Range(min=0, max=2**31 - 1)
 
 
 class ProvisionIn(Schema):
@@ -13,8 +15,8 @@ class ProvisionIn(Schema):
     violation = fields.String(required=True, validate=validate.Length(min=1, max=200))
     text = fields.String(required=True, validate=validate.Length(min=1, max=4000))
     verbatim = fields.Boolean(load_default=False, metadata={"description": "the text is quoted from the law"})
-    fine_min = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0))
-    fine_max = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0))
+    fine_min = fields.Integer(load_default=None, allow_none=True, validate=YUAN)
+    fine_max = fields.Integer(load_default=None, allow_none=True, validate=YUAN)
 
 
 class ProvisionPatch(Schema):
@@ -23,8 +25,8 @@ class ProvisionPatch(Schema):
     violation = fields.String(validate=validate.Length(min=1, max=200))
     text = fields.String(validate=validate.Length(min=1, max=4000))
     verbatim = fields.Boolean()
-    fine_min = fields.Integer(allow_none=True, validate=validate.Range(min=0))
-    fine_max = fields.Integer(allow_none=True, validate=validate.Range(min=0))
+    fine_min = fields.Integer(allow_none=True, validate=YUAN)
+    fine_max = fields.Integer(allow_none=True, validate=YUAN)
     active = fields.Boolean()
 
 
@@ -43,11 +45,11 @@ class ProvisionOut(Schema):
 
 
 class PenaltyCaseIn(Schema):
-    order_id = fields.Integer(load_default=None, allow_none=True,
+    order_id = fields.Integer(load_default=None, allow_none=True, validate=ID,
                               metadata={"description": "an escalated rectification order"})
-    audit_id = fields.Integer(load_default=None, allow_none=True,
+    audit_id = fields.Integer(load_default=None, allow_none=True, validate=ID,
                               metadata={"description": "a closed audit with a serious finding"})
-    provision_id = fields.Integer(required=True)
+    provision_id = fields.Integer(required=True, validate=ID)
     facts = fields.String(required=True, validate=validate.Length(min=1, max=8000))
 
 
@@ -65,7 +67,7 @@ class PenaltyHearingIn(Schema):
 
 class PenaltyDecisionIn(Schema):
     decision = fields.String(required=True, validate=validate.OneOf(["warning", "fine", "other"]))
-    fine_amount = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0),
+    fine_amount = fields.Integer(load_default=None, allow_none=True, validate=YUAN,
                                  metadata={"description": "元, within the provision's range"})
     text = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=4000))
     decided_on = fields.Date(required=True)
