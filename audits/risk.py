@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from audits.credit import DRAW_FACTOR
+
 
 @dataclass(frozen=True)
 class RiskFactors:
@@ -14,11 +16,12 @@ class RiskFactors:
     flagged_xray: int = 0            # flagged X-ray events, last 30 days
     past_rectifications: int = 0     # rectification orders, last 2 years
     days_since_last_audit: int | None = None  # None: never audited
+    credit_level: str = "A"          # the worse of the outlet's and its enterprise's credit (audits.credit)
 
 
 def risk_weight(f: RiskFactors) -> float:
-    """1 for an outlet with nothing against it, up to about 15 for the worst; each factor is capped so that no
-    single one dominates."""
+    """1 for an outlet with nothing against it, up to about 15 for the worst, each factor capped so that no
+    single one dominates; then multiplied by the credit level's factor (×1 for A up to ×2 for D)."""
     weight = 1.0
     weight += min(f.days_below_threshold, 30) / 10
     weight += min(f.open_alerts, 10) * 0.3
@@ -26,4 +29,4 @@ def risk_weight(f: RiskFactors) -> float:
     weight += min(f.flagged_xray, 20) * 0.1
     weight += min(f.past_rectifications, 5) * 0.5
     weight += 1.0 if f.days_since_last_audit is None else min(f.days_since_last_audit, 365) / 365
-    return round(weight, 4)
+    return round(weight * DRAW_FACTOR.get(f.credit_level, 1.0), 4)

@@ -9,9 +9,10 @@ def register(api: Api) -> None:
     from greenshield.audits.api import blp as audits
     from greenshield.compliance.api import blp as compliance
     from greenshield.ingest.api import blp as ingest
+    from greenshield.penalties.api import blp as penalties
     from greenshield.registry.api import blp as registry
     from greenshield.trace.api import blp as trace
     from greenshield.xray.api import blp as xray
 
-    for blueprint in (accounts, registry, ingest, compliance, audits, xray, trace):
+    for blueprint in (accounts, registry, ingest, compliance, audits, penalties, xray, trace):
         api.register_blueprint(blueprint)

@@ -100,12 +100,14 @@ def daily_audit_duties() -> dict[str, int]:
         day = china_today()
         if not claim(session, "daily-audit-duties", dt.datetime.combine(day, dt.time(), CHINA)):
             return {}
+        overdue = workflow.raise_overdue(session, day)  # before the follow-ups, which settle what is overdue
         return {
             "follow_ups": len(workflow.create_follow_ups(session, day)),
-            "overdue": len(workflow.raise_overdue(session, day)),
+            "overdue": len(overdue),
             "targeted": len(workflow.create_targeted(
                 session, day, consecutive_days=settings.audit_targeted_consecutive_days,
-                threshold=settings.real_name_threshold, per_audit=settings.audit_inspectors_per_audit)),
+                threshold=settings.real_name_threshold, per_audit=settings.audit_inspectors_per_audit,
+                capacity=settings.audit_daily_capacity)),
         }
 
 

@@ -1,9 +1,14 @@
-"""Reference data every installation has: regions, enterprises, ID types, prohibited-item categories."""
+"""Reference data every installation has: regions, enterprises, ID types, prohibited-item categories, and the
+enforcement tables admins then keep (checklist items per audit kind, legal provisions, the holiday calendar of
+the years the calendar library knows)."""
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from audits.calendar import load_library_years
+from audits.checklist import load_default_items
+from audits.penalties import load_default_provisions
 from inspection.identity import ID_TYPES
 from models import Enterprise, IdType, ProhibitedCategory, Region
 
@@ -84,3 +89,6 @@ def load_reference_data(session: Session) -> None:
         if code not in existing:
             session.add(Enterprise(code=code, name=name, active=True))
     session.flush()
+    load_default_items(session)
+    load_default_provisions(session)
+    load_library_years(session)

@@ -52,6 +52,10 @@ class Settings:
     audit_coverage_target: float = 0.05
     audit_targeted_consecutive_days: int = 3
     audit_inspectors_per_audit: int = 2
+    audit_daily_capacity: int = 2  # audits an inspector takes a day
+    # enforcement documents (责令限期改正通知书, 行政处罚决定书)
+    enforcement_authority: str = "内蒙古自治区邮政管理局"
+    document_prefix: str = "内邮"  # 内邮责改〔2026〕第12号
     # sign-in
     login_rate_limit: str = "20 per minute"
     login_free_failures: int = 5  # failures of one account from one address before back-off starts

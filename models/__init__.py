@@ -19,19 +19,27 @@ from models.registry import (
 )
 from models.accounts import AdminAction, ApiToken, LoginThrottle, Role, User, UserSession, user_outlets
 from models.audits import (
+    AbsenceReason,
     Audit,
     AuditKind,
+    AuditMember,
     AuditPhoto,
     AuditPlan,
     AuditResult,
     AuditSchedule,
     AuditStatus,
     ChecklistEntry,
+    ChecklistItem,
+    InspectorAbsence,
     OrderStatus,
+    RectificationEvent,
     RectificationOrder,
+    RectificationPhoto,
     ScheduleFiring,
     audit_inspectors,
 )
+from models.calendar import CalendarDay, CalendarYear
+from models.penalties import DocumentCounter, LegalProvision, PenaltyCase, PenaltyDecision, PenaltyStatus
 from models.parcels import (
     Alert,
     AlertStatus,
@@ -46,6 +54,19 @@ from models.parcels import (
 )
 
 __all__ = [
+    "AbsenceReason",
+    "AuditMember",
+    "CalendarDay",
+    "CalendarYear",
+    "ChecklistItem",
+    "DocumentCounter",
+    "InspectorAbsence",
+    "LegalProvision",
+    "PenaltyCase",
+    "PenaltyDecision",
+    "PenaltyStatus",
+    "RectificationEvent",
+    "RectificationPhoto",
     "XrayReview",
     "XrayModelVersion",
     "XrayEvent",

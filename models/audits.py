@@ -13,9 +13,10 @@ from models.registry import Outlet
 
 
 class AuditKind(enum.Enum):
-    RANDOM = "random"          # drawn by a plan (双随机)
+    RANDOM = "random"          # routine, drawn by a plan (双随机)
     TARGETED = "targeted"      # an outlet under threshold for consecutive days
-    FOLLOW_UP = "follow_up"    # at a rectification deadline
+    FOLLOW_UP = "follow_up"    # re-inspection of a rectification order (复查)
+    SAFETY = "safety"          # safety-production hazard inspection (安全生产隐患排查), drawn by a plan
 
 
 class AuditStatus(enum.Enum):
@@ -70,6 +71,8 @@ class AuditPlan(Base):
     outlets_requested: Mapped[int] = mapped_column(Integer)
     inspectors_per_audit: Mapped[int] = mapped_column(Integer)
     due_date: Mapped[dt.date] = mapped_column(Date)
+    start_date: Mapped[dt.date | None] = mapped_column(Date)  # None: a plan of the one-day format (before 2026-12)
+    kind: Mapped[AuditKind] = mapped_column(str_enum(AuditKind, "audit_kind"), default=AuditKind.RANDOM)
     seed: Mapped[int] = mapped_column(BigInteger)
     inputs: Mapped[dict] = mapped_column(JSON)
     schedule_id: Mapped[int | None] = mapped_column(ForeignKey("audit_schedules.id"))
@@ -99,12 +102,14 @@ class Audit(Base):
     status: Mapped[AuditStatus] = mapped_column(str_enum(AuditStatus, "audit_status"), default=AuditStatus.PLANNED)
     result: Mapped[AuditResult | None] = mapped_column(str_enum(AuditResult, "audit_result"))
     due_date: Mapped[dt.date] = mapped_column(Date, index=True)
+    scheduled_on: Mapped[dt.date | None] = mapped_column(Date, index=True)  # the working day it is planned for
     reason: Mapped[str | None] = mapped_column(String(255))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("audits.id"))
     summary: Mapped[str | None] = mapped_column(Text)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     closed_on: Mapped[dt.date | None] = mapped_column(Date)
     publish_by: Mapped[dt.date | None] = mapped_column(Date)
+    publish_by_provisional: Mapped[bool] = mapped_column(Boolean, default=False)  # counted in a year without holidays
     published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -117,6 +122,66 @@ class Audit(Base):
                                                        cascade="all, delete-orphan")
     order: Mapped[RectificationOrder | None] = relationship(back_populates="audit", lazy="joined",
                                                            foreign_keys="RectificationOrder.audit_id")
+    members: Mapped[list[AuditMember]] = relationship(lazy="selectin", order_by="AuditMember.id",
+                                                      cascade="all, delete-orphan")
+
+    @property
+    def day(self) -> dt.date:
+        """The day the audit is planned for (its due date for audits planned before plans had periods)."""
+        return self.scheduled_on or self.due_date
+
+
+class AuditMember(Base):
+    """A named member of a joint audit from another agency (e.g. the public-security 物流寄递 police)."""
+
+    __tablename__ = "audit_members"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    audit_id: Mapped[int] = mapped_column(ForeignKey("audits.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    agency: Mapped[str] = mapped_column(String(128))
+    title: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ChecklistItem(Base):
+    """One item of the checklist of an audit kind, kept as data that admins extend; an audit copies the active
+    items of its kind when it is created, so later edits never change an audit under way."""
+
+    __tablename__ = "checklist_items"
+    __table_args__ = (UniqueConstraint("kind", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[AuditKind] = mapped_column(str_enum(AuditKind, "audit_kind"))
+    code: Mapped[str] = mapped_column(String(32))
+    name_zh: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    serious: Mapped[bool] = mapped_column(Boolean, default=False)  # a failure may open a penalty case directly
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class AbsenceReason(enum.Enum):
+    LEAVE = "leave"
+    TRAINING = "training"
+    OTHER = "other"
+
+
+class InspectorAbsence(Base):
+    """Days an inspector cannot audit (leave, training, other duties): the draw schedules nobody on them."""
+
+    __tablename__ = "inspector_absences"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    end_date: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[AbsenceReason] = mapped_column(str_enum(AbsenceReason, "absence_reason"))
+    note: Mapped[str | None] = mapped_column(String(200))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined")
 
 
 class ChecklistEntry(Base):
@@ -128,6 +193,9 @@ class ChecklistEntry(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     audit_id: Mapped[int] = mapped_column(ForeignKey("audits.id", ondelete="CASCADE"))
     item: Mapped[str] = mapped_column(String(32))
+    name_zh: Mapped[str] = mapped_column(String(200), default="")  # the item's text when the audit began
+    name_en: Mapped[str] = mapped_column(String(200), default="")
+    serious: Mapped[bool] = mapped_column(Boolean, default=False)
     position: Mapped[int] = mapped_column(Integer)
     compliant: Mapped[bool | None] = mapped_column(Boolean)
     finding: Mapped[str | None] = mapped_column(Text)
@@ -150,9 +218,11 @@ class AuditPhoto(Base):
 
 
 class OrderStatus(enum.Enum):
-    OPEN = "open"
-    ANSWERED = "answered"
-    CLOSED = "closed"
+    OPEN = "open"                  # issued (or rejected): the outlet must answer by the deadline
+    ANSWERED = "answered"          # the manager answered: an inspector accepts, rejects or re-inspects
+    REINSPECTING = "reinspecting"  # a follow-up audit will close or escalate it
+    CLOSED = "closed"              # put right
+    ESCALATED = "escalated"        # not put right: a penalty case may follow
 
 
 class RectificationOrder(Base):
@@ -164,6 +234,10 @@ class RectificationOrder(Base):
     audit_id: Mapped[int] = mapped_column(ForeignKey("audits.id"), unique=True)
     outlet_id: Mapped[int] = mapped_column(ForeignKey("outlets.id"), index=True)
     deadline: Mapped[dt.date] = mapped_column(Date, index=True)
+    issued_on: Mapped[dt.date | None] = mapped_column(Date)
+    notice_year: Mapped[int | None] = mapped_column(Integer)  # 责令限期改正通知书 number: year and sequence
+    notice_seq: Mapped[int | None] = mapped_column(Integer)
+    notice_no: Mapped[str | None] = mapped_column(String(40))  # as printed: 内邮责改〔2026〕第12号
     requirements: Mapped[str] = mapped_column(Text)
     status: Mapped[OrderStatus] = mapped_column(str_enum(OrderStatus, "order_status"), default=OrderStatus.OPEN)
     response: Mapped[str | None] = mapped_column(Text)
@@ -174,3 +248,40 @@ class RectificationOrder(Base):
 
     audit: Mapped[Audit] = relationship(back_populates="order", foreign_keys=[audit_id])
     outlet: Mapped[Outlet] = relationship(lazy="joined")
+    follow_up: Mapped[Audit | None] = relationship(foreign_keys=[follow_up_id])
+    events: Mapped[list[RectificationEvent]] = relationship(
+        back_populates="order", lazy="selectin", order_by="RectificationEvent.id", cascade="all, delete-orphan")
+
+
+class RectificationEvent(Base):
+    """One dated step of an order's history: issued, answered, accepted, rejected, re-inspection, overdue..."""
+
+    __tablename__ = "rectification_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("rectification_orders.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    day: Mapped[dt.date] = mapped_column(Date)  # the day in China
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    text: Mapped[str | None] = mapped_column(Text)
+    deadline: Mapped[dt.date | None] = mapped_column(Date)
+    audit_id: Mapped[int | None] = mapped_column(ForeignKey("audits.id"))
+
+    order: Mapped[RectificationOrder] = relationship(back_populates="events")
+    actor: Mapped[User | None] = relationship(lazy="joined")
+    photos: Mapped[list[RectificationPhoto]] = relationship(lazy="selectin", order_by="RectificationPhoto.id",
+                                                            cascade="all, delete-orphan")
+
+
+class RectificationPhoto(Base):
+    """A photo of an outlet's answer to an order, in the storage (content-addressed, like audit photos)."""
+
+    __tablename__ = "rectification_photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("rectification_events.id", ondelete="CASCADE"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content_type: Mapped[str] = mapped_column(String(32))
+    filename: Mapped[str] = mapped_column(String(255))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

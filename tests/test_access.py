@@ -116,7 +116,71 @@ ROUTES: dict[tuple[str, str], tuple[set[str] | str, str, dict | None]] = {
     ("GET", "/audits/<int:audit_id>"): (READERS, "/audits/999999", None),
     ("POST", "/audits/<int:audit_id>"): (READERS, "/audits/999999", None),
     ("GET", "/orders"): (READERS, "/orders", None),
-    ("POST", "/orders"): (READERS, "/orders", None),
+    ("GET", "/orders/<int:order_id>"): (READERS, "/orders/999999", None),
+    ("POST", "/orders/<int:order_id>"): (READERS, "/orders/999999", None),
+    ("GET", "/absences"): ({ADMIN, INSPECTOR}, "/absences", None),
+    ("POST", "/absences"): ({ADMIN, INSPECTOR}, "/absences", None),
+    ("GET", "/admin/calendar"): ({ADMIN}, "/admin/calendar", None),
+    ("POST", "/admin/calendar"): ({ADMIN}, "/admin/calendar?year=2099", None),
+    ("GET", "/admin/checklists"): ({ADMIN}, "/admin/checklists", None),
+    ("POST", "/admin/checklists"): ({ADMIN}, "/admin/checklists", None),
+    ("GET", "/admin/provisions"): ({ADMIN}, "/admin/provisions", None),
+    ("POST", "/admin/provisions"): ({ADMIN}, "/admin/provisions", None),
+    ("GET", "/enterprises/<code>"): ({ADMIN, INSPECTOR}, "/enterprises/SF", None),
+    ("GET", "/penalties"): (READERS, "/penalties", None),
+    ("GET", "/penalties/new"): ({ADMIN, INSPECTOR}, "/penalties/new?order=999999", None),
+    ("POST", "/penalties/new"): ({ADMIN, INSPECTOR}, "/penalties/new?order=999999", None),
+    ("GET", "/penalties/<int:case_id>"): (READERS, "/penalties/999999", None),
+    ("POST", "/penalties/<int:case_id>"): (READERS, "/penalties/999999", None),
+    ("GET", "/public/penalties"): (PUBLIC_ROUTE, "/public/penalties", None),
+    ("GET", "/api/v1/rectification-orders/<int:order_id>"): (READERS, "/api/v1/rectification-orders/999999", None),
+    ("POST", "/api/v1/rectification-orders/<int:order_id>/photos"): (
+        {MANAGER}, "/api/v1/rectification-orders/999999/photos", None),
+    ("GET", "/api/v1/rectification-photos/<int:photo_id>"): (READERS, "/api/v1/rectification-photos/999999", None),
+    ("POST", "/api/v1/rectification-orders/<int:order_id>/accept"): (
+        {ADMIN, INSPECTOR}, "/api/v1/rectification-orders/999999/accept", {}),
+    ("POST", "/api/v1/rectification-orders/<int:order_id>/reject"): (
+        {ADMIN, INSPECTOR}, "/api/v1/rectification-orders/999999/reject", {"reason": "r", "deadline": "2099-01-01"}),
+    ("POST", "/api/v1/rectification-orders/<int:order_id>/reinspect"): (
+        {ADMIN, INSPECTOR}, "/api/v1/rectification-orders/999999/reinspect", {}),
+    ("GET", "/api/v1/rectification-orders/<int:order_id>/notice.pdf"): (
+        READERS, "/api/v1/rectification-orders/999999/notice.pdf", None),
+    ("POST", "/api/v1/audits/<int:audit_id>/members"): ({ADMIN, INSPECTOR}, "/api/v1/audits/999999/members", {
+        "name": "张警官", "agency": "呼和浩特市公安局"}),
+    ("DELETE", "/api/v1/audits/<int:audit_id>/members/<int:member_id>"): (
+        {ADMIN, INSPECTOR}, "/api/v1/audits/999999/members/999999", None),
+    ("GET", "/api/v1/inspector-absences"): ({ADMIN, INSPECTOR}, "/api/v1/inspector-absences", None),
+    ("POST", "/api/v1/inspector-absences"): ({ADMIN, INSPECTOR}, "/api/v1/inspector-absences", {
+        "start_date": "2099-01-05", "end_date": "2099-01-06"}),
+    ("DELETE", "/api/v1/inspector-absences/<int:absence_id>"): (
+        {ADMIN, INSPECTOR}, "/api/v1/inspector-absences/999999", None),
+    ("GET", "/api/v1/checklist-items"): ({ADMIN, INSPECTOR}, "/api/v1/checklist-items?kind=safety", None),
+    ("POST", "/api/v1/checklist-items"): ({ADMIN}, "/api/v1/checklist-items", {
+        "kind": "safety", "code": "acc_item", "name_zh": "测试", "name_en": "Test"}),
+    ("PATCH", "/api/v1/checklist-items/<int:item_id>"): ({ADMIN}, "/api/v1/checklist-items/999999", {"active": False}),
+    ("GET", "/api/v1/calendar/<int:year>"): ({ADMIN, INSPECTOR}, "/api/v1/calendar/2027", None),
+    ("PUT", "/api/v1/calendar/<int:year>"): ({ADMIN}, "/api/v1/calendar/2099", {"days": []}),
+    ("GET", "/api/v1/credit/outlets/<code>"): (READERS, f"/api/v1/credit/outlets/{OUTLET}", None),
+    ("GET", "/api/v1/credit/enterprises/<code>"): ({ADMIN, INSPECTOR}, "/api/v1/credit/enterprises/SF", None),
+    ("GET", "/api/v1/penalty-cases"): (READERS, "/api/v1/penalty-cases", None),
+    ("POST", "/api/v1/penalty-cases"): ({ADMIN, INSPECTOR}, "/api/v1/penalty-cases", {
+        "order_id": 999999, "provision_id": 1, "facts": "f"}),
+    ("GET", "/api/v1/penalty-cases/<int:case_id>"): (READERS, "/api/v1/penalty-cases/999999", None),
+    ("POST", "/api/v1/penalty-cases/<int:case_id>/notice"): ({ADMIN, INSPECTOR}, "/api/v1/penalty-cases/999999/notice",
+                                                             {"served_on": "2026-12-01"}),
+    ("POST", "/api/v1/penalty-cases/<int:case_id>/hearing"): (
+        {ADMIN, INSPECTOR}, "/api/v1/penalty-cases/999999/hearing", {"held_on": "2026-12-01"}),
+    ("POST", "/api/v1/penalty-cases/<int:case_id>/decision"): (
+        {ADMIN, INSPECTOR}, "/api/v1/penalty-cases/999999/decision", {"decision": "warning", "decided_on": "2026-12-01"}),
+    ("POST", "/api/v1/penalty-cases/<int:case_id>/publish"): ({ADMIN, INSPECTOR}, "/api/v1/penalty-cases/999999/publish",
+                                                              None),
+    ("GET", "/api/v1/penalty-cases/<int:case_id>/decision.pdf"): (READERS, "/api/v1/penalty-cases/999999/decision.pdf",
+                                                                  None),
+    ("GET", "/api/v1/legal-provisions"): (READERS, "/api/v1/legal-provisions", None),
+    ("POST", "/api/v1/legal-provisions"): ({ADMIN}, "/api/v1/legal-provisions", {
+        "code": "ACC-P", "law": "l", "article": "a", "violation": "v", "text": "t"}),
+    ("PATCH", "/api/v1/legal-provisions/<int:provision_id>"): ({ADMIN}, "/api/v1/legal-provisions/999999",
+                                                               {"active": False}),
     ("GET", "/publication"): ({ADMIN, INSPECTOR}, "/publication", None),
     ("GET", "/public/audits"): (PUBLIC_ROUTE, "/public/audits", None),
     ("POST", "/api/v1/xray-events"): ({ADMIN, MANAGER}, "/api/v1/xray-events", None),

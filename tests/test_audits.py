@@ -8,11 +8,13 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from audits.calendar import add_working_days
+from audits.calendar import load_calendar
+from audits.checklist import ROUTINE
 from greenshield.audits.services import today
 from models import Alert, Audit, AuditKind, OutletDay, RectificationOrder, Role, User
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+CODES = [item.code for item in ROUTINE]
 
 
 @pytest.fixture
@@ -66,9 +68,12 @@ def test_verify_draw_cli_and_tampering(client, runner, province, session):
     assert runner.invoke(args=["audits", "verify-draw", "999999"]).exit_code != 0
 
 
-def test_plan_errors(client, province):
-    too_many = client.post("/api/v1/audit-plans", json=plan_body(outlets=4), headers=province["admin"])
-    assert too_many.status_code == 422 and "空闲检查员" in too_many.get_json()["error"]["message"]
+def test_plan_errors(client, province, session):
+    one_day = load_calendar(session).next_working_day(today()).day.isoformat()
+    too_many = client.post("/api/v1/audit-plans", json=plan_body(outlets=6, inspectors_per_audit=3, due_date=one_day),
+                           headers=province["admin"])
+    message = too_many.get_json()["error"]["message"]
+    assert too_many.status_code == 422 and "缺少 3 个检查员工作日" in message, message
     unknown = client.post("/api/v1/audit-plans", json=plan_body(region_code="999999"), headers=province["admin"])
     assert unknown.status_code == 422
     bad = client.post("/api/v1/audit-plans", json=plan_body(outlets=0, due_date="2026-02-30"), headers=province["admin"])
@@ -77,14 +82,18 @@ def test_plan_errors(client, province):
     assert out_of_scope.status_code == 403
 
 
-def test_second_plan_same_day_avoids_busy_inspectors_and_last_teams(client, province, session):
-    first = client.post("/api/v1/audit-plans", json=plan_body(outlets=1, seed=1), headers=province["admin"]).get_json()
-    second = client.post("/api/v1/audit-plans", json=plan_body(outlets=1, seed=2), headers=province["admin"]).get_json()
+def test_second_plan_same_day_avoids_busy_inspectors(client, province, session, configure):
+    configure(audit_daily_capacity=1)
+    one_day = load_calendar(session).next_working_day(today()).day.isoformat()
+    first = client.post("/api/v1/audit-plans", json=plan_body(outlets=1, seed=1, due_date=one_day),
+                        headers=province["admin"]).get_json()
+    second = client.post("/api/v1/audit-plans", json=plan_body(outlets=1, seed=2, due_date=one_day),
+                         headers=province["admin"]).get_json()
+    assert first["audits"][0]["scheduled_on"] == second["audits"][0]["scheduled_on"] == one_day
     assert not set(first["audits"][0]["inspectors"]) & set(second["audits"][0]["inspectors"])
 
 
 def _work_through(client, headers, audit_id, *, failing=()):
-    from audits.checklist import CODES
     for item in CODES:
         response = client.put(f"/api/v1/audits/{audit_id}/checklist/{item}",
                               json={"compliant": item not in failing, "finding": "监控仅保存7天" if item in failing else None},
@@ -119,8 +128,9 @@ def test_workflow_rectify_respond_follow_up_publish(client, province, session, r
     closed = client.post(f"/api/v1/audits/{audit['id']}/close", json={
         "result": "rectify", "deadline": deadline.isoformat(), "summary": "视频保存不足"}, headers=headers).get_json()
     assert closed["status"] == "closed" and closed["result"] == "rectify"
-    assert closed["publish_by"] == add_working_days(today(), 20).isoformat()
-    assert "video_coverage" in closed["order"]["requirements"]
+    assert closed["publish_by"] == load_calendar(session).add_working_days(today(), 20).day.isoformat()
+    assert closed["order"]["requirements"].startswith("视频监控24小时覆盖、保存30天：监控仅保存7天")
+    assert closed["order"]["notice_no"] == f"内邮责改〔{today().year}〕第{closed['order']['notice_no'].split('第')[1]}"
     assert client.put(f"/api/v1/audits/{audit['id']}/checklist/rules_posted", json={"compliant": False},
                       headers=headers).status_code == 409
     due = client.get("/api/v1/audits?publication=due", headers=province["admin"]).get_json()
@@ -216,7 +226,6 @@ def test_pages_draw_fill_close_respond_publish(client, province, login, session)
     worker = audit.inspectors[0]
     client.post("/logout")
     login(client, worker)
-    from audits.checklist import CODES
     answers = {f"{code}-compliant": "1" for code in CODES}
     answers["real_name_records-compliant"] = "0"
     answers["real_name_records-finding"] = "运单缺少寄件人证件号"
@@ -232,8 +241,9 @@ def test_pages_draw_fill_close_respond_publish(client, province, login, session)
     manager = session.scalar(select(User).where(User.role == Role.OUTLET_MANAGER))
     login(client, manager)
     order = session.scalar(select(RectificationOrder).where(RectificationOrder.audit_id == audit.id))
-    assert "运单缺少寄件人证件号" in client.get("/orders").get_data(as_text=True)
-    assert client.post("/orders", data={"order_id": order.id, "response": "已补录证件信息"}).status_code == 302
+    assert order.notice_no in client.get("/orders").get_data(as_text=True)
+    assert "运单缺少寄件人证件号" in client.get(f"/orders/{order.id}").get_data(as_text=True)
+    assert client.post(f"/orders/{order.id}", data={"action": "respond", "response": "已补录证件信息"}).status_code == 302
     session.refresh(order)
     assert order.response == "已补录证件信息"
     client.post("/logout")

@@ -26,13 +26,15 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, respons
                                                response_schema_conformance, status_code_conformance)
 from sqlalchemy import select
 
-from audits.checklist import CODES
+from audits.checklist import ROUTINE
 from greenshield import create_app, db as gdb
 from greenshield.auth.services import create_user, issue_token
 from greenshield.extensions import limiter
 from models import (ContractCustomer, Enterprise, Notification, Outlet, OutletKind, Region, Role, Staff, StaffRole,
                     XrayMachine)
 from tests.helpers import csv_bytes, log_row, resident_id
+
+CODES = tuple(item.code for item in ROUTINE)
 
 ROLES = ("admin", "inspector", "outlet_manager", "investigator", "auditor")
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,

@@ -39,6 +39,17 @@ class Capability(enum.Enum):
     WORK_ANY_AUDIT = "work_any_audit", "Work on any audit in scope, not only the ones one is assigned to"
     PUBLISH_AUDITS = "publish_audits", "Publish closed audits' results; see what is due for publication"
     ANSWER_RECTIFICATION = "answer_rectification", "Answer the rectification orders of one's outlets"
+    DECIDE_RECTIFICATION = ("decide_rectification", "Accept, reject or re-inspect the answers to the rectification "
+                            "orders of the audits one worked on")
+    RECORD_ABSENCES = "record_absences", "Record one's own days of leave, training or other duties"
+    RECORD_ANY_ABSENCE = "record_any_absence", "Record any inspector's days of absence"
+    READ_PENALTIES = "read_penalties", "Read the penalty cases of the outlets in scope and their documents"
+    MANAGE_PENALTIES = ("manage_penalties", "Register penalty cases (立案), record notices and hearings, decide and "
+                        "publish")
+    MANAGE_PROVISIONS = "manage_provisions", "Keep the table of legal provisions penalties rest on"
+    MANAGE_CHECKLISTS = "manage_checklists", "Extend and retire the checklist items of each audit kind"
+    MANAGE_CALENDAR = "manage_calendar", "Load and edit the holidays and make-up working days of a year"
+    READ_CREDIT = "read_credit", "Read the credit levels of enterprises and their outlets in scope"
     REGISTER_CASES = "register_cases", "Register investigation cases and see one's own"
     APPROVE_CASES = "approve_cases", "Approve or refuse investigation cases; see every case"
     TRACE = ("trace", "Trace under one's own approved, unexpired case, personal data in clear: queries, the "
@@ -82,6 +93,15 @@ GRANTS: dict[Capability, frozenset[Role]] = {
     C.WORK_ANY_AUDIT: frozenset({ADMIN}),
     C.PUBLISH_AUDITS: frozenset({ADMIN, INSPECTOR}),
     C.ANSWER_RECTIFICATION: frozenset({MANAGER}),
+    C.DECIDE_RECTIFICATION: frozenset({ADMIN, INSPECTOR}),
+    C.RECORD_ABSENCES: frozenset({ADMIN, INSPECTOR}),
+    C.RECORD_ANY_ABSENCE: frozenset({ADMIN}),
+    C.READ_PENALTIES: frozenset({ADMIN, INSPECTOR, MANAGER}),
+    C.MANAGE_PENALTIES: frozenset({ADMIN, INSPECTOR}),
+    C.MANAGE_PROVISIONS: frozenset({ADMIN}),
+    C.MANAGE_CHECKLISTS: frozenset({ADMIN}),
+    C.MANAGE_CALENDAR: frozenset({ADMIN}),
+    C.READ_CREDIT: frozenset({ADMIN, INSPECTOR}),
     C.REGISTER_CASES: frozenset({INVESTIGATOR}),
     C.APPROVE_CASES: frozenset({AUDITOR, ADMIN}),
     C.TRACE: frozenset({INVESTIGATOR}),

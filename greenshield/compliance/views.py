@@ -8,12 +8,14 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import func, select
 
+from audits.credit import outlet_credits
 from greenshield import db
 from greenshield.auth.permissions import Capability, can
 from greenshield.context import settings
 from greenshield.auth.policy import allow, current_user, outlet_for, scope_outlets
 from greenshield.compliance import queries
 from greenshield.compliance.charts import trend_svg
+from models.base import china_today
 from models import Alert, AlertStatus, Enterprise, Finding, Outlet, OutletDay, Region, UploadBatch
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
@@ -75,5 +77,6 @@ def outlet(code):
                                    .order_by(Finding.day.desc()).limit(100)).all()
     batches = session.scalars(select(UploadBatch).where(UploadBatch.outlet_id == outlet.id)
                               .order_by(UploadBatch.id.desc()).limit(20)).all()
+    credit = outlet_credits(session, [outlet.id], china_today(), settings().thresholds)[outlet.id]
     return render_template("dashboard/outlet.html", outlet=outlet, days=days, chart=chart, start=start, end=end,
-                           threshold=threshold, alerts=alerts, findings=findings, batches=batches)
+                           threshold=threshold, alerts=alerts, findings=findings, batches=batches, credit=credit)

@@ -52,6 +52,7 @@ def init_app(app: Flask) -> None:
     from greenshield.compliance.views import bp as dashboard
     from greenshield.context import settings_of
     from greenshield.ingest.views import bp as ingest
+    from greenshield.penalties.views import bp as penalty_pages
     from greenshield.registry.views import bp as registry
     from greenshield.trace.views import bp as trace_pages
     from greenshield.web import labels
@@ -59,7 +60,8 @@ def init_app(app: Flask) -> None:
     from greenshield.web.views import bp as web
     from greenshield.xray.views import bp as xray_pages
 
-    for blueprint in (web, auth, dashboard, ingest, audit_pages, xray_pages, trace_pages, registry, admin_pages):
+    for blueprint in (web, auth, dashboard, ingest, audit_pages, penalty_pages, xray_pages, trace_pages, registry,
+                      admin_pages):
         app.register_blueprint(blueprint)
     labels.register(app)
     app.after_request(security_headers)

@@ -27,11 +27,13 @@ NAV = (
     NavItem((C.READ_AUDITS,), "audit_pages.orders", _l("Rectification"), _l("Rectification orders and responses")),
     NavItem((C.PUBLISH_AUDITS,), "audit_pages.publication", _l("Publication"),
             _l("Results due or overdue for publication")),
+    NavItem((C.READ_PENALTIES,), "penalty_pages.cases", _l("Penalties"), _l("Penalty cases and their decisions")),
+    NavItem((C.RECORD_ABSENCES,), "audit_pages.absences", _l("Absences"), _l("Leave and other days off audits")),
     NavItem((C.REGISTER_CASES, C.APPROVE_CASES), "trace_pages.cases", _l("Cases"), _l("Investigation cases and their approval")),
     NavItem((C.TRACE, C.TRACE_WAYBILL), "trace_pages.trace_form", _l("Trace"), _l("Trace a parcel's chain")),
     NavItem((C.READ_ACCESS_LOG,), "trace_pages.access_log", _l("Access log"), _l("Who looked at what, and its integrity")),
-    NavItem((C.REGISTER_CASES, C.MANAGE_USERS), "trace_pages.notifications", _l("Notifications"),
-            _l("New watchlist matches, case decisions, repeated failed sign-ins")),
+    NavItem((C.REGISTER_CASES, C.MANAGE_USERS, C.MANAGE_CALENDAR), "trace_pages.notifications", _l("Notifications"),
+            _l("New watchlist matches, case decisions, repeated failed sign-ins, holiday years to load")),
     NavItem((C.READ_REGISTRY,), "registry_pages.index", _l("Outlets"), _l("Outlets and sorting centres"), (("kind", "outlets"),)),
     NavItem((C.READ_REGISTRY,), "registry_pages.index", _l("X-ray machines"), _l("Machines per outlet"), (("kind", "xray-machines"),)),
     NavItem((C.READ_REGISTRY,), "registry_pages.index", _l("Staff"), _l("Couriers and screeners"), (("kind", "staff"),)),
@@ -40,6 +42,9 @@ NAV = (
     NavItem((C.MANAGE_USERS,), "admin_pages.users", _l("Users"), _l("Accounts, roles, scope, passwords and tokens")),
     NavItem((C.READ_ADMIN_LOG,), "admin_pages.actions", _l("Administration log"),
             _l("Who changed which account, and when")),
+    NavItem((C.MANAGE_CHECKLISTS,), "audit_pages.checklists", _l("Checklists"), _l("Checklist items of each audit kind")),
+    NavItem((C.MANAGE_PROVISIONS,), "penalty_pages.provisions", _l("Provisions"), _l("Legal provisions and fine ranges")),
+    NavItem((C.MANAGE_CALENDAR,), "audit_pages.calendar", _l("Holidays"), _l("Holidays and make-up working days")),
 )
 
 ROLE_LABELS = {

@@ -98,3 +98,60 @@ def test_risk_weight_grows_with_risk_and_stays_positive():
     assert 1.0 <= clean < risky
     assert math.isclose(risk_weight(RiskFactors(days_below_threshold=1000, open_alerts=1000, findings=1000,
                                                 flagged_xray=1000, past_rectifications=1000)), 15.5)
+
+
+# --- format 2: plans over a period -----------------------------------------------------------------------------
+
+from audits.draw import PlanInputs, draw_plan  # noqa: E402
+
+DAYS = tuple(f"2026-12-{d:02d}" for d in (7, 8, 9, 10, 11, 14, 15, 16, 17, 18))
+
+
+def period(**overrides) -> PlanInputs:
+    base = dict(candidates=tuple(Candidate(f"OUT-{i:02d}", 1.0 + i % 3) for i in range(14)),
+                inspectors=("a", "b", "c"), outlets=10, per_audit=2, days=DAYS, capacity=2)
+    return PlanInputs(**{**base, **overrides})
+
+
+def test_three_inspectors_hold_ten_outlets_over_two_weeks_within_capacity():
+    last = {f"OUT-{i:02d}": ("a", "b") for i in range(14)}
+    for seed in range(50):
+        planned = draw_plan(period(last_teams=last), seed)
+        assert len({p.outlet_code for p in planned}) == 10
+        load = Counter((p.day, i) for p in planned for i in p.inspectors)
+        assert max(load.values()) <= 2 and all(p.day in DAYS for p in planned)
+        assert all(len(set(p.inspectors)) == 2 and set(p.inspectors) != {"a", "b"} for p in planned)
+
+
+def test_plan_draw_is_reproducible_and_survives_its_json():
+    inputs = period(booked={"2026-12-07": {"a": 2}}, away={"b": ("2026-12-08",)})
+    assert draw_plan(inputs, 7) == draw_plan(PlanInputs.from_json(inputs.to_json()), 7)
+    assert draw_plan(inputs, 7) != draw_plan(inputs, 8)
+
+
+def test_booked_days_and_absences_are_respected():
+    for seed in range(50):
+        planned = draw_plan(period(booked={"2026-12-07": {"a": 2}}, away={"b": DAYS[:5]}), seed)
+        for p in planned:
+            assert not (p.day == "2026-12-07" and "a" in p.inspectors)
+            assert not (p.day in DAYS[:5] and "b" in p.inspectors)
+
+
+def test_the_same_outlets_are_drawn_as_in_the_one_day_format():
+    assert [p.outlet_code for p in draw_plan(period(outlets=3, inspectors=INSPECTORS), 42)] == \
+        [d.outlet_code for d in draw(inputs(candidates=period().candidates, outlets=3), 42)]
+
+
+def test_a_period_too_short_says_how_many_inspector_days_are_missing():
+    with pytest.raises(DrawImpossible) as refused:
+        draw_plan(period(days=DAYS[:2]), 1)
+    assert refused.value.code == "validation_error.plan_period_too_short"
+    assert refused.value.params["missing"] == 4 and refused.value.params["needed"] == "10"
+    assert refused.value.params["free"] == "6" and refused.value.field == "due_date"
+
+
+def test_an_outlet_whose_only_possible_team_is_its_last_cannot_be_planned():
+    with pytest.raises(DrawImpossible) as refused:
+        draw_plan(period(inspectors=("a", "b"), outlets=1, candidates=(Candidate("X", 1.0),),
+                         last_teams={"X": ("a", "b")}), 1)
+    assert refused.value.code == "validation_error.draw_no_fresh_team"

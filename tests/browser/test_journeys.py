@@ -182,3 +182,101 @@ def test_investigator_registers_a_case_gets_it_approved_traces_an_id_and_exports
     auditor.click("#verify")
     assert auditor.locator("#verify-ok").count() == 1
     shoot(auditor, "access-log-verified")
+
+
+def submit(page, selector: str) -> None:
+    """Click a form's button and wait for the page it leads to (the old page has the same ids)."""
+    with page.expect_navigation():
+        page.click(selector)
+
+
+PNG_1PX = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                        "1f15c4890000000d49444154789c6360f80f0000010101005a4d6e5d0000000049454e44ae426082")
+
+
+def test_order_loop_issue_answer_with_photo_reject_reinspect_close(sign_in, live_server, tmp_path):
+    """An inspector issues an order from today's targeted audit, the manager answers with a photo, the inspector
+    rejects it with a new deadline, then re-inspects on site and the follow-up closes the order."""
+    deadline = (dt.datetime.now(CHINA).date() + dt.timedelta(days=10)).isoformat()
+    page = sign_in("inspector")
+    page.click("nav >> text=执法检查")
+    page.locator("a.audit-card.status-planned", has_text="HHHT-SF-002").first.click()
+    for item in page.locator("fieldset.check-item").all():
+        item.locator("input[value='1']").check()
+    page.locator("#item-real_name_records input[value='0']").check()
+    page.fill("#item-real_name_records textarea", "抽查运单20份，6份未登记寄件人证件号码")
+    page.check("input[name=result][value=rectify]")
+    page.fill("input[name=deadline]", deadline)
+    submit(page, "#close-audit")
+    page.click("#order-link")
+    order_url = page.url
+    assert page.locator("#order-status").inner_text() == "待网点整改"
+    assert page.locator("#history li").count() == 1
+
+    manager = sign_in("manager")
+    manager.goto(order_url)
+    photo = tmp_path / "整改后.png"
+    photo.write_bytes(PNG_1PX)
+    manager.fill("#answer-form textarea[name=response]", "已补录6份运单的寄件人身份信息，并组织收寄人员培训")
+    manager.set_input_files("#answer-form input[name=photos]", str(photo))
+    submit(manager, "#answer-form button[type=submit]")
+    assert manager.locator("#order-status").inner_text() == "已回复"
+    assert manager.locator("#history a.photo").count() == 1
+
+    page.goto(order_url)
+    page.fill("#reject-form textarea[name=reason]", "照片不能证明已补录全部运单")
+    page.fill("#reject-form input[name=deadline]", deadline)
+    submit(page, "#reject-form button[type=submit]")
+    assert page.locator("#order-status").inner_text() == "待网点整改"
+    submit(page, "#reinspect-form button[type=submit]")
+    assert page.locator("#order-status").inner_text() == "复查中"
+    page.click("#follow-up-link")
+    assert page.locator("#settles").count() == 1
+    for item in page.locator("fieldset.check-item").all():
+        item.locator("input[value='1']").check()
+    page.check("input[name=result][value=pass]")
+    submit(page, "#close-audit")
+    page.goto(order_url)
+    assert page.locator("#order-status").inner_text() == "已关闭"
+    assert [li.get_attribute("class") for li in page.locator("#history li").all()] == [
+        "event-issued", "event-answered", "event-rejected", "event-reinspection", "event-reinspected_pass"]
+    shoot(page, "order-history")
+
+
+def test_penalty_case_from_an_escalated_order_to_a_published_decision(sign_in, live_server, tmp_path):
+    """立案 from an escalated order, the notice (rights waived), a fine within the provision's range, both
+    documents downloaded as PDFs, the decision published on the public list."""
+    page = sign_in("inspector")
+    page.goto(live_server["url"] + "/orders?status=escalated")
+    links = [a.get_attribute("href") for a in page.locator("#orders tbody a").all()]
+    for link in links:
+        page.goto(live_server["url"] + link)
+        if page.locator("#register-case").count():
+            break
+    page.click("#register-case")
+    option = page.locator("#provision option", has_text="实名收寄").first.get_attribute("value")
+    page.select_option("#provision", option)
+    shoot(page, "penalty-new")
+    submit(page, "#case-form button[type=submit]")
+    assert page.locator("#case-status").inner_text() == "已立案"
+    page.check("#rights-waived")
+    submit(page, "#notice-form button[type=submit]")
+    page.select_option("#decision-form select[name=decision]", "fine")
+    page.fill("#decision-form input[name=fine_amount]", "50000")  # over the 30,000 元 the provision allows
+    submit(page, "#decision-form button[type=submit]")
+    assert "30000" in page.locator("#case-errors").inner_text()
+    page.select_option("#decision-form select[name=decision]", "fine")
+    page.fill("#decision-form input[name=fine_amount]", "20000")
+    submit(page, "#decision-form button[type=submit]")
+    decision = page.locator("#decision").inner_text()
+    assert "20,000 元" in decision
+    for link in ("#decision-pdf", "#notice-pdf"):
+        with page.expect_download() as download:
+            page.click(link)
+        assert download.value.path().read_bytes().startswith(b"%PDF")
+    submit(page, "#publish-case")
+    assert page.locator("#case-status").inner_text() == "已公开"
+    shoot(page, "penalty-case")
+    number = decision.split(" · ")[0].strip()
+    page.goto(live_server["url"] + "/public/penalties")
+    assert number in page.locator("#public-penalties").inner_text()
