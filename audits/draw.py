@@ -62,6 +62,16 @@ class Drawn:
     inspectors: tuple[str, ...]
 
 
+def _drawable(candidates, outlets: int) -> list:
+    """The candidates in a stable order, when ``outlets`` of them can be drawn; raises DrawImpossible otherwise."""
+    if outlets < 1:
+        raise DrawImpossible("validation_error.draw_no_outlets", field="outlets")
+    if outlets > len(candidates):
+        raise DrawImpossible("validation_error.draw_too_few_outlets", field="outlets", available=len(candidates),
+                             wanted=outlets)
+    return sorted(candidates, key=lambda c: c.outlet_code)
+
+
 def draw(inputs: DrawInputs, seed: int) -> list[Drawn]:
     """Format 1 (plans stored before 2026-12). Draw ``inputs.outlets`` outlets without replacement, each with probability proportional to its weight
     (Efraimidis–Spirakis keys), first ``min_uncovered`` of them among outlets not covered this year; then give
@@ -70,12 +80,7 @@ def draw(inputs: DrawInputs, seed: int) -> list[Drawn]:
 
     Raises DrawImpossible when there are too few outlets or free inspectors.
     """
-    candidates = sorted(inputs.candidates, key=lambda c: c.outlet_code)
-    if inputs.outlets < 1:
-        raise DrawImpossible("validation_error.draw_no_outlets", field="outlets")
-    if inputs.outlets > len(candidates):
-        raise DrawImpossible("validation_error.draw_too_few_outlets", field="outlets", available=len(candidates),
-                             wanted=inputs.outlets)
+    candidates = _drawable(inputs.candidates, inputs.outlets)
     rng = random.Random(seed)
     keys = {c.outlet_code: rng.random() ** (1.0 / max(c.weight, MIN_WEIGHT)) for c in candidates}
     uncovered = [c for c in candidates if not c.covered]
@@ -178,12 +183,7 @@ def draw_plan(inputs: PlanInputs, seed: int) -> list[Planned]:
     Raises DrawImpossible when there are too few outlets, when the period cannot hold the plan (saying how many
     inspector-days are missing), or when no schedule satisfies the rules.
     """
-    candidates = sorted(inputs.candidates, key=lambda c: c.outlet_code)
-    if inputs.outlets < 1:
-        raise DrawImpossible("validation_error.draw_no_outlets", field="outlets")
-    if inputs.outlets > len(candidates):
-        raise DrawImpossible("validation_error.draw_too_few_outlets", field="outlets", available=len(candidates),
-                             wanted=inputs.outlets)
+    candidates = _drawable(inputs.candidates, inputs.outlets)
     if not inputs.days:
         raise DrawImpossible("validation_error.plan_no_working_days", field="due_date")
     rng = random.Random(seed)
