@@ -12,7 +12,8 @@ def register(api: Api) -> None:
     from greenshield.penalties.api import blp as penalties
     from greenshield.registry.api import blp as registry
     from greenshield.trace.api import blp as trace
+    from greenshield.work.api import blp as work
     from greenshield.xray.api import blp as xray
 
-    for blueprint in (accounts, registry, ingest, compliance, audits, penalties, xray, trace):
+    for blueprint in (accounts, registry, ingest, compliance, audits, penalties, xray, trace, work):
         api.register_blueprint(blueprint)

@@ -27,10 +27,11 @@ def register(app) -> None:
     from greenshield.ingest.cli import ingest, keys
     from greenshield.partitions import db_cli
     from greenshield.trace.cli import access_log, trace
+    from greenshield.work.cli import worker
     from greenshield.xray.cli import xray
 
     for command in (init_db, seed_demo, users, serve, backup_cmd, restore_cmd, ingest, keys, audits, scheduler, xray,
-                    access_log, trace):
+                    access_log, trace, worker):
         app.cli.add_command(command)
     app.cli.add_command(db_cli)
 
@@ -190,7 +191,7 @@ def serve(host, port, workers, timeout, plain_http) -> None:
     """
     from greenshield import observability
     from greenshield.config import PLAIN_HTTP
-    from greenshield.ingest.pipeline import sweep_spool
+    from greenshield.uploads import sweep_spool
     from greenshield.server import run
 
     os.umask(0o077)

@@ -267,6 +267,15 @@ MESSAGES: dict[str, Entry] = {
     "not_found.xray_event": E(_l("There is no X-ray event %(id)s.")),
     "not_found.image_purged": E(_l("This event's image was deleted after the retention period.")),
     "not_found.model_version": E(_l("There is no model version %(version)s.")),
+    "validation_error.manifest_missing": E(_l("The import holds no manifest.csv.")),
+    "validation_error.import_not_zip": E(_l("Send the images and their manifest.csv as one zip file.")),
+    "not_found.job": E(_l("There is no background job %(id)s.")),
+    "validation_error.manifest_encoding": E(_l("manifest.csv is not UTF-8 text.")),
+    "validation_error.manifest_unknown_machine": E(_l("manifest.csv line %(line)s: there is no X-ray machine "
+                                                      "%(machine)s in your scope.")),
+    "validation_error.manifest_line": E(_l("manifest.csv line %(line)s: give machine_code, waybill_no, scanned_at "
+                                           "(ISO 8601), operator_id and the file of an image in the import.")),
+    "validation_error.manifest_image": E(_l("manifest.csv line %(line)s: %(reason)s")),
     "conflict.already_reviewed": E(_l("This event has been reviewed already.")),
     "validation_error.seizure_category": E(_l("A seizure needs a prohibited-item category (1–19).")),
     "validation_error.unknown_category": E(_l("There is no prohibited-item category %(category)s.")),
@@ -402,6 +411,8 @@ def message(code: str, params: Mapping | None = None, locale: str | None = None,
             return message(code, params, column=column)
     text = str(_entry(code).message)
     values = {key: _param(value) for key, value in (params or {}).items()}
+    if "reason_code" in values:  # an error inside another (an image's, on a line of a manifest): its message
+        values["reason"] = message(values.pop("reason_code"), values.pop("reason_params", None))
     if "%(column)s" in text:
         from greenshield.web.labels import column_label
 

@@ -53,6 +53,7 @@ PERIODIC_JOBS: list[tuple[str, str, CronTrigger]] = [
     ("partitions-ahead", "greenshield.partitions:create_partitions_ahead", CronTrigger(hour=0, minute=40, timezone=CHINA)),
     ("auth-housekeeping", "greenshield.auth.jobs:purge_sessions_and_throttles",
      CronTrigger(hour=3, minute=25, timezone=CHINA)),
+    ("abandoned-work", "greenshield.work.services:retry_abandoned", CronTrigger(minute="*", timezone=CHINA)),
 ]
 """Further periodic jobs of other features: (id, "module:function", trigger)."""
 

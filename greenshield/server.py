@@ -43,7 +43,7 @@ def _spool_dir() -> Path:
 def _child_exit(_server, worker) -> None:
     """In the master, after a worker ended however it ended (timeout, kill -9, out of memory): its metrics are
     marked dead and its clear-text spool files removed."""
-    from greenshield.ingest.pipeline import remove_spool_of
+    from greenshield.uploads import remove_spool_of
     from greenshield.observability import mark_worker_dead
 
     mark_worker_dead(worker.pid)
@@ -52,7 +52,7 @@ def _child_exit(_server, worker) -> None:
 
 def _worker_abort(worker) -> None:
     """In a worker that timed out (SIGABRT), before it exits: remove its spool files at once."""
-    from greenshield.ingest.pipeline import remove_spool_of
+    from greenshield.uploads import remove_spool_of
 
     remove_spool_of(_spool_dir(), worker.pid)
 

@@ -25,6 +25,10 @@ class Settings:
     storage_s3_secret_key: str | None = None
     storage_s3_sse: str = "AES256"  # server-side encryption of every object ("aws:kms" where the store has KMS)
     storage_s3_connect_timeout: float = 5.0  # seconds; an unreachable store fails fast (HTTP 503), nothing is kept
+    # background work (RQ on Redis); without redis_url, long work runs inside the request
+    redis_url: str | None = None
+    queue_name: str = "greenshield"
+    queue_upload_bytes: int = 8 * 2**20  # daily logs larger than this go to a worker (when redis_url is set)
     # daily logs
     max_upload_bytes: int = 256 * 2**20
     real_name_threshold: float = 0.998

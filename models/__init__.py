@@ -39,6 +39,7 @@ from models.audits import (
     audit_inspectors,
 )
 from models.calendar import CalendarDay, CalendarYear
+from models.jobs import BackgroundJob, JobKind, JobStatus
 from models.penalties import DocumentCounter, LegalProvision, PenaltyCase, PenaltyDecision, PenaltyStatus
 from models.parcels import (
     Alert,
@@ -55,6 +56,9 @@ from models.parcels import (
 
 __all__ = [
     "AbsenceReason",
+    "BackgroundJob",
+    "JobKind",
+    "JobStatus",
     "AuditMember",
     "CalendarDay",
     "CalendarYear",

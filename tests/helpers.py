@@ -132,3 +132,23 @@ def approved_case(client, world, **kwargs) -> dict:
 
 def trace(client, world, who: str, **body):
     return client.post("/api/v1/trace", json=body, headers=world.h[who])
+
+
+# --- Redis ----------------------------------------------------------------------------------------------
+
+def redis_url() -> str:
+    """The Redis the tests use (GREENSHIELD_TEST_REDIS, default the local one), or a skip naming why (CI, with
+    GREENSHIELD_REQUIRE_REDIS, turns that skip into a failure)."""
+    import os
+
+    import pytest
+    import redis
+
+    url = os.environ.get("GREENSHIELD_TEST_REDIS", "redis://127.0.0.1:6379/0")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        if os.environ.get("GREENSHIELD_REQUIRE_REDIS"):
+            pytest.fail(f"Redis is not reachable at {url} and GREENSHIELD_REQUIRE_REDIS is set")
+        pytest.skip(f"Redis is not reachable at {url}")
+    return url

@@ -25,6 +25,7 @@ from greenshield.trace import accesslog
 from models import AccessLogEntry, ApiToken, Audit, AuditSchedule, LoginThrottle, Notification, User, utcnow
 from models.base import china_today as today
 from tests.conftest import run_cli
+from tests.helpers import redis_url
 
 PASSWORD = "correct-horse-battery"
 
@@ -417,21 +418,8 @@ def test_09_checkpoints_re_signed_with_a_new_instance_key_fail_against_the_ancho
 
 # --- 10. shared rate limits, trusted proxies -------------------------------------------------------------------
 
-def _redis_url() -> str:
-    import redis
-
-    url = os.environ.get("GREENSHIELD_TEST_REDIS", "redis://127.0.0.1:6379/0")
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-    except redis.RedisError:
-        if os.environ.get("GREENSHIELD_REQUIRE_REDIS"):
-            pytest.fail(f"Redis is not reachable at {url} and GREENSHIELD_REQUIRE_REDIS is set")
-        pytest.skip(f"Redis is not reachable at {url}")
-    return url
-
-
 def test_10_rate_limits_are_shared_by_every_worker_through_redis(app_config, db):
-    url = _redis_url()
+    url = redis_url()
     prefix = f"gs-test-{uuid.uuid4().hex[:8]}"
     config = {"RATELIMIT_STORAGE_URI": url, "RATELIMIT_KEY_PREFIX": prefix, "LOGIN_RATE_LIMIT": "4 per minute"}
     workers = [create_app({**app_config, **config}) for _ in range(2)]
@@ -599,7 +587,7 @@ def test_14_spool_files_go_however_the_worker_ends(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
     from greenshield import server
-    from greenshield.ingest.pipeline import sweep_spool
+    from greenshield.uploads import sweep_spool
 
     spool = tmp_path / "instance" / "tmp"
     spool.mkdir(parents=True)

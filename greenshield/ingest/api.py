@@ -15,12 +15,13 @@ from greenshield.context import settings
 from greenshield.errors import message
 from greenshield.errors import NotFound
 from greenshield.ingest import schemas as s
-from greenshield.ingest.pipeline import upload_daily_log
+from greenshield.ingest.pipeline import receive_daily_log
+from greenshield.work.api import JobOut, queued
 from greenshield.observability import count_ingest, ingest_timer
 from greenshield.personal import mask_name, shown_id, shown_phone, vault
 from inspection.columns import COLUMNS, Column, Personal, Type, purpose
 from inspection.dailylog import write_errors_csv
-from models import BatchError, CollectionRecord, Outlet, UploadBatch
+from models import BackgroundJob, BatchError, CollectionRecord, Outlet, UploadBatch
 
 blp = Blueprint("ingest", __name__, url_prefix="/api/v1", description="Daily collection logs (收寄日志)")
 
@@ -30,18 +31,23 @@ blp = Blueprint("ingest", __name__, url_prefix="/api/v1", description="Daily col
 @blp.arguments(s.UploadFiles, location="files")
 @blp.response(201, s.BatchOut)
 @blp.alt_response(200, schema=s.BatchOut, description="The same file was uploaded before: its first batch")
+@blp.alt_response(202, schema=JobOut, description="A large file, queued for a worker (when workers run): its job")
 @allow(Capability.UPLOAD_DAILY_LOG)
 def upload(form, files, code):
     """Upload one daily-log file (CSV, XLSX or JSON Lines) for an outlet.
 
-    Valid rows are stored, invalid rows reported per row; ``strict=true`` makes it all-or-nothing.
+    Valid rows are stored, invalid rows reported per row; ``strict=true`` makes it all-or-nothing. When workers
+    run (``REDIS_URL``), a file over ``QUEUE_UPLOAD_BYTES`` is queued: 202 with the job to follow
+    (``GET /api/v1/jobs/<id>``).
     """
     outlet = outlet_for(current_user(), code)
     upload = files["file"]
     with ingest_timer("api"):
-        outcome = upload_daily_log(db.session(), settings(), outlet=outlet, stream=upload.stream,
-                                   filename=upload.filename or "",
-                                   strict=form["strict"], source="api", user=current_user())
+        outcome = receive_daily_log(db.session(), settings(), outlet=outlet, stream=upload.stream,
+                                    filename=upload.filename or "", strict=form["strict"], source="api",
+                                    user=current_user())
+    if isinstance(outcome, BackgroundJob):
+        return queued(outcome)
     count_ingest(outcome, "api")
     return outcome.batch, 201 if outcome.created else 200
 

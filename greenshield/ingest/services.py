@@ -5,6 +5,7 @@ One call is one transaction (the caller's): a batch is stored whole or not at al
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from operator import attrgetter
 from pathlib import Path
@@ -26,6 +27,7 @@ from models import (BatchError, BatchStatus, CollectionRecord, ContractCustomer,
 from models.base import CHINA, china_today
 
 CHUNK_ROWS = 5000
+PROGRESS_ROWS = 20_000  # a worker reports how far it has read every this many rows
 
 
 @dataclass
@@ -271,7 +273,8 @@ def existing_batch(session: Session, outlet: Outlet, sha256: str) -> UploadBatch
 
 
 def ingest_daily_log(session: Session, *, outlet: Outlet, path: Path, sha256: str, size: int, filename: str,
-                     strict: bool, source: str, user: User | None, vault: Vault, storage: Storage) -> IngestOutcome:
+                     strict: bool, source: str, user: User | None, vault: Vault, storage: Storage,
+                     progress: Callable[[int], None] | None = None) -> IngestOutcome:
     """Ingest the file at ``path`` (already spooled and hashed) for ``outlet``.
 
     Returns the batch and whether it is new (the same file again returns the first batch). Raises a DomainError
@@ -303,6 +306,8 @@ def ingest_daily_log(session: Session, *, outlet: Outlet, path: Path, sha256: st
         try:
             for row_no, raw in reader.rows():
                 total += 1
+                if progress is not None and not total % PROGRESS_ROWS:
+                    progress(total)
                 result = validate_row(row_no, raw, outlet_code=outlet.code)
                 if isinstance(result, list):
                     errors.extend(result)

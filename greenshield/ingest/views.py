@@ -9,9 +9,10 @@ from greenshield.auth.permissions import Capability
 from greenshield.auth.policy import allow, current_user, outlet_for, outlet_in_scope, scope_outlets
 from greenshield.context import settings
 from greenshield.errors import DomainError, Invalid, exception_message, message, status_of
-from greenshield.ingest.pipeline import upload_daily_log
+from greenshield.ingest.pipeline import receive_daily_log
+from greenshield.work.api import queued
 from greenshield.observability import count_ingest, ingest_timer
-from models import BatchError, Outlet, UploadBatch
+from models import BackgroundJob, BatchError, Outlet, UploadBatch
 
 bp = Blueprint("ingest_pages", __name__)
 
@@ -33,10 +34,12 @@ def upload():
                 raise Invalid("validation_error.choose_file", field="file")
             outlet = outlet_for(current_user(), request.form.get("outlet", ""))
             with ingest_timer("web"):
-                outcome = upload_daily_log(db.session(), settings(), outlet=outlet, stream=file.stream,
-                                           filename=file.filename,
-                                           strict=request.form.get("strict") == "1", source="web",
-                                           user=current_user())
+                outcome = receive_daily_log(db.session(), settings(), outlet=outlet, stream=file.stream,
+                                            filename=file.filename, strict=request.form.get("strict") == "1",
+                                            source="web", user=current_user())
+            if isinstance(outcome, BackgroundJob):
+                queued(outcome)
+                return redirect(url_for("work_pages.job", job_id=outcome.id))
             count_ingest(outcome, "web")
         except DomainError as exc:
             error = exc

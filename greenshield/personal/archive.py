@@ -31,7 +31,7 @@ def spool(stream: BinaryIO, target: Path, *, max_bytes: int) -> tuple[str, int]:
     size = 0
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with _open_private(target) as out:
+        with open_private(target) as out:
             while chunk := stream.read(CHUNK):
                 size += len(chunk)
                 if size > max_bytes:
@@ -44,7 +44,7 @@ def spool(stream: BinaryIO, target: Path, *, max_bytes: int) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def _open_private(path: Path) -> BinaryIO:
+def open_private(path: Path) -> BinaryIO:
     """Open ``path`` for writing, readable by the owner only from the moment it exists (it holds clear text)."""
     return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
 
@@ -66,6 +66,12 @@ def store(storage: Storage, sha256: str, source: Path, vault: Vault) -> str:
     return key
 
 
+def put_encrypted(storage: Storage, key: str, source: Path, vault: Vault) -> None:
+    """Encrypt ``source`` into the storage under ``key`` as the archive does (a queued upload waiting for its
+    worker); ``restore`` reads it back."""
+    _encrypt_into(storage, key, source, vault, replace=True)
+
+
 def _encrypt_into(storage: Storage, key: str, source: Path, vault: Vault, *, replace: bool) -> None:
     encryption_key = vault.keys[vault.active].encryption_key
     nonce = os.urandom(NONCE_BYTES)
@@ -73,7 +79,7 @@ def _encrypt_into(storage: Storage, key: str, source: Path, vault: Vault, *, rep
     encryptor.authenticate_additional_data(AAD)
     tmp = source.with_name(f".{source.name}.{os.getpid()}.gsa.tmp")
     try:
-        with open(source, "rb") as src, _open_private(tmp) as out:
+        with open(source, "rb") as src, open_private(tmp) as out:
             out.write(MAGIC + vault.active.to_bytes(2, "big") + nonce)
             while chunk := src.read(CHUNK):
                 out.write(encryptor.update(chunk))
@@ -112,7 +118,7 @@ def reencrypt(storage: Storage, key: str, vault: Vault, workdir: Path) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     plain = workdir / f".{Path(key).stem}.{os.getpid()}.plain.tmp"
     try:
-        with _open_private(plain) as out:
+        with open_private(plain) as out:
             restore(storage, key, out, vault)
         _encrypt_into(storage, key, plain, vault, replace=True)
     finally:

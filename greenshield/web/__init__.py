@@ -58,10 +58,11 @@ def init_app(app: Flask) -> None:
     from greenshield.web import labels
     from greenshield.web.navigation import nav_items, role_label
     from greenshield.web.views import bp as web
+    from greenshield.work.views import bp as work_pages
     from greenshield.xray.views import bp as xray_pages
 
     for blueprint in (web, auth, dashboard, ingest, audit_pages, penalty_pages, xray_pages, trace_pages, registry,
-                      admin_pages):
+                      admin_pages, work_pages):
         app.register_blueprint(blueprint)
     labels.register(app)
     app.after_request(security_headers)

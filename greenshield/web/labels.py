@@ -54,6 +54,11 @@ def column_label(key: str) -> str:
     return str(COLUMNS.get(key, key))
 
 
+JOB_KINDS = {"daily_log": _l("Daily-log upload"), "xray_import": _l("X-ray import")}
+JOB_STATUS = {"queued": _l("Waiting for a worker"), "running": _l("Being processed"), "done": _l("Done"),
+              "failed": _l("Refused")}
+
+
 def pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.2f}%"
 
@@ -84,5 +89,6 @@ def register(app) -> None:
                         ("order_status_label", ORDER_STATUS), ("order_event_label", ORDER_EVENTS),
                         ("penalty_status_label", PENALTY_STATUS), ("decision_label", DECISIONS),
                         ("absence_label", ABSENCE_REASONS), ("credit_label", CREDIT_LEVELS),
-                        ("credit_reason_label", CREDIT_REASONS)):
+                        ("credit_reason_label", CREDIT_REASONS), ("job_kind_label", JOB_KINDS),
+                        ("job_status_label", JOB_STATUS)):
         app.add_template_global(lambda code, table=table: str(table.get(code, code)), name)

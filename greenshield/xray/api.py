@@ -1,6 +1,8 @@
 """X-ray routes: events in, scores and heat maps out, the review queue, machines, models, reviewer statistics."""
 from __future__ import annotations
 
+import zipfile
+
 from flask import Response
 from flask_smorest import Blueprint
 from sqlalchemy import select
@@ -10,11 +12,15 @@ from greenshield.pagination import page_of
 from greenshield.auth.permissions import Capability, can
 from greenshield.auth.policy import allow, current_user, outlet_in_scope, scope_outlets
 from greenshield.context import actor, settings, storage
-from greenshield.errors import Forbidden, NotFound
+from greenshield.errors import Forbidden, Invalid, NotFound
 from greenshield.fields import BINARY
+from greenshield.personal import vault
 from greenshield.trace import services as trace_services
+from greenshield.uploads import spooled
+from greenshield.work import services as work
+from greenshield.work.api import JobOut, queued
 from greenshield.xray import schemas as s, services
-from models import Outlet, ReviewStatus, XrayEvent, XrayMachine, XrayModelVersion
+from models import JobKind, Outlet, ReviewStatus, XrayEvent, XrayMachine, XrayModelVersion
 
 blp = Blueprint("xray", __name__, url_prefix="/api/v1", description="X-ray screening (过机安检)")
 
@@ -58,6 +64,27 @@ def create_event(form, files):
     return services.record_event(db.session(), settings(), machine=machine, data=data,
                                  waybill_no=form["waybill_no"].upper(), scanned_at=form["scanned_at"],
                                  operator_id=form["operator_id"])
+
+
+@blp.route("/xray-imports", methods=["POST"])
+@blp.arguments(s.ImportFiles, location="files")
+@blp.response(201, s.ImportedOut)
+@blp.alt_response(202, schema=JobOut, description="Queued for a worker (when workers run): the job to follow")
+@allow(Capability.RECORD_XRAY_EVENTS)
+def import_events(files):
+    """Many events at once: a zip holding ``manifest.csv`` (machine_code, waybill_no, scanned_at, operator_id,
+    file) and the images it names; all or nothing. With workers (``REDIS_URL``) it is queued: 202 with the job."""
+    user, session = current_user(), db.session()
+    with spooled(settings(), files["file"].stream) as (path, sha256, size):
+        if not zipfile.is_zipfile(path):
+            raise Invalid("validation_error.import_not_zip", field="file")
+        if work.enabled(settings()):
+            return queued(work.create(session, storage(), vault(session, settings()), kind=JobKind.XRAY_IMPORT,
+                                      source=path, sha256=sha256, size=size,
+                                      filename=files["file"].filename or "import.zip", user_id=user.id))
+        with zipfile.ZipFile(path) as bundle:
+            return services.import_events(session, settings(), services.zip_reader(bundle),
+                                          may_use=lambda machine: outlet_in_scope(user, machine.outlet)), 201
 
 
 @blp.route("/xray-events", methods=["GET"])

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import json
 import sys
 import zipfile
@@ -15,7 +14,6 @@ from sqlalchemy import select
 
 from greenshield import db
 from greenshield.context import settings, storage
-from models.base import CHINA
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
 
@@ -182,48 +180,24 @@ def import_cmd(source: Path) -> None:
     """Import events from a folder or zip holding manifest.csv (machine_code, waybill_no, scanned_at,
     operator_id, file) and the image files it names. All-or-nothing; prints a JSON summary."""
     from greenshield.errors import DomainError, exception_message
-    from greenshield.xray.services import record_event
-    from models import XrayMachine
+    from greenshield.xray.services import import_events, zip_reader
 
-    archive = zipfile.ZipFile(source) if source.is_file() else None
-
-    def read(name: str) -> bytes:
-        if archive is not None:
-            return archive.read(name)
+    def read_folder(name: str) -> bytes:
         path = (source / name).resolve()
         if source.resolve() not in path.parents:
-            raise click.ClickException(f"{name} lies outside {source}.")
+            raise FileNotFoundError(name)
         return path.read_bytes()
 
-    try:
-        manifest = csv.DictReader(io.StringIO(read("manifest.csv").decode("utf-8-sig")))
-    except KeyError:
-        raise click.ClickException("manifest.csv is missing.") from None
-    flagged = count = 0
+    archive = zipfile.ZipFile(source) if source.is_file() else None
     try:
         with db.job_session(write=True) as session:
-            machines = {m.code: m for m in session.scalars(select(XrayMachine))}
-            for line, row in enumerate(manifest, start=2):
-                machine = machines.get((row.get("machine_code") or "").strip().upper())
-                if machine is None:
-                    raise click.ClickException(f"manifest.csv line {line}: unknown machine {row.get('machine_code')!r}.")
-                try:
-                    scanned = dt.datetime.fromisoformat(row["scanned_at"])
-                    if scanned.tzinfo is None:
-                        scanned = scanned.replace(tzinfo=CHINA)
-                    event = record_event(session, settings(), machine=machine, data=read(row["file"]),
-                                         waybill_no=row["waybill_no"].strip().upper(), scanned_at=scanned,
-                                         operator_id=row["operator_id"].strip())
-                except (KeyError, ValueError) as exc:
-                    raise click.ClickException(f"manifest.csv line {line}: {exc}") from None
-                except DomainError as exc:
-                    raise click.ClickException(f"manifest.csv line {line}: {exception_message(exc)}") from None
-                count += 1
-                flagged += event.flagged
+            counts = import_events(session, settings(), zip_reader(archive) if archive else read_folder)
+    except DomainError as exc:
+        raise click.ClickException(exception_message(exc)) from None
     finally:
         if archive is not None:
             archive.close()
-    click.echo(json.dumps({"imported": count, "flagged": flagged}))
+    click.echo(json.dumps(counts))
 
 
 @xray.command("export-labelled")

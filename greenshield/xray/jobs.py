@@ -1,13 +1,23 @@
-"""Scheduled X-ray jobs."""
+"""X-ray jobs: the scheduler's image retention, and the worker's side of a queued import."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import uuid
+import zipfile
+
+from sqlalchemy.orm import Session
 
 from greenshield import db
+from greenshield.auth.policy import outlet_in_scope
 from greenshield.context import settings_of
-from greenshield.storage import of as storage_of
 from greenshield.jobs import claim, job_app
-from models import utcnow
+from greenshield.personal import archive, vault
+from greenshield.settings import Settings
+from greenshield.storage import Storage, of as storage_of
+from greenshield.work import services as background
+from greenshield.xray.services import import_events, zip_reader
+from models import BackgroundJob, User, utcnow
 from models.base import CHINA
 
 
@@ -22,3 +32,24 @@ def purge_expired_images() -> int:
             return 0
         settings = settings_of(app)
         return purge_images(session, storage_of(settings), now=utcnow(), retention_days=settings.xray_retention_days)
+
+
+def run_import_job(job_id: str) -> str:
+    """The worker's side of a queued X-ray import (``POST /api/v1/xray-imports`` with a zip): every event of its
+    manifest, all or nothing, with the machines of the importing user's scope."""
+    return background.run(job_id, _import)
+
+
+def _import(session: Session, settings: Settings, store: Storage, job: BackgroundJob) -> dict:
+    user = session.get(User, job.user_id)
+    spool = settings.instance_path / "tmp" / f"upload-{os.getpid()}-{uuid.uuid4().hex}"
+    spool.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with archive.open_private(spool) as out:
+            archive.restore(store, job.input_key, out, vault(session, settings))
+        with zipfile.ZipFile(spool) as bundle:
+            return import_events(session, settings, zip_reader(bundle),
+                                 may_use=lambda machine: user is not None and outlet_in_scope(user, machine.outlet),
+                                 progress=background.progress)
+    finally:
+        spool.unlink(missing_ok=True)

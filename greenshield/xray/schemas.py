@@ -21,6 +21,16 @@ class EventFiles(Schema):
     image = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
 
 
+class ImportFiles(Schema):
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary",
+                                               "description": "A zip with manifest.csv and the images it names"})
+
+
+class ImportedOut(Schema):
+    imported = fields.Integer()
+    flagged = fields.Integer()
+
+
 class EventCreated(Schema):
     id = fields.Integer()
     score = fields.Float()

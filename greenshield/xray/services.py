@@ -1,20 +1,25 @@
 """X-ray use cases in the app: store and score an event, review it, machine status, TIP, retention, models."""
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
+import io
 import threading
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from greenshield.errors import Conflict, Invalid, NotFound
+from greenshield.errors import Conflict, DomainError, Invalid, NotFound
 from greenshield.observability import scoring_timer
 from greenshield.settings import Settings
 from greenshield.storage import Storage, of as storage_of
 from models import (MachineStatus, Outlet, ProhibitedCategory, ReviewStatus, Staff, StaffRole, User, XrayEvent, XrayMachine,
                     XrayModelVersion, XrayReview, utcnow)
+from models.base import CHINA
 
 BUILTIN = "builtin:default"
 DECISIONS = ("cleared", "seized", "referred")
@@ -298,3 +303,53 @@ def purge_images(session: Session, store: Storage, *, now: dt.datetime, retentio
             for heat in list(store.keys(f"xray/heatmaps/{event.image_sha256[:2]}/{event.image_sha256}-")):
                 store.delete(heat)
     return purged
+
+
+def import_events(session: Session, settings: Settings, read: Callable[[str], bytes], *,
+                  may_use: Callable[[XrayMachine], bool] = lambda machine: True,
+                  progress: Callable[[int], None] | None = None) -> dict[str, int]:
+    """Import the events a ``manifest.csv`` lists (machine_code, waybill_no, scanned_at, operator_id, file), each
+    image read by ``read(name)``, all or nothing: a bad line raises Invalid naming the line, and the caller's
+    transaction is then rolled back. Machines outside ``may_use`` count as unknown. Returns the counts."""
+    try:
+        manifest = csv.DictReader(io.StringIO(read("manifest.csv").decode("utf-8-sig")))
+    except (KeyError, FileNotFoundError):
+        raise Invalid("validation_error.manifest_missing", field="file") from None
+    except UnicodeDecodeError:
+        raise Invalid("validation_error.manifest_encoding", field="file") from None
+    machines = {m.code: m for m in session.scalars(select(XrayMachine).where(XrayMachine.active.is_(True)))}
+    flagged = count = 0
+    for line, row in enumerate(manifest, start=2):
+        machine = machines.get((row.get("machine_code") or "").strip().upper())
+        if machine is None or not may_use(machine):
+            raise Invalid("validation_error.manifest_unknown_machine", field="file", line=line,
+                          machine=(row.get("machine_code") or "").strip()[:32])
+        try:
+            scanned = dt.datetime.fromisoformat((row.get("scanned_at") or "").strip())
+            data = read((row.get("file") or "").strip())
+            waybill, operator = row["waybill_no"].strip().upper(), row["operator_id"].strip()
+        except (KeyError, ValueError, AttributeError, FileNotFoundError):
+            raise Invalid("validation_error.manifest_line", field="file", line=line) from None
+        if scanned.tzinfo is None:
+            scanned = scanned.replace(tzinfo=CHINA)
+        try:
+            event = record_event(session, settings, machine=machine, data=data, waybill_no=waybill,
+                                 scanned_at=scanned, operator_id=operator)
+        except DomainError as exc:
+            raise Invalid("validation_error.manifest_image", field="file", line=line, reason_code=exc.code,
+                          reason_params=exc.params) from None
+        count += 1
+        flagged += event.flagged
+        if progress is not None:
+            progress(count)
+    return {"imported": count, "flagged": flagged}
+
+
+def zip_reader(archive: zipfile.ZipFile) -> Callable[[str], bytes]:
+    """``read(name)`` for ``import_events`` over a zip file (a name it does not hold: FileNotFoundError)."""
+    def read(name: str) -> bytes:
+        try:
+            return archive.read(name)
+        except KeyError:
+            raise FileNotFoundError(name) from None
+    return read
