@@ -1,4 +1,4 @@
-# The two commands of the README:  `make demo`  (set up, demo data, serve)  and  `make test`.
+# The two commands of the README:  `make demo`  (set up, demo data, serve with the scheduler)  and  `make test`.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 demo: install
 	$(BIN)/greenshield init-db
 	$(BIN)/greenshield seed-demo
-	$(BIN)/greenshield serve --plain-http --host $(HOST) --port $(PORT)
+	$(BIN)/greenshield serve --plain-http --with-scheduler --host $(HOST) --port $(PORT)
 
 test: install
 	$(BIN)/pytest

@@ -182,17 +182,21 @@ def restore_cmd(source: Path, yes: bool) -> None:
 @click.option("--timeout", default=300, show_default=True, help="Seconds a worker may take for one request (large uploads).")
 @click.option("--plain-http", is_flag=True, help="Serve plain HTTP on purpose (a laptop demo, no TLS proxy in front): "
               "session cookies without the Secure flag. Sets GREENSHIELD_PLAIN_HTTP=1.")
-def serve(host, port, workers, timeout, plain_http) -> None:
+@click.option("--with-scheduler", is_flag=True,
+              help="Also run the scheduler (`greenshield scheduler`) as a child process, stopped with the server: "
+                   "one command for a demo or a single-machine installation.")
+def serve(host, port, workers, timeout, plain_http, with_scheduler) -> None:
     """Serve the web UI and API with gunicorn (the production WSGI server).
 
     Logs are JSON lines on stderr (GREENSHIELD_LOG_FORMAT=text for development); the workers' metrics are
     summed in instance/metrics/web, emptied at start. Session cookies are Secure (HTTPS only) unless
-    --plain-http is given. Clear spool files of dead ingests are swept at start.
+    --plain-http is given. Clear spool files of dead ingests are swept at start. With --with-scheduler the
+    scheduler runs beside it and stops when the server stops (Ctrl-C, SIGTERM).
     """
     from greenshield import observability
     from greenshield.config import PLAIN_HTTP
+    from greenshield.server import run, scheduler_beside
     from greenshield.uploads import sweep_spool
-    from greenshield.server import run
 
     os.umask(0o077)
     if plain_http:
@@ -202,4 +206,8 @@ def serve(host, port, workers, timeout, plain_http) -> None:
     observability.configure_logging(config["LOG_FORMAT"] or "json", config["LOG_LEVEL"])
     observability.use_metrics_folder(observability.metrics_folder(config["INSTANCE_PATH"], "web"))
     sweep_spool(Path(config["INSTANCE_PATH"]) / "tmp")
-    run(host=host, port=port, workers=workers, timeout=timeout)
+    if not with_scheduler:
+        run(host=host, port=port, workers=workers, timeout=timeout)
+        return
+    with scheduler_beside():
+        run(host=host, port=port, workers=workers, timeout=timeout)

@@ -12,6 +12,7 @@ error report reads in either language.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -133,7 +134,13 @@ MESSAGES: dict[str, Entry] = {
             '"%(column)s" has a date but no time of day (use YYYY-MM-DD HH:MM:SS).')),
     "validation_error.impossible_datetime": E(_l('"%(column)s" is not a real date and time.')),
     "validation_error.before_2000": E(_l('"%(column)s" is before the year 2000.')),
-    "validation_error.in_future": E(_l('"%(column)s" is more than a day in the future.')),
+    "validation_error.in_future": E(_l('"%(column)s" is more than %(minutes)s minutes in the future.')),
+    "validation_error.waybill_repeated": E(_l(
+            "The waybill number is repeated inside the file: row %(first_row)s has it already.")),
+    "warning.unrecognised_column": E(_l('Unrecognised column "%(header)s" ignored.')),
+    "warning.unrecognised_key": E(_l('Unrecognised key "%(header)s" ignored.')),
+    "warning.duplicate_column": E(_l('Duplicate column "%(header)s" ignored: the first "%(column)s" column is '
+                                     'used.')),
     "validation_error.other_outlet": E(_l(
             'The row names another outlet, but the file is uploaded for outlet "%(outlet)s".')),
     "validation_error.id_no_without_type": E(_l("ID number given without an ID type.")),
@@ -273,8 +280,9 @@ MESSAGES: dict[str, Entry] = {
     "validation_error.manifest_encoding": E(_l("manifest.csv is not UTF-8 text.")),
     "validation_error.manifest_unknown_machine": E(_l("manifest.csv line %(line)s: there is no X-ray machine "
                                                       "%(machine)s in your scope.")),
-    "validation_error.manifest_line": E(_l("manifest.csv line %(line)s: give machine_code, waybill_no, scanned_at "
-                                           "(ISO 8601), operator_id and the file of an image in the import.")),
+    "validation_error.manifest_line": E(_l("manifest.csv line %(line)s: give the machine, the waybill number, the "
+                                           "scan time (ISO 8601), the operator and the file name of an image in the "
+                                           "import.")),
     "validation_error.manifest_image": E(_l("manifest.csv line %(line)s: %(reason)s")),
     "conflict.already_reviewed": E(_l("This event has been reviewed already.")),
     "validation_error.seizure_category": E(_l("A seizure needs a prohibited-item category (1–19).")),
@@ -348,6 +356,9 @@ MESSAGES: dict[str, Entry] = {
     "validation_error.fine_without_fine": E(_l("An amount goes only with a fine.")),
     "validation_error.decision_text_required": E(_l("Say in words what the other measure is.")),
     "validation_error.fine_range": E(_l("Give both ends of the fine range, the lowest first.")),
+    "too_many_pixels.photo": E(_l("The photo is %(width)s×%(height)s pixels; at most %(max_megapixels)s million "
+                                  "pixels are accepted. Reduce it or take it at a lower resolution.")),
+    "corrupt_image.photo": E(_l("The photo is damaged or incomplete: its size cannot be read.")),
     # --- traceability -----------------------------------------------------------------------------------------
     "not_found.case": E(_l("There is no case %(id)s.")),
     "not_found.case_no": E(_l("There is no case %(case_no)s.")),
@@ -373,7 +384,77 @@ MESSAGES: dict[str, Entry] = {
     "validation_error.period_required": E(_l("Name and outlet queries need a period (from and to).")),
     "validation_error.period_reversed": E(_l("The end of the period is before its start.")),
     "validation_error.period_too_long": E(_l("A period is at most %(max_days)s days.")),
+    # --- the access log's verification (what the verify page says) --------------------------------------------
+    "access_log.missing": E(_l("Entry %(seq)s is missing (removed): the log goes from entry %(before)s to entry "
+                               "%(next)s.")),
+    "access_log.altered": E(_l("Entry %(seq)s does not match its hash: it was altered (or moved to another "
+                               "position).")),
+    "access_log.not_chained": E(_l("Entry %(seq)s does not chain to entry %(before)s: an entry was inserted, removed "
+                                   "or reordered here, or entry %(before)s was altered and re-hashed.")),
+    "access_log.checkpoint_mismatch": E(_l("Entry %(seq)s does not match the signed checkpoint %(file)s: the log was "
+                                           "rewritten up to this entry.")),
+    "access_log.truncated": E(_l("Entries %(first)s to %(last)s are missing although a signed checkpoint names entry "
+                                 "%(last)s: the log was truncated after entry %(after)s.")),
+    "access_log.bad_checkpoint": E(_l("The checkpoint %(file)s is damaged or its signature is wrong.")),
+    "access_log.checkpoint_unlinked": E(_l("The checkpoint %(file)s does not follow the checkpoint before it: a "
+                                           "checkpoint was removed, replaced or forged.")),
+    "access_log.checkpoint_order": E(_l("The checkpoint %(file)s was signed before the checkpoint %(before)s.")),
+    "access_log.rewritten_after_checkpoint": E(_l("Entry %(seq)s is dated before the checkpoint %(file)s was signed "
+                                                  "but comes after it: entries after the checkpoint were rewritten.")),
+    "access_log.unreadable": E(_l("Entry %(seq)s holds values of the wrong type: it was altered outside the "
+                                  "application.")),
 }
+
+
+# marshmallow's own messages (and webargs', which are marshmallow's), as marshmallow 4 words them: ``localise``
+# turns a message of this table, its {placeholders} filled, into the reader's language. Range's messages are
+# composed when a validator is made, so each composition is listed.
+VALIDATION_MESSAGES = (
+    _l("Missing data for required field."), _l("Field may not be null."), _l("Invalid value."), _l("Invalid type."),
+    _l("Invalid input type."), _l("Unknown field."), _l("Invalid input."), _l("Not a valid string."),
+    _l("Not a valid integer."), _l("Not a valid number."), _l("Not a valid boolean."), _l("Not a valid date."),
+    _l("Not a valid datetime."), _l("Not a valid time."), _l("Not a valid naive datetime."),
+    _l("Not a valid aware datetime."), _l("Not a valid list."), _l("Not a valid tuple."),
+    _l("Not a valid mapping type."), _l("Not a valid email address."), _l("Not a valid URL."),
+    _l("Not a valid UUID."), _l("Not a valid period of time."), _l("Not a valid utf-8 string."),
+    _l("Number too large."), _l("Special numeric values (nan or infinity) are not permitted."),
+    _l("Length must be between {min} and {max}."), _l("Length must be {equal}."),
+    _l("Longer than maximum length {max}."), _l("Shorter than minimum length {min}."),
+    _l("Must be one of: {choices}."), _l("String does not match expected pattern."), _l("Must be equal to {other}."),
+    _l("Must be greater than or equal to {min} and less than or equal to {max}."),
+    _l("Must be greater than {min} and less than {max}."),
+    _l("Must be greater than or equal to {min} and less than {max}."),
+    _l("Must be greater than {min} and less than or equal to {max}."),
+    _l("Must be greater than or equal to {min}."), _l("Must be greater than {min}."),
+    _l("Must be less than or equal to {max}."), _l("Must be less than {max}."),
+)
+_PATTERNS: list[tuple[re.Pattern, object]] = []
+
+
+def _patterns() -> list[tuple[re.Pattern, object]]:
+    if not _PATTERNS:
+        for lazy in VALIDATION_MESSAGES:
+            template = lazy._args[0] if hasattr(lazy, "_args") else str(lazy)
+            pattern = re.escape(template)
+            pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>.+?)", pattern)
+            _PATTERNS.append((re.compile(pattern + r"\Z"), lazy))
+    return _PATTERNS
+
+
+def localise(messages):
+    """Validation messages (marshmallow's, in English, or lazy strings of our schemas) in the reader's language,
+    as plain strings, keeping their structure (field -> list, nested fields, indexes of lists)."""
+    if isinstance(messages, dict):
+        return {key: localise(value) for key, value in messages.items()}
+    if isinstance(messages, (list, tuple)):
+        return [localise(value) for value in messages]
+    if not isinstance(messages, str):
+        return str(messages) if messages is not None and not isinstance(messages, (int, float, bool)) else messages
+    for pattern, lazy in _patterns():
+        match = pattern.match(messages)
+        if match:
+            return str(lazy).format(**match.groupdict())
+    return messages
 
 
 def _entry(code: str) -> Entry:
@@ -438,7 +519,9 @@ def on_field(exc: DomainError, field: str) -> DomainError:
 def form_errors(exc: Exception) -> dict[str, list[str]]:
     """Messages by form field for a page to show beside its inputs (``_`` for the form as a whole)."""
     if isinstance(exc, ValidationError):
-        return {key: value if isinstance(value, list) else [value] for key, value in exc.messages.items()}
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_": exc.messages}
+        return {key: localise(value) if isinstance(value, list) else [localise(value)]
+                for key, value in messages.items()}
     if isinstance(exc, DomainError):
         return {exc.field or "_": [exception_message(exc)]}
     raise TypeError(f"not a user error: {exc!r}")
@@ -532,7 +615,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(ValidationError)
     def _validation(exc: ValidationError):
-        return error_response(422, "validation_error", message("validation_error"), exc.messages)
+        return error_response(422, "validation_error", message("validation_error"), localise(exc.messages))
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):
@@ -544,9 +627,9 @@ def init_app(app: Flask) -> None:
         status = exc.code or 500
         if status == 422:
             return error_response(422, "validation_error", message("validation_error"),
-                                  _validation_details(getattr(exc, "data", None)))
+                                  localise(_validation_details(getattr(exc, "data", None))))
         code = HTTP_CODES.get(status, exc.name.lower().replace(" ", "_"))
-        details = _validation_details(getattr(exc, "data", None)) if status == 400 else None
+        details = localise(_validation_details(getattr(exc, "data", None))) if status == 400 else None
         text = message(code) if code in MESSAGES else (exc.description or exc.name)
         if details and "Invalid JSON body." in str(details):
             text = message("bad_request.not_json")

@@ -2,6 +2,11 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from gunicorn.app.base import BaseApplication
@@ -62,3 +67,22 @@ def run(*, host: str, port: int, workers: int, timeout: int) -> None:
     _Server({"bind": f"{host}:{port}", "workers": workers, "timeout": timeout, "accesslog": None,
              "logger_class": _Logger, "child_exit": _child_exit, "worker_abort": _worker_abort,
              "worker_tmp_dir": "/dev/shm" if os.path.isdir("/dev/shm") else None}).run()
+
+
+@contextmanager
+def scheduler_beside() -> Iterator[subprocess.Popen]:
+    """``greenshield scheduler`` as a child process for as long as the block runs (the server), then stopped:
+    SIGINT (it finishes the job at hand), SIGKILL after 20 s. A Ctrl-C in the terminal reaches both at once."""
+    child = subprocess.Popen([sys.executable, "-c", "from greenshield.cli import main; main()", "scheduler"])
+    print(f"GreenShield scheduler started beside the server (pid {child.pid})", flush=True)
+    try:
+        yield child
+    finally:
+        if child.poll() is None:
+            child.send_signal(signal.SIGINT)
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        print("GreenShield scheduler stopped", flush=True)

@@ -44,6 +44,10 @@ __all__ = [
     "sniff_format",
     "validate_row",
     "write_errors_csv",
+    "RepeatedWaybills",
+    "CLOCK_SKEW",
+    "safe_cell",
+    "warning",
 ]
 
 ROW_ERROR_KEY = "__error__"
@@ -64,6 +68,11 @@ class InvalidLogFile(DomainError):
 
     def __init__(self, code: str, /, *, details: dict | None = None, **params: object) -> None:
         super().__init__(code, details=params if details is None else details, **params)
+
+
+def warning(code: str, **params: object) -> dict:
+    """A reader's warning as stored with the batch (JSON): ``{"code": ..., "params": {...}}``."""
+    return {"code": code, "params": params}
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,7 +340,8 @@ class DailyLogReader:
 
     ``format`` is ``csv``, ``xlsx`` or ``jsonl``; ``encoding`` the text encoding (``None`` for XLSX);
     ``columns`` maps each recognised key to its header as written; ``missing`` lists required keys the file
-    lacks; ``warnings`` lists unrecognised and duplicate columns; ``header_row`` is the header's row number
+    lacks; ``warnings`` lists unrecognised and duplicate columns (``warning(...)``: a code and its
+    parameters, rendered in the reader's language by the web app); ``header_row`` is the header's row number
     (0 for JSON Lines). Close it, or use it as a context manager.
     """
 
@@ -370,9 +380,9 @@ class DailyLogReader:
                 continue
             key = column_for_header(cell)
             if key is None:
-                self.warnings.append(f'unrecognised column "{_shown(cell)}" ignored')
+                self.warnings.append(warning("warning.unrecognised_column", header=_shown(cell)))
             elif key in self.columns:
-                self.warnings.append(f'duplicate column "{_shown(cell)}" ignored: the first {key} column is used')
+                self.warnings.append(warning("warning.duplicate_column", header=_shown(cell), key=key))
             else:
                 self.columns[key] = cell.strip()
                 positions.append((index, key))
@@ -482,7 +492,7 @@ class _JsonlReader(DailyLogReader):
         key = column_for_header(name)
         self._keymap[name] = key
         if key is None:
-            self.warnings.append(f'unrecognised key "{_shown(name)}" ignored')
+            self.warnings.append(warning("warning.unrecognised_key", header=_shown(name)))
         elif key not in self.columns:
             self.columns[key] = name
         return key
@@ -685,7 +695,9 @@ def open_daily_log(
 # --- row validation -----------------------------------------------------------------------------------------
 
 _UTC = timezone.utc
-_ONE_DAY = timedelta(days=1)
+CLOCK_SKEW = timedelta(minutes=10)
+"""How far in the future a collection time may be (outlet clocks run fast); later is a row error (PRODUCT.md)."""
+_SKEW_MINUTES = int(CLOCK_SKEW.total_seconds() // 60)
 _DATETIME = re.compile(
     r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:\s*[Tt]\s*|\s+)"
     r"(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:[.,](\d{1,9}))?)?"
@@ -738,7 +750,7 @@ def _parse_datetime(value: str, ctx: _Context) -> datetime | None:
         raise _Invalid("validation_error.before_2000")
     moment = moment.astimezone(_UTC)
     if moment > ctx[0]:
-        raise _Invalid("validation_error.in_future")
+        raise _Invalid("validation_error.in_future", minutes=_SKEW_MINUTES)
     return moment
 
 
@@ -934,16 +946,16 @@ _clock: list = [0.0, None, None]  # [time.time() of the last refresh, horizon, t
 
 
 def _now_bounds(now: datetime | None) -> tuple[datetime, date]:
-    """The latest acceptable collection time (now + 1 day) and today's date in China.
+    """The latest acceptable collection time (now + ``CLOCK_SKEW``) and today's date in China.
 
     Without ``now`` they are recomputed at most once a second: ``validate_row`` runs a million times a file.
     """
     if now is not None:
-        return now + _ONE_DAY, now.astimezone(CHINA).date()
+        return now + CLOCK_SKEW, now.astimezone(CHINA).date()
     clock = time_now()
     if clock - _clock[0] >= 1.0:
         current = datetime.fromtimestamp(clock, CHINA)
-        _clock[1:] = [(current + _ONE_DAY).astimezone(_UTC), current.date()]
+        _clock[1:] = [(current + CLOCK_SKEW).astimezone(_UTC), current.date()]
         _clock[0] = clock
     return _clock[1], _clock[2]
 
@@ -1011,21 +1023,35 @@ def validate_row(
     return LogRecord(row_no, *values)
 
 
+class RepeatedWaybills:
+    """The waybills of one file so far: a waybill repeated inside one file is a row error (PRODUCT.md), naming
+    the row that had it first; only the first row with a waybill is stored."""
+
+    def __init__(self) -> None:
+        self._first: dict[str, int] = {}
+
+    def check(self, record: LogRecord) -> RowError | None:
+        first = self._first.setdefault(record.waybill_no, record.row)
+        if first == record.row:
+            return None
+        return RowError(record.row, "waybill_no", "validation_error.waybill_repeated", {"first_row": first})
+
+
 # --- error report -------------------------------------------------------------------------------------------
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _safe_cell(text: str) -> str:
+def safe_cell(text: str) -> str:
+    """``text`` as a spreadsheet shows it and never runs it: a cell that would start a formula gets a ``'``."""
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def write_errors_csv(rows: Iterable[tuple[int, str, str]], stream: TextIO) -> None:
-    """Write row errors as CSV (``row,column,message``) for a spreadsheet, to a text stream opened with
-    ``newline=''``: ``rows`` are ``(row, column, message)`` with the message already in the reader's language.
-    Cells that a spreadsheet would run as a formula are prefixed with ``'``; adding a UTF-8 BOM for Excel is the
-    caller's job."""
+def write_errors_csv(header: Iterable[str], rows: Iterable[Iterable[object]], stream: TextIO) -> None:
+    """Write an error report as CSV to a text stream opened with ``newline=''``: the ``header`` cells, then
+    ``rows`` of cells already in the reader's language. Text cells that a spreadsheet would run as a formula
+    are prefixed with ``'``; adding a UTF-8 BOM for Excel is the caller's job."""
     writer = csv.writer(stream, lineterminator="\r\n")
-    writer.writerow(("row", "column", "message"))
-    for row, column, message in rows:
-        writer.writerow((row, _safe_cell(column), _safe_cell(message)))
+    writer.writerow(list(header))
+    for cells in rows:
+        writer.writerow([safe_cell(cell) if isinstance(cell, str) else cell for cell in cells])

@@ -51,6 +51,7 @@ from models.parcels import (
     FindingRecord,
     OutletDay,
     PiiKeyState,
+    RejectedRow,
     UploadBatch,
 )
 
@@ -71,6 +72,7 @@ __all__ = [
     "PenaltyStatus",
     "RectificationEvent",
     "RectificationPhoto",
+    "RejectedRow",
     "XrayReview",
     "XrayModelVersion",
     "XrayEvent",

@@ -62,6 +62,21 @@ class BatchError(Base):
     params: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
+class RejectedRow(Base):
+    """The cells of a rejected row as the file had them, for the error report (each reason beside the row's own
+    values, ready to fix and upload again). The cells may hold ID and phone numbers, so they are stored only
+    encrypted: the JSON object of raw values by column key, under the personal-data keys (purpose
+    ``rejected_row``); the report masks personal columns for every role."""
+
+    __tablename__ = "rejected_rows"
+    __table_args__ = (UniqueConstraint("batch_id", "row"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("upload_batches.id"), index=True)
+    row: Mapped[int] = mapped_column(Integer)
+    values_enc: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class CollectionRecord(Base):
     """One version of one item's collection record. A correction adds a version; none is ever overwritten.
 

@@ -25,7 +25,8 @@ def pybabel(*args: str) -> None:
 def untranslated() -> list[str]:
     with open(TRANSLATIONS / "zh" / "LC_MESSAGES" / "messages.po", "rb") as f:
         catalog = read_po(f)
-    return [m.id for m in catalog if m.id and not m.string and not m.fuzzy]
+    return [m.id for m in catalog if m.id and not m.fuzzy
+            and (not m.string if isinstance(m.string, str) else not all(m.string))]  # plurals: every form
 
 
 def main() -> int:

@@ -88,6 +88,12 @@ def send(client, headers, data: bytes, *, waybill="SF1234567890", at=None, name=
         "scanned_at": at.isoformat(), "operator_id": "OP-7"})
 
 
+def png_header(width: int, height: int) -> bytes:
+    """A PNG's signature and header chunk: all a photo check reads (it never decodes the pixels)."""
+    return (b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + width.to_bytes(4, "big") + height.to_bytes(4, "big")
+            + b"\x08\x02\x00\x00\x00" + b"\x00" * 4 + b"\x00" * 48)
+
+
 # --- a served instance --------------------------------------------------------------------------------------
 
 def free_port() -> int:

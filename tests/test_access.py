@@ -76,6 +76,7 @@ ROUTES: dict[tuple[str, str], tuple[set[str] | str, str, dict | None]] = {
     ("GET", "/api/v1/batches"): (READERS, "/api/v1/batches", None),
     ("GET", "/api/v1/batches/<int:batch_id>"): (READERS, "/api/v1/batches/999999", None),
     ("GET", "/api/v1/batches/<int:batch_id>/errors"): (READERS, "/api/v1/batches/999999/errors", None),
+    ("GET", "/api/v1/daily-log-template"): (READERS, "/api/v1/daily-log-template?format=csv", 200),
     ("GET", "/api/v1/outlets/<code>/records/<waybill_no>"): (READERS, f"/api/v1/outlets/{OUTLET}/records/SF123456789",
                                                              None),
     ("GET", "/api/v1/compliance/outlets/<code>"): (

@@ -12,8 +12,9 @@ from audits.calendar import load_calendar
 from audits.checklist import ROUTINE
 from greenshield.audits.services import today
 from models import Alert, Audit, AuditKind, OutletDay, RectificationOrder, Role, User
+from tests.helpers import png_header
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = png_header(640, 480)
 CODES = [item.code for item in ROUTINE]
 
 
@@ -119,6 +120,13 @@ def test_workflow_rectify_respond_follow_up_publish(client, province, session, r
     photo = client.post(f"/api/v1/audits/{audit['id']}/checklist/video_coverage/photos",
                         data={"photo": (io.BytesIO(PNG), "cam.png")}, headers=headers)
     assert photo.status_code == 201 and len(photo.get_json()["photos"]) == 1
+    huge = client.post(f"/api/v1/audits/{audit['id']}/checklist/video_coverage/photos",
+                       data={"photo": (io.BytesIO(png_header(20000, 20000)), "huge.png")}, headers=headers)
+    assert huge.status_code == 413 and huge.get_json()["error"]["message"] == \
+        "照片为 20000×20000 像素，最多接受 50 百万像素。请缩小图片或以较低分辨率拍摄。"
+    broken = client.post(f"/api/v1/audits/{audit['id']}/checklist/video_coverage/photos",
+                         data={"photo": (io.BytesIO(b"\x89PNG\r\n\x1a\n"), "cut.png")}, headers=headers)
+    assert broken.status_code == 422 and "photo" in broken.get_json()["error"]["details"]
     not_image = client.post(f"/api/v1/audits/{audit['id']}/checklist/video_coverage/photos",
                             data={"photo": (io.BytesIO(b"MZ..."), "x.png")}, headers=headers)
     assert not_image.status_code == 422

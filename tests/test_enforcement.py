@@ -19,8 +19,9 @@ from audits.draw import Candidate, DrawInputs, draw
 from greenshield.audits.services import today
 from models import (Audit, AuditKind, AuditPlan, AuditStatus, CalendarYear, ChecklistEntry, InspectorAbsence,
                     Notification, Outlet, RectificationOrder, User)
+from tests.helpers import png_header
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = png_header(640, 480)
 CODES = [item.code for item in ROUTINE]
 
 

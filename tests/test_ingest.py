@@ -12,6 +12,7 @@ import unicodedata
 import zipfile
 from pathlib import Path
 
+import openpyxl
 import pytest
 from openpyxl import Workbook
 from sqlalchemy import func, select
@@ -23,6 +24,7 @@ from greenshield.personal import vault
 from greenshield.personal.keyring import ID_NO, PHONE
 from greenshield.context import storage
 from inspection import synth
+from inspection.columns import COLUMNS
 from inspection.identity import mask_id_no, mask_phone
 from models import BatchError, CollectionRecord, UploadBatch
 from tests.helpers import DAY, csv_bytes, log_row, resident_id, upload, upload_rows
@@ -244,19 +246,54 @@ def test_errors_as_csv_for_excel(client, session, admin, outlet):
     assert "attachment" in response.headers["Content-Disposition"]
     raw = response.get_data()
     assert raw.startswith(b"\xef\xbb\xbf")
-    assert bad_id.encode() not in raw
+    assert bad_id.encode() not in raw and b"13812345678" not in raw  # personal data masked for every role
     table = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
-    assert table[0] == ["row", "column", "message"]
+    assert table[0][:4] == ["Row", "Columns at fault", "Reasons", "waybill_no"]
     assert [(r[0], r[1]) for r in table[1:]] == [
-        ("3", "sender_id_no"), ("6", "collected_at"), ("6", "quantity"), ("7", "outlet_code"), ("8", "inspected"),
-        ("9", "'-x")]
+        ("3", "ID number"), ("6", "Collected at; Quantity"), ("7", "Outlet code"), ("8", "Inspected"), ("9", "'-x")]
     assert table[-1][2] == "'=HYPERLINK(\"http://evil\")"
     assert table[1][2] == "The ID number's check digit is wrong."
-    assert table[2][2] == '"Collected at" is not a real date and time.'
+    assert table[2][2] == '"Collected at" is not a real date and time.; "Quantity" must be a positive whole number.'
+    by_key = dict(zip(table[0], table[1]))  # the row's own cells beside its reasons
+    assert by_key["waybill_no"] == "SF00000022" and by_key["sender_name"] == "张*"
+    assert by_key["sender_id_no"] == bad_id[:4] + "*" * 10 + bad_id[-4:]
+    assert by_key["sender_phone"] == "138****5678"
     in_chinese = list(csv.reader(io.StringIO(client.get(f"{body['errors_url']}?format=csv", headers=admin)
                                               .get_data(as_text=True).lstrip("\ufeff"), newline="")))
-    assert in_chinese[2] == ["6", "collected_at", "“收寄时间”不是真实存在的日期时间。"]
+    assert in_chinese[0][:5] == ["行号", "出错的列", "错误原因", "运单号", "收寄时间"]
+    assert in_chinese[2][:3] == ["6", "收寄时间；数量", "“收寄时间”不是真实存在的日期时间。；“数量”必须是正整数。"]
+    assert in_chinese[2][4] == "2025-02-30 10:00:00"
     assert client.get(f"{body['errors_url']}?format=xls", headers=admin).status_code == 422
+
+
+def test_errors_as_xlsx_with_chinese_headers_and_the_rows_values(client, session, admin, outlet):
+    data, bad_id = _file_with_errors()
+    body = upload(client, admin, outlet.code, data).get_json()
+    response = client.get(f"{body['errors_url']}?format=xlsx", headers=admin)
+    assert response.status_code == 200
+    assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    sheet = openpyxl.load_workbook(io.BytesIO(response.get_data()), read_only=True).active
+    rows = [[c if c is not None else "" for c in row] for row in sheet.iter_rows(values_only=True)]
+    assert rows[0][:4] == ["行号", "出错的列", "错误原因", "运单号"]
+    assert [r[0] for r in rows[1:]] == [3, 6, 7, 8]
+    assert rows[1][2] == "证件号码校验位错误。" or "校验" in rows[1][2]
+    assert rows[4][3] == "SF00000027" and bad_id not in str(rows)
+
+
+def test_a_corrected_error_report_can_be_uploaded_again(client, session, admin, outlet):
+    """The report's value columns are the daily log's own: fix the cells, upload it, the extra columns are
+    ignored with a warning."""
+    body = upload_rows(client, admin, outlet.code, [log_row("SF00000031"), log_row("SF00000032", quantity="0")])
+    report = client.get(f"{body['errors_url']}?format=csv", headers=admin).get_data(as_text=True).lstrip("\ufeff")
+    table = list(csv.reader(io.StringIO(report, newline="")))
+    table[1][table[0].index("数量")] = "2"
+    table[1][table[0].index("证件号码")] = resident_id(1)  # masked in the report: the uploader types them again
+    table[1][table[0].index("寄件人电话")] = "13812345678"
+    text = io.StringIO(newline="")
+    csv.writer(text).writerows(table)
+    again = upload(client, admin, outlet.code, text.getvalue().encode()).get_json()
+    assert (again["rows_accepted"], again["rows_rejected"]) == (1, 0)
+    assert len(again["warnings"]) == 3 and "行号" in again["warnings"][0]
 
 
 def test_error_messages_never_repeat_an_id_number_typed_in_the_wrong_column(client, admin, outlet):
@@ -353,13 +390,17 @@ def test_identical_rows_are_skipped_and_changed_rows_are_corrections(client, ses
         CollectionRecord.waybill_no == "SF00000122", CollectionRecord.is_current.is_(True))) == 1
 
 
-def test_a_waybill_twice_in_one_file(client, session, admin, outlet):
+def test_a_waybill_twice_in_one_file_is_a_row_error(client, session, admin, outlet):
     body = upload_rows(client, admin, outlet.code, [log_row("SF00000131"), log_row("SF00000131"),
                                                     log_row("SF00000131", quantity="3")])
-    assert (body["rows_skipped"], body["rows_corrected"]) == (1, 1)
+    assert (body["rows_accepted"], body["rows_rejected"], body["rows_skipped"], body["rows_corrected"]) == (1, 2, 0, 0)
+    errors = client.get(body["errors_url"], headers=admin).get_json()
+    assert [(e["row"], e["column"], e["code"], e["params"]) for e in errors] == [
+        (3, "waybill_no", "validation_error.waybill_repeated", {"first_row": 2}),
+        (4, "waybill_no", "validation_error.waybill_repeated", {"first_row": 2})]
+    assert errors[0]["message"] == "运单号在文件中重复：第 2 行已有该运单号。"
     history = client.get(f"/api/v1/outlets/{outlet.code}/records/SF00000131", headers=admin).get_json()
-    assert [(v["version"], v["is_current"], v["quantity"], v["source"]["row"]) for v in history] == [
-        (1, False, 1, 2), (2, True, 3, 4)]
+    assert [(v["version"], v["quantity"], v["source"]["row"]) for v in history] == [(1, 1, 2)]
 
 
 def test_the_same_waybill_at_two_outlets_is_two_records(client, session, admin, make_outlet):
@@ -756,17 +797,21 @@ def test_corrections_across_chunks_keep_their_versions(client, session, admin, o
     from greenshield.ingest import services
 
     monkeypatch.setattr(services, "CHUNK_ROWS", 2)
-    rows = [log_row("CHNK00000001"), log_row("CHNK00000002"), log_row("CHNK00000001", item_name="手机"),
-            log_row("CHNK00000001", item_name="手机"), log_row("CHNK00000003"), log_row("CHNK00000001", item_name="书")]
+    rows = [log_row("CHNK00000001"), log_row("CHNK00000002"), log_row("CHNK00000004"), log_row("CHNK00000005"),
+            log_row("CHNK00000003")]
     body = upload_rows(client, admin, outlet.code, rows)
-    assert (body["rows_accepted"], body["rows_skipped"], body["rows_corrected"]) == (6, 1, 2)
+    assert (body["rows_accepted"], body["rows_skipped"], body["rows_corrected"]) == (5, 0, 0)
+    for fillers, expected in ((("CHNK00000006", "CHNK00000007"), (0, 1)), (("CHNK00000008", "CHNK00000009"), (1, 0))):
+        again = upload_rows(client, admin, outlet.code, [*map(log_row, fillers),  # the correction in chunk 2
+                                                         log_row("CHNK00000001", item_name="手机")])
+        assert (again["rows_skipped"], again["rows_corrected"]) == expected
     again = upload_rows(client, admin, outlet.code, [log_row("CHNK00000001", item_name="书"),
                                                      log_row("CHNK00000002", quantity="2")])
-    assert (again["rows_skipped"], again["rows_corrected"]) == (1, 1)
+    assert (again["rows_skipped"], again["rows_corrected"]) == (0, 2)
     history = client.get(f"/api/v1/outlets/{outlet.code}/records/CHNK00000001", headers=admin).get_json()
     assert [(h["version"], h["is_current"], h["item_name"]) for h in history] == \
         [(1, False, "羊绒衫"), (2, False, "手机"), (3, True, "书")]
-    assert [h["source"]["row"] for h in history] == [2, 4, 7]
+    assert [h["source"]["row"] for h in history] == [2, 4, 2]
 
 
 def test_uploads_do_not_wait_for_another_transactions_lock_on_the_records_table(app, client, session, admin, outlet):
@@ -807,3 +852,36 @@ def test_a_batch_into_rows_without_statistics_analyses_them(app, client, session
     parts = [row[0] for row in connection.exec_driver_sql(landed)]
     assert parts
     assert connection.exec_driver_sql(unplanned, (parts,)).all() == []
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "csv"])
+def test_the_daily_log_template_has_the_chinese_headers_and_example_rows_that_upload(client, session, admin, outlet,
+                                                                                      fmt):
+    response = client.get(f"/api/v1/daily-log-template?format={fmt}", headers=admin)
+    assert response.status_code == 200 and "attachment" in response.headers["Content-Disposition"]
+    data = response.get_data()
+    if fmt == "csv":
+        assert data.startswith(b"\xef\xbb\xbf")
+        rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+    else:
+        sheet = openpyxl.load_workbook(io.BytesIO(data), read_only=True).active
+        rows = [["" if c is None else str(c) for c in row] for row in sheet.iter_rows(values_only=True)]
+    assert rows[0] == [c.alias_zh for c in COLUMNS.values()]
+    assert len(rows) == 3 and rows[1][0] == "SF1234567890"
+    body = upload(client, admin, outlet.code, data, filename=f"template.{fmt}").get_json()
+    assert (body["rows_accepted"], body["rows_rejected"], body["warnings"]) == (2, 0, [])
+
+
+def test_the_template_format_is_checked(client, admin):
+    assert client.get("/api/v1/daily-log-template?format=pdf", headers=admin).status_code == 422
+    assert client.get("/api/v1/daily-log-template", headers=admin).mimetype.endswith("spreadsheetml.sheet")
+
+
+def test_the_upload_page_lists_the_columns_from_the_table_and_links_the_templates(client, session, make_user, login,
+                                                                                  outlet):
+    login(client, make_user("admin"))
+    page = client.get("/upload").get_data(as_text=True)
+    for column in COLUMNS.values():
+        assert column.alias_zh in page and f"<code>{column.key}</code>" in page
+    assert "/api/v1/daily-log-template?format=xlsx" in page and "/api/v1/daily-log-template?format=csv" in page
+    assert "必填" in page and "选填" in page

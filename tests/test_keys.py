@@ -186,3 +186,13 @@ def test_staff_ids_and_findings_survive_rotation(runner, client, session, admin,
     session.expire_all()
     assert session.scalar(select(func.count()).select_from(Finding)) == 2
     assert client.get("/api/v1/staff/C-0901", headers=admin).get_json()["id_no_on_file"] is True
+
+
+def test_rejected_rows_stay_readable_after_rotation(runner, client, session, admin, outlet):
+    body = upload_rows(client, admin, outlet.code, [log_row("SF00009001"),
+                                                    log_row("SF00009002", quantity="0", sender_phone="13912345678")])
+    before = client.get(f"{body['errors_url']}?format=csv", headers=admin).get_data()
+    assert b"139****5678" in before and b"13912345678" not in before
+    rotate(runner)
+    session.expire_all()
+    assert client.get(f"{body['errors_url']}?format=csv", headers=admin).get_data() == before

@@ -136,7 +136,7 @@ def test_registry_pages_create_edit_deactivate(client, make_user, login, session
     page = client.get("/registry/outlets/new")
     assert page.status_code == 200
     bad = client.post("/registry/outlets/new", data={**OUTLET, "code": "x"})
-    assert bad.status_code == 422 and "must match" in bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "须为 4–32 位大写字母、数字或“-”。" in bad.get_data(as_text=True)
     ok = client.post("/registry/outlets/new", data=OUTLET)
     assert ok.status_code == 302
     listing = client.get("/registry/outlets").get_data(as_text=True)

@@ -106,3 +106,40 @@ def test_two_scheduler_processes_fire_once_and_jobs_survive_restart(own_database
             log.close()
     with engine.connect() as conn:
         assert "audit-schedule-1" in set(conn.scalars(text("SELECT id FROM apscheduler_jobs")))
+
+
+def test_serve_with_scheduler_runs_both_and_stops_both_on_ctrl_c(own_database):
+    """What `make demo` runs: the web server and the scheduler from one command, both gone after one Ctrl-C."""
+    import os
+    import signal
+    import socket
+    import urllib.request
+
+    env, engine = own_database
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = open(Path(env["GREENSHIELD_INSTANCE"]) / "serve.log", "w")
+    server = subprocess.Popen([GREENSHIELD, "serve", "--with-scheduler", "--port", str(port), "--workers", "1"],
+                              env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 100
+        healthy = False
+        while time.monotonic() < deadline and not (healthy and _count(engine, AuditPlan)):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
+                    healthy = answer.status == 200
+            except OSError:
+                pass
+            time.sleep(1)
+        assert healthy and _count(engine, AuditPlan) >= 1, (Path(env["GREENSHIELD_INSTANCE"]) / "serve.log").read_text()
+        os.killpg(server.pid, signal.SIGINT)  # Ctrl-C in the terminal: the whole foreground group
+        assert server.wait(timeout=60) is not None
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+        log.close()
+    output = (Path(env["GREENSHIELD_INSTANCE"]) / "serve.log").read_text()
+    assert "scheduler started beside the server" in output and "GreenShield scheduler stopped" in output
+    pid = int(output.split("beside the server (pid ")[1].split(")")[0])
+    assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()

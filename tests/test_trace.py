@@ -9,6 +9,7 @@ import datetime as dt
 import http.server
 import io
 import json
+import re
 import threading
 import zipfile
 
@@ -454,6 +455,9 @@ def test_a_watchlist_notifies_of_new_matches_in_app_and_by_webhook(app, client, 
     assert webhook == [{**webhook[0], "kind": "watchlist_match", "case_no": case["case_no"], "count": 1,
                         "waybills": ["SF3000000001"]}]
     assert ID_1 not in json.dumps(webhook)
+    assert webhook[0]["text"] == f"案件 {case['case_no']} 的监控查询“王某身份证”有 1 条新结果"
+    in_app = client.get("/api/v1/notifications", headers={**world.h["investigator"], "Accept-Language": "en"})
+    assert "1 new match for watchlist 王某身份证" in json.dumps(in_app.get_json(), ensure_ascii=False)
     assert _run_watchlists(app, now + dt.timedelta(minutes=1, seconds=5)) == {"run": 0, "stopped": 0, "matches": 0}
     runs = [e for e in log_entries(session) if e.action == "watchlist_run"]
     assert [(e.result_count, e.client_addr, e.subject_hash) for e in runs] == [
@@ -542,6 +546,19 @@ def test_the_evidence_export_is_a_zip_with_a_verified_manifest(app, client, sess
     assert {r["sender_id_no"] for r in rows} == {ID_1}
     assert next(r for r in rows if r["waybill_no"] == "SF1000000003")["sender_name"] == "'=HYPERLINK(\"x\")"
     assert json.loads(archive.read("records.json"))["count"] == 3
+    assert set(archive.namelist()) == names | {"manifest.json", "manifest.sig"}  # the manifest covers every file
+    import openpyxl
+
+    sheet = openpyxl.load_workbook(io.BytesIO(archive.read("records.xlsx")), read_only=True).active
+    table = [list(r) for r in sheet.iter_rows(values_only=True)]
+    head = table[0]
+    assert head[:2] == ["运单号", "版本"] and "收寄时间" in head and "是否实名" in head
+    first = dict(zip(head, table[1]))
+    assert first["证件类型"] == "居民身份证" and first["是否实名"] in ("是", "否")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", first["收寄时间"])  # China time, no offset
+    people_log = openpyxl.load_workbook(io.BytesIO(archive.read("access_log.xlsx")), read_only=True).active
+    log_rows = [list(r) for r in people_log.iter_rows(values_only=True)]
+    assert log_rows[0][:4] == ["序号", "时间", "用户", "角色"] and log_rows[1][3] == "调查员"
     log = json.loads(archive.read("access_log.json"))
     assert [e["action"] for e in log] == ["case_register", "case_approve", "trace", "export"]
     assert manifest["access_log_entry"]["action"] == "export" and manifest["results"] == 3

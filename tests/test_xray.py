@@ -223,3 +223,11 @@ def test_a_model_is_trained_evaluated_and_activated_from_the_command_line(client
     assert "* centre-test-1" in runner.invoke(args=["xray", "list"]).output
     assert send(client, sender, png(bags[0])).get_json()["model_version"] == "centre-test-1"
     assert runner.invoke(args=["xray", "activate", "no-such-model"]).exit_code != 0
+
+
+def test_a_scan_time_in_the_future_is_refused_in_chinese(client, machine, sender, bags):
+    clean, _ = bags
+    later = dt.datetime.now(CHINA) + dt.timedelta(hours=1)
+    refused = send(client, sender, png(clean), at=later)
+    assert refused.status_code == 422
+    assert refused.get_json()["error"]["details"]["scanned_at"] == ["不能晚于当前时间 10 分钟以上。"]

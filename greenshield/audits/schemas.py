@@ -1,10 +1,11 @@
 """Schemas of the audit routes."""
 from __future__ import annotations
 
-from apscheduler.triggers.cron import CronTrigger
-from marshmallow import Schema, ValidationError, fields, validate, validates
+from marshmallow import Schema, fields, validate, validates
 
-REGION = validate.Regexp(r"^\d{6}$", error="must be a 6-digit GB/T 2260 code")
+from greenshield.fields import REGION_CODE, cron_expression
+
+REGION = REGION_CODE
 KINDS = ["random", "targeted", "follow_up", "safety"]
 ORDER_STATUSES = ["open", "answered", "reinspecting", "closed", "escalated"]
 
@@ -30,10 +31,7 @@ class ScheduleIn(Schema):
 
     @validates("cron")
     def _cron(self, value, **_):
-        try:
-            CronTrigger.from_crontab(value)
-        except ValueError as exc:
-            raise ValidationError(f"not a valid crontab expression: {exc}") from None
+        cron_expression(value)
 
 
 class SchedulePatch(Schema):

@@ -20,6 +20,7 @@ from models.base import CHINA, china_today as today
 
 PHOTO_TYPES = {b"\xff\xd8\xff": ("image/jpeg", "jpg"), b"\x89PNG\r\n\x1a\n": ("image/png", "png")}
 MAX_PHOTO_BYTES = 10 * 2**20
+MAX_PHOTO_PIXELS = 50_000_000  # a 50-megapixel camera; a 20000×20000 "photo" would take gigabytes to show
 
 __all__ = ["absence_for", "audit_for", "calendar_year", "credit_doc", "flagged_xray_counts", "order_for", "photo_key",
            "plan_settings", "record_absence", "region_for", "save_calendar_year", "store_photo", "today",
@@ -82,13 +83,23 @@ def photo_key(sha: str, content_type: str) -> str:
 def store_photo(store: Storage, stream) -> tuple[str, str]:
     """Keep a JPEG or PNG photo content-addressed in the storage; returns (sha256, content type).
 
-    Raises Invalid for a photo over 10 MiB (413) or of another type."""
+    Raises Invalid for a photo over 10 MiB (413), over 50 megapixels (413, read from the header without decoding
+    the pixels), with an unreadable header, or of another type."""
     data = stream.read(MAX_PHOTO_BYTES + 1)
     if len(data) > MAX_PHOTO_BYTES:
         raise Invalid("payload_too_large.photo", field="photo", max_mib=MAX_PHOTO_BYTES // 2**20)
     kind = next((v for magic, v in PHOTO_TYPES.items() if data.startswith(magic)), None)
     if kind is None:
         raise Invalid("validation_error.photo_type", field="photo")
+    from inspection.xray.imaging import InvalidImage, image_dimensions
+
+    try:
+        width, height = image_dimensions(data)
+    except InvalidImage:
+        raise Invalid("corrupt_image.photo", field="photo") from None
+    if width * height > MAX_PHOTO_PIXELS:
+        raise Invalid("too_many_pixels.photo", field="photo", width=width, height=height,
+                      max_megapixels=MAX_PHOTO_PIXELS // 1_000_000)
     sha = hashlib.sha256(data).hexdigest()
     store.put(photo_key(sha, kind[0]), data)
     return sha, kind[0]

@@ -132,7 +132,11 @@ def _save_form(audit: Audit) -> None:
             compliant = None if verdict in (None, "") else verdict == "1"
             entry = workflow.record_item(session, audit, item.item, compliant=compliant, finding=finding)
             if photo and photo.filename:
-                sha, content_type = store_photo(storage(), photo.stream)
+                try:
+                    sha, content_type = store_photo(storage(), photo.stream)
+                except DomainError as exc:
+                    exc.field = f"{item.code}-photo"  # shown beside this item's photo input
+                    raise
                 entry.photos.append(AuditPhoto(sha256=sha, content_type=content_type, filename=photo.filename[:255]))
     if action == "close":
         data = s.CloseIn().load({k: form[k] for k in ("result", "summary", "deadline", "requirements")

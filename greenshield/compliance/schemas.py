@@ -1,6 +1,7 @@
 """Schemas of the compliance routes."""
 from __future__ import annotations
 
+from flask_babel import gettext, lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 MAX_RANGE_DAYS = 731
@@ -15,9 +16,9 @@ class RangeArgs(Schema):
         start, end = data.get("from_"), data.get("to")
         if start and end:
             if end < start:
-                raise ValidationError("must not be before from", "to")
+                raise ValidationError(_l("May not be before the start of the period."), "to")
             if (end - start).days >= MAX_RANGE_DAYS:
-                raise ValidationError(f"a range covers at most {MAX_RANGE_DAYS} days", "to")
+                raise ValidationError(gettext("A period covers at most %(days)s days.", days=MAX_RANGE_DAYS), "to")
 
 
 class OptionalRangeArgs(RangeArgs):

@@ -1,9 +1,7 @@
 """Daily-log upload and batch routes."""
 from __future__ import annotations
 
-import io
-
-from flask import Response
+from flask_babel import gettext as _
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
@@ -12,15 +10,14 @@ from greenshield.pagination import page_of
 from greenshield.auth.permissions import Capability
 from greenshield.auth.policy import allow, current_user, outlet_for, outlet_in_scope, scope_outlets
 from greenshield.context import settings
-from greenshield.errors import message
 from greenshield.errors import NotFound
-from greenshield.ingest import schemas as s
+from greenshield.ingest import help as column_help, report, schemas as s
 from greenshield.ingest.pipeline import receive_daily_log
 from greenshield.work.api import JobOut, queued
 from greenshield.observability import count_ingest, ingest_timer
 from greenshield.personal import mask_name, shown_id, shown_phone, vault
+from greenshield.spreadsheets import XLSX_MIMETYPE, table_response
 from inspection.columns import COLUMNS, Column, Personal, Type, purpose
-from inspection.dailylog import write_errors_csv
 from models import BackgroundJob, BatchError, CollectionRecord, Outlet, UploadBatch
 
 blp = Blueprint("ingest", __name__, url_prefix="/api/v1", description="Daily collection logs (收寄日志)")
@@ -83,20 +80,36 @@ def get_batch(batch_id):
 @blp.arguments(s.ErrorsArgs, location="query")
 @blp.response(200, s.BatchErrorOut(many=True))
 @blp.alt_response(200, schema={"type": "string"}, content_type="text/csv",
-                  description="The rejected rows; CSV for spreadsheets with ?format=csv")
+                  description="?format=csv: the error report for Excel (UTF-8 with BOM)")
+@blp.alt_response(200, schema={"type": "string", "format": "binary"}, content_type=XLSX_MIMETYPE,
+                  description="?format=xlsx: the error report as a workbook")
 @allow(Capability.READ_COMPLIANCE)
 def batch_errors(args, batch_id):
     """The rejected rows of a batch: row as the user sees it, column, code, parameters and message (in the
-    language of ``Accept-Language``). ``?format=csv`` for Excel."""
+    language of ``Accept-Language``). ``?format=csv`` or ``?format=xlsx``: a report for people, one line per
+    rejected row with its reasons beside its own cells (personal data masked), headed in the reader's
+    language."""
     batch = _batch(batch_id)
-    errors = db.session().scalars(select(BatchError).where(BatchError.batch_id == batch.id)
-                                  .order_by(BatchError.row, BatchError.id)).all()
-    if args["format"] == "csv":
-        text = io.StringIO()
-        write_errors_csv(((e.row, e.column, message(e.code, e.params, column=e.column)) for e in errors), text)
-        return Response("\ufeff" + text.getvalue(), mimetype="text/csv",
-                        headers={"Content-Disposition": f"attachment; filename=batch-{batch.id}-errors.csv"})
-    return errors
+    if args["format"] in ("csv", "xlsx"):
+        return table_response(report.header(), report.report_rows(db.session(), settings(), batch),
+                              filename=_("batch-%(id)s-errors", id=batch.id), fmt=args["format"],
+                              title=_("Rejected rows"))
+    return db.session().scalars(select(BatchError).where(BatchError.batch_id == batch.id)
+                                .order_by(BatchError.row, BatchError.id)).all()
+
+
+@blp.route("/daily-log-template", methods=["GET"])
+@blp.arguments(s.TemplateArgs, location="query")
+@blp.response(200, schema={"type": "string", "format": "binary"}, content_type=XLSX_MIMETYPE,
+              description="?format=xlsx (default): a workbook")
+@blp.alt_response(200, schema={"type": "string"}, content_type="text/csv",
+                  description="?format=csv: UTF-8 with BOM, for Excel")
+@allow(Capability.UPLOAD_DAILY_LOG, Capability.READ_COMPLIANCE)
+def daily_log_template(args):
+    """An empty daily log: the columns' Chinese names as the header and two example rows (replace them)."""
+    header, rows = column_help.template()
+    return table_response(header, rows, filename=_("daily-log-template"), fmt=args["format"],
+                          title=_("Daily log"))
 
 
 @blp.route("/outlets/<code>/records/<waybill_no>", methods=["GET"])

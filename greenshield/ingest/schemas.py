@@ -15,6 +15,12 @@ class UploadFiles(Schema):
     file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
 
 
+def warning_messages(warnings: list) -> list[str]:
+    """A batch's warnings as messages (stored as codes; older batches stored English sentences)."""
+    return [message(w["code"], w.get("params"), column=(w.get("params") or {}).get("key"))
+            if isinstance(w, dict) else str(w) for w in warnings or []]
+
+
 class BatchOut(Schema):
     batch_id = fields.Integer(attribute="id")
     status = fields.Function(lambda b: b.status.value)
@@ -30,7 +36,9 @@ class BatchOut(Schema):
     encoding = fields.String(allow_none=True)
     sha256 = fields.String()
     strict = fields.Boolean()
-    warnings = fields.List(fields.String())
+    warnings = fields.Function(lambda b: warning_messages(b.warnings),
+                               metadata={"description": "unrecognised or duplicate columns, in the language of "
+                                                        "Accept-Language"})
     source = fields.String()
     created_at = fields.DateTime()
 
@@ -45,7 +53,11 @@ class BatchErrorOut(Schema):
 
 
 class ErrorsArgs(Schema):
-    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
+    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv", "xlsx"]))
+
+
+class TemplateArgs(Schema):
+    format = fields.String(load_default="xlsx", validate=validate.OneOf(["xlsx", "csv"]))
 
 
 class BatchListArgs(Schema):

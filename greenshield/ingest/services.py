@@ -5,6 +5,7 @@ One call is one transaction (the caller's): a batch is stored whole or not at al
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from operator import attrgetter
@@ -17,13 +18,14 @@ from sqlalchemy.orm import Session
 
 from greenshield.personal import archive
 from greenshield.errors import Conflict, Invalid
-from greenshield.personal.keyring import Vault
+from greenshield.personal.keyring import REJECTED_ROW, Vault
 from greenshield.storage import Storage
 from inspection.columns import COLUMNS, ENCRYPTED, Column, Type, content_hash, purpose
-from inspection.dailylog import InvalidLogFile, LogRecord, RowError, open_daily_log, validate_row
+from inspection.dailylog import (InvalidLogFile, LogRecord, RepeatedWaybills, RowError, open_daily_log,
+                                 validate_row)
 from inspection.identity import birth_date_problem
-from models import (BatchError, BatchStatus, CollectionRecord, ContractCustomer, Outlet, UploadBatch, User,
-                    utcnow)
+from models import (BatchError, BatchStatus, CollectionRecord, ContractCustomer, Outlet, RejectedRow, UploadBatch,
+                    User, utcnow)
 from models.base import CHINA, china_today
 
 CHUNK_ROWS = 5000
@@ -44,6 +46,11 @@ class IngestOutcome:
 
 _PLAIN: tuple[Column, ...] = tuple(c for c in COLUMNS.values()
                                    if not c.personal.encrypted and c.type is not Type.OUTLET)
+
+
+def decrypt_rejected_row(vault: Vault, blob: bytes) -> dict[str, str]:
+    """The cells of a rejected row as the uploader typed them (``RejectedRow.values_enc``)."""
+    return json.loads(vault.decrypt(blob, REJECTED_ROW) or "{}")
 
 
 def _values(keys: list[str]):
@@ -300,19 +307,28 @@ def ingest_daily_log(session: Session, *, outlet: Outlet, path: Path, sha256: st
         session.add(batch)
         session.flush()
         errors: list[RowError] = []
+        rejected: list[dict] = []  # the cells of each rejected row, encrypted
         total = 0
         savepoint = session.begin_nested()
         writer = _RecordWriter(session, batch, outlet, vault)
+        repeated = RepeatedWaybills()
+        encrypt = vault.encrypter(REJECTED_ROW)
         try:
             for row_no, raw in reader.rows():
                 total += 1
                 if progress is not None and not total % PROGRESS_ROWS:
                     progress(total)
                 result = validate_row(row_no, raw, outlet_code=outlet.code)
-                if isinstance(result, list):
-                    errors.extend(result)
-                else:
-                    writer.add(result)
+                if not isinstance(result, list):
+                    error = repeated.check(result)
+                    if error is None:
+                        writer.add(result)
+                        continue
+                    result = [error]
+                errors.extend(result)
+                cells = {k: v for k, v in raw.items() if k in COLUMNS and v}
+                rejected.append({"batch_id": batch.id, "row": row_no,
+                                 "values_enc": encrypt(json.dumps(cells, ensure_ascii=False))})
             writer.flush()
         except InvalidLogFile:
             savepoint.rollback()
@@ -329,6 +345,8 @@ def ingest_daily_log(session: Session, *, outlet: Outlet, path: Path, sha256: st
     if errors:
         session.execute(insert(BatchError), [{"batch_id": batch.id, "row": e.row, "column": e.column[:32],
                                               "code": e.code, "params": e.params} for e in errors])
+        for start in range(0, len(rejected), CHUNK_ROWS):
+            session.execute(insert(RejectedRow), rejected[start:start + CHUNK_ROWS])
     batch.rows_total = total
     batch.rows_rejected = total if strict and errors else rejected_rows
     batch.rows_accepted = total - batch.rows_rejected

@@ -9,7 +9,9 @@ from greenshield.auth.permissions import Capability
 from greenshield.auth.policy import allow, current_user, outlet_for, outlet_in_scope, scope_outlets
 from greenshield.context import settings
 from greenshield.errors import DomainError, Invalid, exception_message, message, status_of
+from greenshield.ingest.help import column_help
 from greenshield.ingest.pipeline import receive_daily_log
+from greenshield.ingest.schemas import warning_messages
 from greenshield.work.api import queued
 from greenshield.observability import count_ingest, ingest_timer
 from models import BackgroundJob, BatchError, Outlet, UploadBatch
@@ -45,9 +47,17 @@ def upload():
             error = exc
         else:
             return redirect(url_for(".batch", batch_id=outcome.batch.id))
-    return render_template("ingest/upload.html", outlets=_my_outlets(),
-                           error=exception_message(error) if error else None), \
+    return render_template("ingest/upload.html", outlets=_my_outlets(), columns=column_help(),
+                           error=exception_message(error) if error else None,
+                           error_field=_field_of(error) if error else None), \
         status_of(error.code) if error else 200
+
+
+def _field_of(error: DomainError) -> str:
+    """The input an upload's error belongs beside: the outlet chosen, or else the file."""
+    if error.field:
+        return error.field
+    return "outlet" if error.code.split(".")[-1] in ("outlet", "outlet_scope", "outlet_inactive") else "file"
 
 
 @bp.route("/batches/<int:batch_id>")
@@ -60,4 +70,4 @@ def batch(batch_id):
     errors = db.session().scalars(select(BatchError).where(BatchError.batch_id == batch.id)
                                   .order_by(BatchError.row, BatchError.id).limit(1000)).all()
     rows = [(e.row, e.column, message(e.code, e.params, column=e.column)) for e in errors]
-    return render_template("ingest/batch.html", batch=batch, errors=rows)
+    return render_template("ingest/batch.html", batch=batch, errors=rows, warnings=warning_messages(batch.warnings))

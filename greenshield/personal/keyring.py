@@ -95,6 +95,7 @@ class Vault:
 ID_NO = b"sender_id_no"
 PHONE = b"sender_phone"
 STAFF_ID_NO = b"staff_id_no"
+REJECTED_ROW = b"rejected_row"  # the cells of a rejected daily-log row, kept for the error report
 
 
 def _b64(data: bytes) -> str:

@@ -7,9 +7,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from greenshield.personal import archive, ensure_key_state, keyring
+from greenshield.personal.keyring import REJECTED_ROW
 from greenshield.storage import FileSystemStorage, Storage
 from inspection.columns import ENCRYPTED, Personal, content_hash, purpose
-from models import CollectionRecord, Finding, PiiKeyState, Staff, utcnow
+from models import CollectionRecord, Finding, PiiKeyState, RejectedRow, Staff, utcnow
 
 BATCH = 2000
 
@@ -34,6 +35,10 @@ def rotate_keys(session: Session, instance_path: str, files: Storage | None = No
         member.id_no_enc = new.encrypt(clear, keyring.STAFF_ID_NO)
         member.id_no_hmac = new.index(clear, keyring.ID_NO)
         staff += 1
+    rejected = 0
+    for row in session.scalars(select(RejectedRow)).all():
+        row.values_enc = new.encrypt(old.decrypt(row.values_enc, REJECTED_ROW), REJECTED_ROW)
+        rejected += 1
     storage = files or FileSystemStorage(instance_path)
     keys_done = archive.archived(storage)
     for key in keys_done:
@@ -41,7 +46,8 @@ def rotate_keys(session: Session, instance_path: str, files: Storage | None = No
     state = session.get(PiiKeyState, 1)
     state.active_version, state.rotated_at = new_version, utcnow()
     session.flush()
-    return new_version, {"records": records, "staff": staff, "archived files": len(keys_done)}
+    return new_version, {"records": records, "staff": staff, "rejected rows": rejected,
+                         "archived files": len(keys_done)}
 
 
 def _rotate_records(session: Session, old: keyring.Vault, new: keyring.Vault) -> int:

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from greenshield.fields import Code, Text
+from flask_babel import lazy_gettext as _l
+
+from greenshield.fields import REGION_CODE, Code, Text, not_in_future
 from models.base import china_today as _today
 
 OUTLET_KINDS = ("outlet", "sorting_centre")
@@ -14,14 +16,14 @@ class OutletIn(Schema):
     code = Code(required=True)
     name = Text(128, required=True)
     enterprise_code = Code(r"^[A-Z0-9]{2,16}$", required=True)
-    region_code = fields.String(required=True, validate=validate.Regexp(r"^\d{6}$", error="must be a 6-digit GB/T 2260 code"))
+    region_code = fields.String(required=True, validate=REGION_CODE)
     kind = fields.String(load_default="outlet", validate=validate.OneOf(OUTLET_KINDS))
 
 
 class OutletPatch(Schema):
     name = Text(128)
     enterprise_code = Code(r"^[A-Z0-9]{2,16}$")
-    region_code = fields.String(validate=validate.Regexp(r"^\d{6}$", error="must be a 6-digit GB/T 2260 code"))
+    region_code = fields.String(validate=REGION_CODE)
     kind = fields.String(validate=validate.OneOf(OUTLET_KINDS))
     active = fields.Boolean()
 
@@ -41,13 +43,13 @@ class MachineIn(Schema):
     code = Code(required=True)
     outlet_code = Code(required=True)
     model = Text(64, required=True)
-    installed_on = fields.Date(required=True)
+    installed_on = fields.Date(required=True, validate=not_in_future)
 
 
 class MachinePatch(Schema):
     outlet_code = Code()
     model = Text(64)
-    installed_on = fields.Date()
+    installed_on = fields.Date(validate=not_in_future)
     active = fields.Boolean()
 
 
@@ -72,7 +74,7 @@ class StaffIn(Schema):
     @validates_schema
     def _screeners_need_certificate(self, data, **_):
         if data.get("role") == "screener" and not data.get("certificate_no"):
-            raise ValidationError("screeners need a certificate number", "certificate_no")
+            raise ValidationError(_l("A screener needs a certificate number."), "certificate_no")
 
 
 class StaffPatch(Schema):
@@ -99,19 +101,19 @@ class ContractCustomerIn(Schema):
     name = Text(128, required=True)
     credit_code = fields.String(required=True)
     outlet_code = Code(required=True)
-    filed_on = fields.Date(required=True)
+    filed_on = fields.Date(required=True, validate=not_in_future)
     valid_until = fields.Date(required=True)
 
     @validates_schema
     def _dates_in_order(self, data, **_):
         if data.get("filed_on") and data.get("valid_until") and data["valid_until"] < data["filed_on"]:
-            raise ValidationError("must not be before filed_on", "valid_until")
+            raise ValidationError(_l("May not be before the filing date."), "valid_until")
 
 
 class ContractCustomerPatch(Schema):
     name = Text(128)
     credit_code = fields.String()
-    filed_on = fields.Date()
+    filed_on = fields.Date(validate=not_in_future)
     valid_until = fields.Date()
     active = fields.Boolean()
 

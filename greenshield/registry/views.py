@@ -113,9 +113,28 @@ def index(kind):
     page = _page(kind)
     args = {"q": request.args.get("q") or None, "include_inactive": request.args.get("all") == "1"}
     key_column = getattr(page.model, page.key)
+    if request.args.get("format") == "xlsx":
+        everything = db.session().scalars(_filtered(select(page.model), page.model, args).order_by(key_column)).all()
+        return _sheet(page, everything)
     rows = db.session().scalars(_filtered(select(page.model), page.model, args).order_by(key_column).limit(500)).all()
-    return render_template("registry/index.html", kind=kind, page=page, rows=page.schema_out(many=True).dump(rows),
-                           raw=rows, args=args, can_edit=can(current_user(), Capability.MANAGE_REGISTRY))
+    return render_template("registry/index.html", kind=kind, page=page,
+                           rows=list(zip(page.schema_out(many=True).dump(rows), rows)), args=args,
+                           can_edit=can(current_user(), Capability.MANAGE_REGISTRY))
+
+
+def _sheet(page: Page, rows: list):
+    """The list as an Excel workbook for people: the page's columns by their labels, names not keys."""
+    from greenshield.spreadsheets import table_response
+    from greenshield.web.labels import OUTLET_KINDS, STAFF_ROLES, label
+
+    shown = {"kind": lambda v, o: label(OUTLET_KINDS, v), "role": lambda v, o: label(STAFF_ROLES, v),
+             "outlet_code": lambda v, o: f"{o.outlet.name}（{v}）" if getattr(o, "outlet", None) else v}
+    header = [str(title) for _key, title in page.columns] + [str(_l("Status"))]
+    body = []
+    for data, obj in zip(page.schema_out(many=True).dump(rows), rows):
+        body.append([shown.get(key, lambda v, o: v)(data.get(key), obj) for key, _title in page.columns]
+                    + [str(_l("Active") if data.get("active") else _l("Inactive"))])
+    return table_response(header, body, filename=str(page.title), fmt="xlsx", title=str(page.title))
 
 
 @bp.route("/<kind>/new", methods=["GET", "POST"])

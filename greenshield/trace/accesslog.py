@@ -415,6 +415,8 @@ class Verification:
     reason: str | None = None
     newest_checkpoint_seq: int | None = None
     uncovered: int = 0
+    code: str | None = None  # the reason as a code of greenshield.errors.MESSAGES, for pages in any language
+    params: dict | None = None
 
     def as_dict(self) -> dict:
         return {"ok": self.ok, "entries": self.entries, "checkpoints": self.checkpoints, "last_seq": self.last_seq,
@@ -425,7 +427,7 @@ class Verification:
 CLOCK_SKEW = dt.timedelta(minutes=2)  # an entry may commit this long after a checkpoint signed before it
 
 
-def _checkpoint_chain(points: list[Checkpoint]) -> list[tuple[int, str]]:
+def _checkpoint_chain(points: list[Checkpoint]) -> list[tuple[int, str, str, dict]]:
     """Problems of the checkpoints among themselves: each names the one before it (``prev``), and their times
     grow with their sequence numbers. A removed or forged checkpoint breaks this."""
     problems = []
@@ -438,10 +440,12 @@ def _checkpoint_chain(points: list[Checkpoint]) -> list[tuple[int, str]]:
             if point.prev != expected:
                 problems.append((point.seq, f"checkpoint {point.path.name} does not follow checkpoint "
                                             f"{before.path.name if before else '(none)'}: a checkpoint was removed, "
-                                            "replaced or forged"))
+                                            "replaced or forged", "access_log.checkpoint_unlinked",
+                                 {"file": point.path.name}))
         if before is not None and dt.datetime.fromisoformat(point.at) < dt.datetime.fromisoformat(before.at):
             problems.append((point.seq, f"checkpoint {point.path.name} was signed before checkpoint "
-                                        f"{before.path.name}"))
+                                        f"{before.path.name}", "access_log.checkpoint_order",
+                             {"file": point.path.name, "before": before.path.name}))
         before = point
     return problems
 
@@ -457,14 +461,15 @@ def verify(session: Session, checkpoints_dir: Path | None, public_key: Ed25519Pu
     after the newest checkpoint dated before it was signed (the tail was rewritten). With checkpoints but no
     ``public_key`` the signatures are not checked.
     """
-    problems: list[tuple[int, str]] = []
+    problems: list[tuple[int, str, str, dict]] = []
     checkpoints: dict[int, Checkpoint] = {}
     files = sorted(checkpoints_dir.glob("checkpoint-*.json")) if checkpoints_dir and checkpoints_dir.is_dir() else []
     for path in files:
         try:
             point = _read_checkpoint(path, public_key)
         except BadCheckpoint as exc:
-            problems.append((exc.seq if exc.seq is not None else 0, str(exc)))
+            problems.append((exc.seq if exc.seq is not None else 0, str(exc), "access_log.bad_checkpoint",
+                             {"file": path.name}))
             continue
         checkpoints[point.seq] = point
     ordered = [checkpoints[seq] for seq in sorted(checkpoints)]
@@ -480,11 +485,13 @@ def verify(session: Session, checkpoints_dir: Path | None, public_key: Ed25519Pu
         problem = _check_entry(entry, expected, prev_hash)
         if problem is None and seq in checkpoints and checkpoints[seq].entry_hash != entry["entry_hash"]:
             problem = (seq, f"entry {seq} does not match checkpoint {checkpoints[seq].path.name}: the log was "
-                            "rewritten up to this entry")
+                            "rewritten up to this entry", "access_log.checkpoint_mismatch",
+                       {"seq": seq, "file": checkpoints[seq].path.name})
         if (problem is None and newest is not None and seq > newest.seq and entry["at"] is not None
                 and entry["at"] < newest_at - CLOCK_SKEW):
             problem = (seq, f"entry {seq} is dated before checkpoint {newest.path.name} was signed but comes after "
-                            "it: entries after the checkpoint were rewritten")
+                            "it: entries after the checkpoint were rewritten", "access_log.rewritten_after_checkpoint",
+                       {"seq": seq, "file": newest.path.name})
         if problem is not None:
             problems.append(problem)
             broken = True
@@ -496,12 +503,13 @@ def verify(session: Session, checkpoints_dir: Path | None, public_key: Ed25519Pu
         missing = (last_seq or 0) + 1
         problems.append((missing, f"entries {missing} to {beyond[-1]} are missing but checkpoint "
                                   f"{checkpoints[beyond[-1]].path.name} signed entry {beyond[-1]}: the log was "
-                                  f"truncated after entry {last_seq or 0}"))
+                                  f"truncated after entry {last_seq or 0}", "access_log.truncated",
+                         {"first": missing, "last": beyond[-1], "after": last_seq or 0}))
     uncovered = max(0, (last_seq or 0) - (newest.seq if newest else 0))
     newest_seq = newest.seq if newest else None
     if problems:
-        seq, reason = min(problems)
-        return Verification(False, count, len(files), last_seq, seq, reason, newest_seq, uncovered)
+        seq, reason, code, params = min(problems, key=lambda problem: problem[:2])
+        return Verification(False, count, len(files), last_seq, seq, reason, newest_seq, uncovered, code, params)
     return Verification(True, count, len(files), last_seq, newest_checkpoint_seq=newest_seq, uncovered=uncovered)
 
 
@@ -516,16 +524,19 @@ def entry_intact(entry) -> bool:
         return False
 
 
-def _check_entry(entry, expected: int, prev_hash: str) -> tuple[int, str] | None:
+def _check_entry(entry, expected: int, prev_hash: str) -> tuple[int, str, str, dict] | None:
     seq = entry["seq"]
     if not entry.get("readable", True):
-        return seq, f"entry {seq} holds values of the wrong type: it was altered outside the application"
+        return (seq, f"entry {seq} holds values of the wrong type: it was altered outside the application",
+                "access_log.unreadable", {"seq": seq})
     if seq != expected:
         return expected, (f"entry {expected} is missing (removed): the log goes from entry {expected - 1} "
-                          f"to entry {seq}")
+                          f"to entry {seq}"), "access_log.missing", {"seq": expected, "before": expected - 1, "next": seq}
     if chain_hash(entry["prev_hash"], hashed_fields(entry)) != entry["entry_hash"]:
-        return seq, f"entry {seq} does not match its hash: it was altered (or moved to another position)"
+        return (seq, f"entry {seq} does not match its hash: it was altered (or moved to another position)",
+                "access_log.altered", {"seq": seq})
     if entry["prev_hash"] != prev_hash:
         return seq, (f"entry {seq} does not chain to entry {seq - 1}: an entry was inserted, removed or "
-                     f"reordered here, or entry {seq - 1} was altered and re-hashed")
+                     f"reordered here, or entry {seq - 1} was altered and re-hashed"), "access_log.not_chained", \
+            {"seq": seq, "before": seq - 1}
     return None

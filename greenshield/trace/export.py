@@ -1,5 +1,7 @@
-"""Evidence export: a case's parcel chains as CSV and JSON, X-ray images and heat maps, the case's access-log
-entries, and a manifest of SHA-256 sums (signed with the access log's checkpoint key), in one zip file."""
+"""Evidence export: a case's parcel chains as CSV and JSON (for machines) and as an XLSX workbook (for people:
+Chinese headers, China time, 是/否, ID types by name), X-ray images and heat maps, the case's access-log entries
+(JSON and XLSX), and a manifest of SHA-256 sums of every one of these files (signed with the access log's
+checkpoint key), in one zip file."""
 from __future__ import annotations
 
 import base64
@@ -63,6 +65,65 @@ def records_csv(chains: list[dict]) -> bytes:
     return ("\ufeff" + out.getvalue()).encode()
 
 
+def _records_sheet(chains: list[dict]) -> tuple[list[str], list[list]]:
+    from flask_babel import gettext as _
+
+    from greenshield.web.labels import column_label
+    from inspection.identity import ID_TYPES
+
+    extra = {"version": _("Version"), "is_current": _("Current version"), "real_name_compliant": _("Real-name compliant"),
+             "batch_id": _("Upload batch"), "row": _("Row in the file"), "stored_at": _("Stored at"),
+             "xray_event_ids": _("X-ray events")}
+    header = [extra.get(c) or column_label(c) for c in CSV_COLUMNS]
+    rows = []
+    for chain in chains:
+        events = "、".join(str(e["id"]) for e in chain["xray_events"])
+        for version in chain["versions"]:
+            row = {**version, "batch_id": version["source"]["batch_id"], "row": version["source"]["row"],
+                   "xray_event_ids": events}
+            id_type = ID_TYPES.get(row.get("sender_id_type") or "")
+            if id_type is not None:
+                row["sender_id_type"] = id_type.name_zh
+            rows.append([_when(row.get(c)) for c in CSV_COLUMNS])
+    return header, rows
+
+
+def _when(value):
+    """An ISO 8601 text time (as JSON has it) as a datetime, so that the sheet shows it in China time."""
+    if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == "T":
+        try:
+            return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    return value
+
+
+def records_xlsx(chains: list[dict]) -> bytes:
+    """The records of ``records.csv`` for people: headers in the reader's language, China time, 是/否."""
+    from flask_babel import gettext as _
+
+    from greenshield.spreadsheets import xlsx_bytes
+
+    header, rows = _records_sheet(chains)
+    return xlsx_bytes(header, rows, title=_("Records"))
+
+
+def access_log_xlsx(entries: list[dict]) -> bytes:
+    """The case's access-log entries for people (``access_log.json`` stays the one to re-check hashes with)."""
+    from flask_babel import gettext as _
+
+    from greenshield.spreadsheets import xlsx_bytes
+    from greenshield.web.labels import ACTION_LABELS, QUERY_TYPE_LABELS, label, outcome_label
+    from greenshield.web.navigation import role_label
+
+    header = [_("Seq"), _("Time"), _("User"), _("Role"), _("Agency"), _("Action"), _("Case no."), _("Query"),
+              _("Results"), _("Outcome"), _("Client"), _("Entry hash")]
+    rows = [[e["seq"], _when(e["at"]), e["username"], role_label(e["role"]), e["agency"],
+             label(ACTION_LABELS, e["action"]), e["case_no"], label(QUERY_TYPE_LABELS, e["query_type"]),
+             e["result_count"], outcome_label(e["outcome"]), e["client_addr"], e["entry_hash"]] for e in entries]
+    return xlsx_bytes(header, rows, title=_("Access log"))
+
+
 def log_entries(entries: Iterable) -> list[dict]:
     """Access-log entries with everything needed to re-check each one's hash."""
     return [{**hashed_fields(e), "prev_hash": e.prev_hash, "entry_hash": e.entry_hash} for e in entries]
@@ -73,9 +134,10 @@ def write_export(stream: BinaryIO, *, case: dict, chains: list[dict], entries: l
                  unavailable: list[str]) -> dict:
     """Write the zip to ``stream`` and return its manifest.
 
-    Files: ``records.csv``, ``records.json``, ``xray/*`` (images and heat maps that still exist),
-    ``access_log.json``, then ``manifest.json`` (name, size and SHA-256 of every other file) and
-    ``manifest.sig`` (Ed25519 signature of the manifest's bytes, base64).
+    Files: ``records.csv``, ``records.json``, ``records.xlsx``, ``xray/*`` (images and heat maps that still
+    exist), ``access_log.json``, ``access_log.xlsx``, then ``manifest.json`` (name, size and SHA-256 of every
+    other file) and ``manifest.sig`` (Ed25519 signature of the manifest's bytes, base64: it covers the manifest,
+    which covers everything else).
     """
     files: list[dict] = []
     with zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -85,9 +147,11 @@ def write_export(stream: BinaryIO, *, case: dict, chains: list[dict], entries: l
 
         add("records.csv", records_csv(chains))
         add("records.json", to_json({"case": case, "count": len(chains), "results": chains}))
+        add("records.xlsx", records_xlsx(chains))
         for name, data in media:
             add(name, data)
         add("access_log.json", to_json(entries))
+        add("access_log.xlsx", access_log_xlsx(entries))
         manifest = {"format": FORMAT, "case": case, "generated_at": dt.datetime.now(dt.timezone.utc),
                     "generated_by": generated_by, "results": len(chains),
                     "access_log_entry": entries[-1] if entries else None, "unavailable": unavailable,

@@ -61,10 +61,22 @@ def run_watchlists(now: dt.datetime | None = None) -> dict[str, int]:
                 done["matches"] += len(run.new_waybills)
             if run is not None and run.new_waybills and settings.watchlist_webhook_url:
                 notify_webhook(settings.watchlist_webhook_url, {
-                    "kind": "watchlist_match", "watchlist_id": run.watchlist_id, "case_no": run.case_no,
+                    "kind": "watchlist_match", "text": _webhook_text(run), "watchlist_id": run.watchlist_id,
+                    "case_no": run.case_no,
                     "count": len(run.new_waybills), "waybills": run.new_waybills,
                     "notification_id": run.notification_id, "at": utcnow().isoformat()})
     return done
+
+
+def _webhook_text(run) -> str:
+    """What a chat bot shows of a run: a sentence in Chinese (the centre's language; jobs have no reader)."""
+    from flask_babel import force_locale
+
+    from greenshield.web.labels import notification_text
+
+    with force_locale("zh"):
+        return notification_text("watchlist_match", {"count": len(run.new_waybills), "case_no": run.case_no,
+                                                     "watchlist": run.name})
 
 
 def notify_webhook(url: str, payload: dict) -> bool:

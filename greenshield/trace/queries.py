@@ -230,15 +230,20 @@ def event_view(event: XrayEvent) -> dict:
 
 
 def _timeline(current: CollectionRecord, records: list[CollectionRecord], xray: list[dict]) -> list[dict]:
-    steps = [{"at": current.collected_at, "kind": "collected", "detail": current.outlet.code}]
+    # "detail" is a short text for programs; the other keys let pages say it in the reader's language
+    steps = [{"at": current.collected_at, "kind": "collected", "detail": current.outlet.code,
+              "outlet_code": current.outlet.code, "outlet_name": current.outlet.name}]
     for r in records:
         steps.append({"at": r.created_at, "kind": "stored" if r.version == 1 else "corrected",
-                      "detail": f"v{r.version} · batch {r.batch_id} row {r.row_no}"})
+                      "detail": f"v{r.version} · batch {r.batch_id} row {r.row_no}", "version": r.version,
+                      "batch_id": r.batch_id, "row": r.row_no})
     for e in xray:
         steps.append({"at": e["scanned_at"], "kind": "xray_scanned",
-                      "detail": f"{e['machine_code']} · score {e['score']:.3f}" + (" · flagged" if e["flagged"] else "")})
+                      "detail": f"{e['machine_code']} · score {e['score']:.3f}" + (" · flagged" if e["flagged"] else ""),
+                      "machine_code": e["machine_code"], "score": e["score"], "flagged": e["flagged"]})
         if e["review"]:
-            steps.append({"at": e["review"]["decided_at"], "kind": "xray_reviewed", "detail": e["review"]["decision"]})
+            steps.append({"at": e["review"]["decided_at"], "kind": "xray_reviewed", "detail": e["review"]["decision"],
+                          "decision": e["review"]["decision"]})
     return sorted(steps, key=lambda s: s["at"])
 
 

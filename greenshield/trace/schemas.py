@@ -1,10 +1,10 @@
 """Schemas of the traceability routes."""
 from __future__ import annotations
 
-from apscheduler.triggers.cron import CronTrigger
-from marshmallow import Schema, ValidationError, fields, validate, validates
+from marshmallow import Schema, fields, validate, validates
 
-from greenshield.fields import Text
+from greenshield.fields import Text, cron_expression
+from greenshield.web.labels import notification_text
 from greenshield.ingest.schemas import RecordVersionOut
 
 ACTIONS = ("trace", "case_view", "export", "case_register", "case_approve", "case_refuse", "watchlist_create",
@@ -126,10 +126,7 @@ class WatchlistIn(Schema):
 
     @validates("cron")
     def _cron(self, value, **_):
-        try:
-            CronTrigger.from_crontab(value)
-        except ValueError as exc:
-            raise ValidationError(f"not a valid crontab expression: {exc}") from None
+        cron_expression(value)
 
 
 class WatchlistOut(Schema):
@@ -150,7 +147,8 @@ class NotificationArgs(Schema):
 class NotificationOut(Schema):
     id = fields.Integer()
     kind = fields.String()
-    message = fields.String()
+    message = fields.Function(lambda n: notification_text(n.kind, n.data, n.message),
+                              metadata={"description": "in the language of Accept-Language"})
     data = fields.Dict()
     created_at = fields.DateTime()
     read_at = fields.DateTime(allow_none=True)

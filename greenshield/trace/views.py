@@ -18,18 +18,12 @@ from greenshield.trace.api import per_user, trace_limit
 from greenshield.trace.queries import case_items
 from greenshield.trace.web import close_access, logged
 from inspection.identity import ID_TYPES
+from greenshield.web.labels import ACTION_LABELS, CASE_STATUS, QUERY_TYPE_LABELS
 from models import AccessLogEntry, Case, CaseStatus
 
 bp = Blueprint("trace_pages", __name__)
 bp.after_request(close_access)
 
-CASE_STATUS = {"pending": _l("Pending"), "approved": _l("Approved"), "refused": _l("Refused"), "expired": _l("Expired")}
-ACTION_LABELS = {"trace": _l("Query"), "case_view": _l("View in clear"), "export": _l("Evidence export"),
-                 "case_register": _l("Case registered"), "case_approve": _l("Case approved"),
-                 "case_refuse": _l("Case refused"), "watchlist_create": _l("Watchlist saved"),
-                 "watchlist_run": _l("Watchlist run")}
-QUERY_TYPE_LABELS = {"waybill": _l("Waybill no."), "sender_id": _l("Sender ID"), "sender_phone": _l("Sender phone"),
-                     "sender_name": _l("Sender name"), "outlet": _l("Outlet")}
 STEP_LABELS = {"collected": _l("Collected"), "stored": _l("Record stored"), "corrected": _l("Record corrected"),
                "xray_scanned": _l("X-ray scan"), "xray_reviewed": _l("X-ray review")}
 
@@ -213,17 +207,24 @@ def notifications():
 def access_log():
     """The access log, newest first, filtered by user, case, action, outcome and period."""
     try:
-        args = s.AccessLogArgs().load({k: v for k, v in request.args.items() if v and k != "page"})
+        args = s.AccessLogArgs().load({k: v for k, v in request.args.items() if v and k not in ("page", "format")})
     except ValidationError as exc:
-        args, errors = {}, exc.messages
+        args, errors = {}, form_errors(exc)
     else:
         errors = {}
+    if request.args.get("format") == "xlsx" and not errors:
+        from greenshield.trace.export import access_log_xlsx, log_entries
+        from greenshield.spreadsheets import download
+
+        chosen = db.session().scalars(services.filtered_log(args).limit(100_000)).all()
+        return download(access_log_xlsx(log_entries(chosen)), _("access-log") + ".xlsx", "xlsx")
     page = max(1, request.args.get("page", 1, type=int))
     entries = services.log_page(db.session(), services.filtered_log(args), limit=PAGE_SIZE + 1,
                                 offset=(page - 1) * PAGE_SIZE)
-    kept = {k: v for k, v in request.args.items() if k != "page" and v}
+    kept = {k: v for k, v in request.args.items() if k not in ("page", "format") and v}
     return render_template(
         "trace/access_log.html", entries=entries[:PAGE_SIZE], values=request.args, errors=errors, actions=s.ACTIONS,
+        xlsx_url=url_for(".access_log", format="xlsx", **kept),
         newer_url=url_for(".access_log", page=page - 1, **kept) if page > 1 else None,
         older_url=url_for(".access_log", page=page + 1, **kept) if len(entries) > PAGE_SIZE else None,
     ), 422 if errors else 200
@@ -235,5 +236,4 @@ def verify_access_log():
     """Verify the whole chain and the signed checkpoints now, and say where it breaks if it does."""
     result = services.verify_log(db.session(), settings())
     newest = db.session().scalar(select(AccessLogEntry).order_by(AccessLogEntry.seq.desc()).limit(1))
-    return render_template("trace/verify.html", result=result, newest=newest,
-                           folder=settings().checkpoints_dir)
+    return render_template("trace/verify.html", result=result, newest=newest)

@@ -52,6 +52,7 @@ class WatchRun:
     case_no: str
     new_waybills: list[str]
     notification_id: int | None
+    name: str = ""
 
 
 def run_watchlist(session: Session, watchlist: Watchlist, vault: Vault, *, subject_key: bytes, limit: int,
@@ -80,4 +81,4 @@ def run_watchlist(session: Session, watchlist: Watchlist, vault: Vault, *, subje
                   "case_no": case.case_no, "count": len(chains), "waybills": waybills})
         session.add(notification)
     session.flush()
-    return WatchRun(watchlist.id, case.case_no, waybills, notification.id if notification else None)
+    return WatchRun(watchlist.id, case.case_no, waybills, notification.id if notification else None, watchlist.name)

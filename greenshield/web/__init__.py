@@ -7,6 +7,8 @@ import secrets
 from flask import Flask, Response, g, request
 from flask_babel import get_locale
 from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
+from sqlalchemy import select
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from greenshield.auth.permissions import can
@@ -73,4 +75,45 @@ def init_app(app: Flask) -> None:
         user = g.get("user")
         return {"current_user": user, "csrf_token": generate_csrf, "can": lambda *caps: can(user, *caps),
                 "locale": str(get_locale() or "zh"), "csp_nonce": csp_nonce,
-                "nav_items": nav_items, "role_label": role_label}
+                "nav_items": nav_items, "role_label": role_label, "person": person, "region_name": region_name,
+                "back_url": back_url}
+
+
+def _names(key: str, query) -> dict:
+    from greenshield import db
+
+    cached = g.get(key)
+    if cached is None:
+        cached = dict(db.session().execute(query).all())
+        setattr(g, key, cached)
+    return cached
+
+
+def person(username: str | None) -> Markup | str:
+    """A user shown by name, the username as secondary text (people are named, not keyed)."""
+    from models import User
+
+    if not username:
+        return ""
+    name = _names("_people", select(User.username, User.display_name)).get(username)
+    if not name or name == username:
+        return username
+    return Markup('{} <span class="muted code">{}</span>').format(name, username)
+
+
+def region_name(code: str | None) -> Markup | str:
+    """A region shown by name, its GB/T 2260 code as secondary text."""
+    from models import Region
+
+    if not code:
+        return ""
+    name = _names("_regions", select(Region.code, Region.name)).get(code)
+    return Markup('{} <span class="muted">{}</span>').format(name, code) if name else code
+
+
+def back_url() -> str | None:
+    """The page the user came from, when it is one of ours (for "back" links of error pages)."""
+    referrer = request.referrer or ""
+    if referrer.startswith(request.host_url) and referrer.rstrip("/") != request.url.rstrip("/"):
+        return referrer
+    return None

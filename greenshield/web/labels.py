@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 
 from models.base import CHINA
 
@@ -38,6 +39,33 @@ CREDIT_REASONS = {"audit_findings": _l("Audit findings"), "rectification": _l("R
                   "penalties": _l("Penalties"), "abnormal_real_name": _l("Abnormal real-name data"),
                   "rates": _l("Days under a rate threshold")}
 BATCH_STATUS = {"accepted": _l("Accepted"), "partial": _l("Partly accepted"), "rejected": _l("Rejected")}
+OUTLET_KINDS = {"outlet": _l("Outlet"), "sorting_centre": _l("Sorting centre")}
+STAFF_ROLES = {"courier": _l("Courier"), "screener": _l("Screener")}
+ALERT_STATUS = {"open": _l("Open"), "closed": _l("Closed")}
+CASE_STATUS = {"pending": _l("Pending"), "approved": _l("Approved"), "refused": _l("Refused"), "expired": _l("Expired")}
+ACTION_LABELS = {"trace": _l("Query"), "case_view": _l("View in clear"), "export": _l("Evidence export"),
+                 "case_register": _l("Case registered"), "case_approve": _l("Case approved"),
+                 "case_refuse": _l("Case refused"), "watchlist_create": _l("Watchlist saved"),
+                 "watchlist_run": _l("Watchlist run")}
+QUERY_TYPE_LABELS = {"waybill": _l("Waybill no."), "sender_id": _l("Sender ID"), "sender_phone": _l("Sender phone"),
+                     "sender_name": _l("Sender name"), "outlet": _l("Outlet")}
+# What an access-log entry's outcome says: "ok", "error", or "refused: <reason>".
+OUTCOMES = {"ok": _l("Allowed"), "refused": _l("Refused"), "error": _l("Error")}
+REFUSAL_REASONS = {
+    "unauthenticated": _l("not signed in"), "role": _l("role not allowed"), "not found": _l("not found"),
+    "conflict": _l("conflicts with the case's state"), "invalid input": _l("invalid input"),
+    "rate limit": _l("too many queries"), "not in case evidence": _l("not in the case's evidence"),
+}
+# The factors an audit draw weighs (audits.risk.RiskFactors), each with what its number counts.
+RISK_FACTORS = {
+    "days_below_threshold": _l("Days under threshold (30 days)"), "open_alerts": _l("Open alerts"),
+    "findings": _l("Abnormal real-name findings (90 days)"), "flagged_xray": _l("Flagged X-ray images (30 days)"),
+    "past_rectifications": _l("Rectification orders (2 years)"), "days_since_last_audit": _l("Days since the last audit"),
+    "credit_level": _l("Credit level"),
+}
+BIRTH_DATE_PROBLEMS = {"impossible birth date": _l("impossible birth date"),
+                       "future birth date": _l("birth date in the future")}
+WEEKDAYS = (_l("Mon"), _l("Tue"), _l("Wed"), _l("Thu"), _l("Fri"), _l("Sat"), _l("Sun"))
 # One label per column of the daily log (inspection.columns.COLUMNS, tests/test_columns.py), "" = the whole row.
 COLUMNS = {
     "waybill_no": _l("Waybill no."), "collected_at": _l("Collected at"), "outlet_code": _l("Outlet code"),
@@ -49,9 +77,132 @@ COLUMNS = {
 }
 
 
+# Form and query fields that are not daily-log columns, for messages that name the field at fault.
+FIELDS = {
+    "from": _l("From"), "to": _l("To"), "date": _l("Date"), "user": _l("User"), "case_no": _l("Case no."),
+    "action": _l("Action"), "outcome": _l("Outcome"), "file": _l("File"), "outlet": _l("Outlet"),
+    "region": _l("Region"), "enterprise": _l("Enterprise"), "region_code": _l("Region"),
+    "enterprise_code": _l("Enterprise"), "code": _l("Code"), "name": _l("Name"), "kind": _l("Kind"),
+    "model": _l("Model"), "installed_on": _l("Installed on"), "staff_id": _l("Staff ID"), "role": _l("Role"),
+    "certificate_no": _l("Certificate no."), "credit_code": _l("Credit code"), "filed_on": _l("Filed on"),
+    "valid_until": _l("Valid until"), "category": _l("Category"), "reason": _l("Reason"),
+    "agency": _l("Agency"), "legal_basis": _l("Legal basis"), "purpose": _l("Purpose"), "cron": _l("Schedule"),
+    "outlets": _l("Outlets"), "due_date": _l("Due date"), "deadline": _l("Deadline"), "page": _l("Page"),
+}
+
+
 def column_label(key: str) -> str:
-    """The label of a daily-log column (or of a form field of the same name), in the current language."""
-    return str(COLUMNS.get(key, key))
+    """The label of a daily-log column (or of a form field), in the current language."""
+    return str(COLUMNS.get(key) or FIELDS.get(key) or key)
+
+
+def label(table: dict, code: object) -> str:
+    """The label of ``code`` (an enum or its value) in ``table``, else the code itself."""
+    value = getattr(code, "value", code)
+    return str(table.get(value, value if value is not None else ""))
+
+
+def outcome_label(outcome: str | None) -> str:
+    """An access-log outcome for people: 允许, 拒绝：角色无权 ..."""
+    if not outcome:
+        return ""
+    head, _sep, reason = outcome.partition(":")
+    text = label(OUTCOMES, head.strip())
+    reason = reason.strip()
+    if reason:
+        text += ("：" if _chinese() else ": ") + label(REFUSAL_REASONS, reason)
+    return text
+
+
+def _chinese() -> bool:
+    from greenshield.errors import _chinese as chinese
+
+    return chinese()
+
+
+def birth_date_problem_label(problem: str) -> str:
+    match = re.fullmatch(r"age (over|under) (\d+)", problem or "")
+    if match:
+        return _("age over %(years)s", years=match[2]) if match[1] == "over" else \
+            _("age under %(years)s", years=match[2])
+    return label(BIRTH_DATE_PROBLEMS, problem)
+
+
+def finding_detail(kind: str, detail: dict) -> str:
+    """A finding's detail as a sentence (``1502**********3327：当日 4 件，4 个寄件人姓名，1 个网点``)."""
+    detail = detail or {}
+    if kind == "sequential_ids":
+        return _("%(count)s consecutive ID numbers from %(first)s to %(last)s", count=detail.get("count", "?"),
+                 first=detail.get("first", ""), last=detail.get("last", ""))
+    id_no = detail.get("id", "")
+    if kind == "staff_id":
+        return _("ID number %(id)s belongs to staff member %(name)s (%(staff_id)s)", id=id_no,
+                 name=detail.get("staff_name", ""), staff_id=detail.get("staff_id", ""))
+    if kind == "implausible_age":
+        return _("ID number %(id)s: %(problem)s", id=id_no, problem=birth_date_problem_label(detail.get("problem", "")))
+    if "items" in detail:
+        parts = [ngettext("%(num)s item that day", "%(num)s items that day", detail.get("items") or 0),
+                 ngettext("%(num)s sender name", "%(num)s sender names", detail.get("names") or 0),
+                 ngettext("%(num)s outlet", "%(num)s outlets", detail.get("outlets") or 0)]
+        return _("ID number %(id)s: %(usage)s", id=id_no, usage=("，" if _chinese() else ", ").join(parts))
+    return "; ".join(f"{value}" for value in detail.values())
+
+
+def risk_factors(factors: dict) -> list[str]:
+    """An outlet's risk factors as "label: value" texts (never audited, when the last audit is unknown)."""
+    shown = []
+    for key, value in (factors or {}).items():
+        if key == "days_since_last_audit" and value is None:
+            shown.append(_("Never audited"))
+        elif value:
+            shown.append(f"{label(RISK_FACTORS, key)}：{value}" if _chinese() else f"{label(RISK_FACTORS, key)}: {value}")
+    return shown
+
+
+def notification_text(kind: str, data: dict | None, fallback: str = "") -> str:
+    """A notification (in the app, by API, to the webhook) in the reader's language, from its kind and data."""
+    data = data or {}
+    if kind == "watchlist_match":
+        return ngettext("%(num)s new match for watchlist %(name)s of case %(case_no)s",
+                        "%(num)s new matches for watchlist %(name)s of case %(case_no)s", data.get("count") or 0,
+                        name=data.get("watchlist", ""), case_no=data.get("case_no", ""))
+    if kind == "case_decision":
+        text = _("Case %(case_no)s: %(status)s", case_no=data.get("case_no", ""),
+                 status=label(CASE_STATUS, data.get("status")))
+        return text + (f" — {data['reason']}" if data.get("reason") else "")
+    return fallback
+
+
+REVIEW_DECISIONS = {"cleared": _l("Cleared"), "seized": _l("Seized"), "referred": _l("Referred")}
+REVIEW_STATUS = {"pending": _l("Waiting for review"), "reviewed": _l("Reviewed"), "not_flagged": _l("Not flagged")}
+
+
+def provenance(batch_id: int | None, row: int | None, filename: str | None = None) -> str:
+    """Where a record came from, as people say it: 第 7 行，上传批次 393（file.csv）."""
+    if batch_id is None:
+        return ""
+    text = _("row %(row)s of upload batch %(batch)s", row=row, batch=batch_id)
+    return f"{text}（{filename}）" if filename and _chinese() else f"{text} ({filename})" if filename else text
+
+
+def step_detail(step: dict) -> str:
+    """A parcel chain's timeline step in the reader's language (older results have only ``detail``)."""
+    kind = step.get("kind")
+    if kind == "collected" and "outlet_name" in step:
+        return f"{step['outlet_name']} {step['outlet_code']}"
+    if kind in ("stored", "corrected") and "batch_id" in step:
+        return _("version %(version)s, %(where)s", version=step["version"],
+                 where=provenance(step["batch_id"], step["row"]))
+    if kind == "xray_scanned" and "score" in step:
+        text = _("machine %(machine)s, score %(score).3f", machine=step["machine_code"], score=step["score"])
+        return text + ("，" + _("flagged") if step.get("flagged") else "")
+    if kind == "xray_reviewed" and "decision" in step:
+        return label(REVIEW_DECISIONS, step["decision"])
+    return str(step.get("detail", ""))
+
+
+def weekday(day: dt.date) -> str:
+    return str(WEEKDAYS[day.weekday()])
 
 
 JOB_KINDS = {"daily_log": _l("Daily-log upload"), "xray_import": _l("X-ray import")}
@@ -85,6 +236,21 @@ def register(app) -> None:
     app.add_template_global(lambda code: str(FINDINGS.get(code, code)), "finding_label")
     app.add_template_global(lambda code: str(BATCH_STATUS.get(code, code)), "batch_status_label")
     app.add_template_global(column_label, "column_label")
+    from greenshield.errors import message
+
+    app.add_template_global(message, "error_message")
+    app.add_template_global(outcome_label, "outcome_label")
+    app.add_template_global(provenance, "provenance")
+    app.add_template_global(step_detail, "step_detail")
+    app.add_template_global(lambda code: label(REVIEW_DECISIONS, code), "decision_label")
+    app.add_template_global(lambda code: label(REVIEW_STATUS, code), "review_status_label")
+    app.add_template_global(notification_text, "notification_text")
+    app.add_template_global(finding_detail, "finding_detail")
+    app.add_template_global(risk_factors, "risk_factors")
+    app.add_template_filter(weekday, "weekday")
+    app.add_template_global(lambda code: label(OUTLET_KINDS, code), "outlet_kind_label")
+    app.add_template_global(lambda code: label(STAFF_ROLES, code), "staff_role_label")
+    app.add_template_global(lambda code: label(ALERT_STATUS, code), "alert_status_label")
     for name, table in (("kind_label", AUDIT_KINDS), ("audit_status_label", AUDIT_STATUS), ("result_label", RESULTS),
                         ("order_status_label", ORDER_STATUS), ("order_event_label", ORDER_EVENTS),
                         ("penalty_status_label", PENALTY_STATUS), ("decision_label", DECISIONS),

@@ -62,5 +62,11 @@ def nav_items(user: User) -> list[dict]:
             for item in NAV if can(user, *item.capabilities) and item.endpoint in current_app.view_functions]
 
 
-def role_label(role: Role) -> str:
-    return str(ROLE_LABELS[role])
+def role_label(role: Role | str | None) -> str:
+    """A role's name for people (a role's value, as the access log keeps it, too)."""
+    if role is None or role == "":
+        return ""
+    try:
+        return str(ROLE_LABELS[Role(getattr(role, "value", role))])
+    except ValueError:
+        return str(role)

@@ -3,16 +3,19 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from greenshield.fields import Code, Text
+from flask_babel import lazy_gettext as _l
+
+from greenshield.fields import Code, Text, not_in_future_time
+
+WAYBILL_FORMAT = _l('8-32 letters, digits or "-".')
 
 DECISIONS = ("cleared", "seized", "referred")
 
 
 class EventForm(Schema):
     machine_code = Code(required=True)
-    waybill_no = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9-]{8,32}$",
-                                                                        error="8-32 letters, digits or -"))
-    scanned_at = fields.AwareDateTime(required=True, default_timezone=None,
+    waybill_no = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9-]{8,32}$", error=WAYBILL_FORMAT))
+    scanned_at = fields.AwareDateTime(required=True, default_timezone=None, validate=not_in_future_time,
                                       metadata={"description": "ISO 8601 with offset, e.g. 2026-11-28T09:15:00+08:00"})
     operator_id = Text(32, required=True)
 
@@ -86,7 +89,7 @@ class ReviewResult(ReviewOut):
 
 class StatusIn(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(["power_on", "power_off", "check_in", "check_out"]))
-    at = fields.AwareDateTime(required=True, default_timezone=None)
+    at = fields.AwareDateTime(required=True, default_timezone=None, validate=not_in_future_time)
     staff_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=32))
 
 

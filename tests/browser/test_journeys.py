@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import json
 import re
 import zipfile
@@ -42,7 +43,7 @@ def test_outlet_manager_uploads_gbk_csv_and_xlsx_reads_errors_and_rate(sign_in, 
     shoot(page, "batch-errors")
     with page.expect_download() as download:
         page.click("#errors-csv")
-    assert download.value.path().read_bytes().startswith("\ufeffrow,column,message".encode())
+    assert download.value.path().read_bytes().startswith("\ufeff行号,出错的列,错误原因,运单号".encode())
     page.goto(page.url.split("/batches")[0] + "/upload")
     page.select_option("#outlet", "HHHT-EMS-001")
     page.set_input_files("#file", str(xlsx_path))
@@ -98,9 +99,8 @@ def test_inspector_draws_a_plan_and_fills_an_audit(sign_in):
     assert page.locator("#plan-seed").inner_text() == "4242"
     assert "status-accepted" in page.locator("#reproducible").get_attribute("class")
     shoot(page, "audit-plan")
-    team = page.locator("#plan-audits tbody tr td").nth(2).inner_text()
     audit_link = page.locator("#plan-audits tbody tr a").first.get_attribute("href")
-    worker = team.split(", ")[0]
+    worker = page.locator("#plan-audits tbody tr td").nth(2).locator(".code").first.inner_text()  # a username
     page.context.close()
     page = sign_in(worker)
     page.goto(page.url.rstrip("/") + audit_link if audit_link.startswith("/") else audit_link)
@@ -280,3 +280,85 @@ def test_penalty_case_from_an_escalated_order_to_a_published_decision(sign_in, l
     number = decision.split(" · ")[0].strip()
     page.goto(live_server["url"] + "/public/penalties")
     assert number in page.locator("#public-penalties").inner_text()
+
+
+def _cells(path) -> list[list[str]]:
+    import openpyxl
+
+    sheet = openpyxl.load_workbook(io.BytesIO(path.read_bytes()), read_only=True).active  # downloads have no suffix
+    return [["" if c is None else str(c) for c in row] for row in sheet.iter_rows(values_only=True)]
+
+
+def test_upload_help_templates_and_chinese_reasons_for_a_bad_file_and_bad_rows(sign_in, tmp_path):
+    """zh-CN: the upload page explains the columns and offers templates; a PDF is refused beside the file input,
+    bad rows get Chinese reasons on the batch page and in the XLSX report, beside the rows' own cells."""
+    page = sign_in("manager")
+    page.click("nav >> text=上传")
+    columns = page.locator("#columns tbody tr")
+    assert columns.count() >= 15 and "必填" in columns.first.inner_text() and "运单号" in columns.first.inner_text()
+    with page.expect_download() as download:
+        page.click("#template-xlsx")
+    template = _cells(download.value.path())
+    assert template[0][:3] == ["运单号", "收寄时间", "网点编码"] and len(template) == 3
+    with page.expect_download() as download:
+        page.click("#template-csv")
+    assert download.value.path().read_bytes().startswith("\ufeff运单号,收寄时间".encode())
+    shoot(page, "upload-help")
+
+    pdf = tmp_path / "收寄日志.csv"
+    pdf.write_bytes(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj <<>> endobj\n")
+    page.select_option("#outlet", "HHHT-EMS-001")
+    page.set_input_files("#file", str(pdf))
+    page.click("#upload-form button[type=submit]")
+    beside = page.locator("#file-error")
+    beside.wait_for()
+    assert "不是收寄日志" in beside.inner_text() and "PDF" in beside.inner_text()
+    assert page.locator("#file").get_attribute("aria-invalid") == "true"
+
+    day = dt.datetime.now(CHINA).date() - dt.timedelta(days=1)
+    future = dt.datetime.now(CHINA) + dt.timedelta(hours=2)
+    bad = tmp_path / "坏行.csv"
+    bad.write_text("运单号,收寄时间,物品名称,数量,证件类型,证件号码\n"
+                   f"ZH20261206001,{day} 09:00:00,衣服,1,,\n"
+                   f"ZH20261206001,{day} 09:05:00,衣服,1,,\n"
+                   f"ZH20261206003,{future:%Y-%m-%d %H:%M:%S},书,1,,\n"
+                   f"ZH20261206004,{day} 10:00:00,书,0,居民身份证,11010519491231002Y\n", encoding="utf-8")
+    page.set_input_files("#file", str(bad))
+    page.click("#upload-form button[type=submit]")
+    page.wait_for_url(re.compile(r"/batches/\d+"))
+    assert page.locator("#rows-accepted").inner_text() == "1" and page.locator("#rows-rejected").inner_text() == "3"
+    reasons = page.locator("#errors").inner_text()
+    assert "运单号在文件中重复：第 2 行已有该运单号" in reasons
+    assert "“收寄时间”晚于当前时间 10 分钟以上" in reasons and "“数量”必须是正整数" in reasons
+    assert not re.search(r"[A-Za-z]{4,} [A-Za-z]{3,}", reasons)  # no English sentence
+    with page.expect_download() as download:
+        page.click("#errors-xlsx")
+    report = _cells(download.value.path())
+    assert report[0][:4] == ["行号", "出错的列", "错误原因", "运单号"]
+    assert [r[0] for r in report[1:]] == ["3", "4", "5"]
+    assert report[3][3] == "ZH20261206004" and "1101**********002Y" in report[3]  # its own cells, masked
+
+
+def test_a_form_error_is_shown_beside_its_field_in_chinese(sign_in):
+    page = sign_in("admin")
+    page.goto(page.url.rstrip("/") + "/registry/xray-machines/new")
+    page.fill("input[name=code]", "HHHT-EMS-001-X9")
+    page.fill("input[name=model]", "同方威视 CX6040BI")
+    page.fill("input[name=installed_on]", "2099-01-01")
+    page.click("form.card-form button[type=submit]")
+    beside = page.locator("label:has(input[name=installed_on]) .error")
+    assert "不能是将来的日期" in beside.inner_text()
+    page.fill("input[name=code]", "x")
+    page.fill("input[name=installed_on]", "2026-01-01")
+    page.click("form.card-form button[type=submit]")
+    assert "大写字母、数字" in page.locator("label:has(input[name=code]) .error").inner_text()
+    shoot(page, "form-error")
+
+
+def test_error_pages_are_chinese_with_a_way_back(sign_in, live_server):
+    page = sign_in("investigator")
+    page.goto(live_server["url"] + "/registry/outlets")
+    assert page.locator("main h1").inner_text().startswith("无权访问")
+    assert page.locator("#home").inner_text() == "返回首页"
+    page.goto(live_server["url"] + "/no-such-page")
+    assert page.locator("main h1").inner_text().startswith("页面不存在")

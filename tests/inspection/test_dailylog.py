@@ -12,6 +12,7 @@ from inspection.dailylog import (
     ROW_ERROR_KEY,
     InvalidLogFile,
     LogRecord,
+    RepeatedWaybills,
     RowError,
     column_for_header,
     open_daily_log,
@@ -252,8 +253,8 @@ def test_unrecognised_and_duplicate_columns_are_warnings(tmp_path):
     text = "运单号,收寄时间,物品名称,备注,waybill_no,\nSF00000001,2026-11-28 09:15:00,衣服,hello,SF99999999,x\n"
     reader, rows = read_all(write(tmp_path, "log.csv", text.encode()))
     assert reader.warnings == [
-        'unrecognised column "备注" ignored',
-        'duplicate column "waybill_no" ignored: the first waybill_no column is used',
+        {"code": "warning.unrecognised_column", "params": {"header": "备注"}},
+        {"code": "warning.duplicate_column", "params": {"header": "waybill_no", "key": "waybill_no"}},
     ]
     assert rows[0][1] == {"waybill_no": "SF00000001", "collected_at": "2026-11-28 09:15:00", "item_name": "衣服"}
 
@@ -327,7 +328,7 @@ def test_xlsx_with_title_row_numbers_and_dates(tmp_path):
     )
     reader, rows = read_all(path)
     assert (reader.format, reader.encoding, reader.header_row) == ("xlsx", None, 3)
-    assert reader.warnings == ['unrecognised column "备注" ignored']
+    assert reader.warnings == [{"code": "warning.unrecognised_column", "params": {"header": "备注"}}]
     assert [n for n, _ in rows] == [4, 6]
     first = rows[0][1]
     assert first["waybill_no"] == "1234567890123456"
@@ -408,7 +409,7 @@ def test_jsonl_with_a_bad_line(tmp_path):
     ]
     reader, rows = read_all(write(tmp_path, "log.jsonl", "\n".join(lines).encode()))
     assert (reader.format, reader.encoding, reader.missing) == ("jsonl", "utf-8", [])
-    assert reader.warnings == ['unrecognised key "备注" ignored']
+    assert reader.warnings == [{"code": "warning.unrecognised_key", "params": {"header": "备注"}}]
     assert [n for n, _ in rows] == [1, 3, 4, 5, 6]
     assert rows[0][1]["quantity"] == "2"
     assert rows[1][1] == {
@@ -524,7 +525,8 @@ def test_waybill_errors(value, code):
     ],
 )
 def test_collected_at_formats(value, expected):
-    collected_at = check(row(collected_at=value)).collected_at
+    later = NOW + timedelta(days=1)  # some examples are a few hours after NOW
+    collected_at = validate_row(2, row(collected_at=value), outlet_code=OUTLET, now=later).collected_at
     assert collected_at.tzinfo is UTC
     assert collected_at == expected.replace(tzinfo=UTC)
 
@@ -539,15 +541,29 @@ def test_collected_at_formats(value, expected):
         ("2026-11-28 25:00:00", "impossible_datetime"),
         ("1999-12-31 23:59:59", "before_2000"),
         ("1999-12-31T23:00:00Z", "before_2000"),
-        ("2026-11-29 20:00:01", "in_future"),  # NOW + 1 day = 2026-11-29 20:00 in Shanghai
+        ("2026-11-28 20:10:01", "in_future"),  # NOW + 10 minutes = 2026-11-28 20:10 in Shanghai
+        ("2026-11-29 20:00:00", "in_future"),
     ],
 )
 def test_collected_at_errors(value, code):
     assert errors_of(row(collected_at=value)) == {(2, "collected_at"): f"validation_error.{code}"}
 
 
-def test_collected_at_up_to_a_day_ahead_is_accepted():
-    assert isinstance(check(row(collected_at="2026-11-29 20:00:00")), LogRecord)
+def test_collected_at_up_to_ten_minutes_ahead_is_accepted():
+    assert isinstance(check(row(collected_at="2026-11-28 20:10:00")), LogRecord)
+
+
+def test_a_future_time_names_the_allowed_clock_skew():
+    (error,) = check(row(collected_at="2026-11-28 20:10:01"))
+    assert error.params == {"minutes": 10}
+
+
+def test_a_waybill_repeated_inside_a_file_is_an_error_of_the_later_rows():
+    repeated = RepeatedWaybills()
+    first, second, third = (check(row(waybill_no="sf12345678"), row_no=n) for n in (2, 5, 9))
+    assert repeated.check(first) is None
+    assert repeated.check(second) == RowError(5, "waybill_no", "validation_error.waybill_repeated", {"first_row": 2})
+    assert repeated.check(third).params == {"first_row": 2}
 
 
 def test_outlet_code_must_match_the_upload():
@@ -680,11 +696,11 @@ def test_write_errors_csv_escapes_formulas():
         (6, "sender_name", 'with "quotes", commas'),
     ]
     stream = io.StringIO(newline="")
-    write_errors_csv(errors, stream)
-    assert stream.getvalue().startswith("row,column,message\r\n")
+    write_errors_csv(("行号", "列", "原因"), errors, stream)
+    assert stream.getvalue().startswith("行号,列,原因\r\n")
     parsed = list(csv.reader(io.StringIO(stream.getvalue(), newline="")))
     assert parsed == [
-        ["row", "column", "message"],
+        ["行号", "列", "原因"],
         ["2", "waybill_no", "waybill number is required"],
         ["3", "'=HYPERLINK(\"http://x\")", "'+1"],
         ["4", "'-2", "'@SUM(A1)"],
