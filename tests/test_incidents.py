@@ -299,3 +299,90 @@ def test_daily_report_counts_incidents_by_grade_and_prints(client, province, ses
     pdf = client.get(f"/api/v1/daily-safety-report.pdf?region=150200&date={today}", headers=h["bt"])
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
     assert b"STSong-Light" in pdf.data
+
+
+# --- the pages -----------------------------------------------------------------------------------------------------
+
+
+def test_manager_reports_on_the_page_and_the_inspector_confirms_and_closes(app, client, session, province, login):
+    users = province["users"]
+    login(client, users["manager"])
+    form = client.get("/incidents/new", headers={"Accept-Language": "zh-CN"})
+    assert form.status_code == 200 and "报告突发事件" in form.get_data(as_text=True)
+    token = form.get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
+    bad = client.post("/incidents/new", data={"csrf_token": token, "outlet_code": "INC-BT-01", "type": "fire",
+                                              "occurred_at": "2026-12-06T08:00", "description": "",
+                                              "casualties": "-2"})
+    page = bad.get_data(as_text=True)
+    assert bad.status_code == 422
+    assert 'id="error-description"' in page and 'id="error-casualties"' in page  # beside their fields, in Chinese
+    assert "不能为空" in page or "必填" in page or "缺少" in page
+    occurred = (dt.datetime.now(CHINA) - dt.timedelta(minutes=20)).strftime("%Y-%m-%dT%H:%M")
+    sent = client.post("/incidents/new", data={
+        "csrf_token": token, "outlet_code": "INC-BT-01", "type": "fire", "occurred_at": occurred,
+        "description": "分拣区电动车充电起火", "casualties": "0", "records_affected": "120", "measures": "已扑灭",
+        "file": (io.BytesIO(png_header(32, 32)), "火场.png")}, content_type="multipart/form-data")
+    assert sent.status_code == 302, sent.get_data(as_text=True)[-2000:]
+    incident = session.scalars(select(Incident).where(Incident.description == "分拣区电动车充电起火")).one()
+    assert len(incident.attachments) == 1 and incident.grade_suggested is G.IV
+    shown = client.get(sent.headers["Location"]).get_data(as_text=True)
+    assert "火灾" in shown and "Ⅳ级（一般）" in shown and 'id="grade-form"' not in shown  # managers do not grade
+
+    client.get("/logout")
+    login(client, users["bt"])
+    notes = client.get("/notifications").get_data(as_text=True)
+    assert "报告突发事件：火灾" in notes
+    listed = client.get("/incidents").get_data(as_text=True)
+    assert f'/incidents/{incident.id}"' in listed and "待确认等级" in listed
+    page = client.get(f"/incidents/{incident.id}").get_data(as_text=True)
+    token = page.split('name="csrf_token" value="')[1].split('"')[0]
+    graded = client.post(f"/incidents/{incident.id}", data={"csrf_token": token, "action": "grade", "grade": "III"})
+    assert graded.status_code == 302
+    closing = client.post(f"/incidents/{incident.id}", data={"csrf_token": token, "action": "close", "summary": ""})
+    assert closing.status_code == 422 and 'id="error-summary"' in closing.get_data(as_text=True)
+    closed = client.post(f"/incidents/{incident.id}", data={"csrf_token": token, "action": "close",
+                                                           "summary": "起火原因查明，已整改"}, follow_redirects=True)
+    text = closed.get_data(as_text=True)
+    assert "Ⅲ级（较大）" in text and "已关闭" in text and "起火原因查明" in text and "close-form" not in text
+
+
+def test_emergency_page_lists_who_lacks_plans_and_files_a_drill(client, province, login):
+    login(client, province["users"]["bt"])
+    page = client.get("/emergency").get_data(as_text=True)
+    assert "没有有效预案" in page or "无有效" in page
+    token = page.split('name="csrf_token" value="')[1].split('"')[0]
+    bad = client.post("/emergency", data={"csrf_token": token, "action": "drill", "enterprise_code": "YD",
+                                          "held_on": "2099-01-01", "scenario": "火灾疏散", "participants": "12"})
+    assert bad.status_code == 422 and 'id="error-drill-held_on"' in bad.get_data(as_text=True)
+    held = (dt.datetime.now(CHINA).date() - dt.timedelta(days=3)).isoformat()
+    ok = client.post("/emergency", data={"csrf_token": token, "action": "drill", "enterprise_code": "YD",
+                                         "held_on": held, "scenario": "火灾疏散", "participants": "12"},
+                     follow_redirects=True)
+    assert ok.status_code == 200 and "火灾疏散" in ok.get_data(as_text=True)
+
+
+def test_daily_report_page_and_morning_job(app, client, session, province, login, webhook, monkeypatch):
+    from greenshield import jobs
+    from greenshield.incidents.jobs import send_daily_reports
+
+    h, users = province["h"], province["users"]
+    yesterday = dt.datetime.now(CHINA).date() - dt.timedelta(days=1)
+    at = dt.datetime.combine(yesterday, dt.time(15, 0), tzinfo=CHINA)
+    client.post("/api/v1/incidents", json=body(occurred_at=at.isoformat(), type="explosion"), headers=h["manager"])
+    webhook.clear()
+    login(client, users["bt"])
+    page = client.get("/daily-report").get_data(as_text=True)
+    assert "安全运行日报" in page or "安全日报" in page
+    assert "Ⅲ级（较大）" in page and "daily-report.pdf" in page
+    pdf = client.get(f"/daily-report.pdf?region=150200&date={yesterday}")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+
+    monkeypatch.setattr(jobs, "_app", app)
+    morning = dt.datetime.combine(yesterday + dt.timedelta(days=1), dt.time(7, 0), tzinfo=CHINA)
+    assert send_daily_reports(morning) >= 2  # Baotou's and the province's (and any other inspector's region)
+    assert send_daily_reports(morning) == 0  # once a day
+    reports = notified(session, users["bt"], "daily_safety_report")
+    assert len(reports) == 1 and reports[0].data["incidents_by_grade"]["III"] == 1
+    assert reports[0].data["date"] == yesterday.isoformat()
+    baotou = [w for w in webhook if w.get("region_code") == "150200"]
+    assert len(baotou) == 1 and "突发事件 1 起" in baotou[0]["text"]
