@@ -386,3 +386,33 @@ def test_daily_report_page_and_morning_job(app, client, session, province, login
     assert reports[0].data["date"] == yesterday.isoformat()
     baotou = [w for w in webhook if w.get("region_code") == "150200"]
     assert len(baotou) == 1 and "突发事件 1 起" in baotou[0]["text"]
+
+
+def test_safety_audit_shows_the_enterprises_plan_and_drill_as_evidence(client, session, make_outlet, make_user,
+                                                                      bearer, login):
+    from audits.calendar import load_calendar
+    from greenshield.audits.services import today
+
+    for i in range(2):
+        make_outlet(f"EV-{i}", region="150700", enterprise="STO")
+    admin = make_user("admin", username="ev_admin")
+    for i in range(2):
+        make_user("inspector", username=f"ev_insp{i}", region="150700")
+    start = load_calendar(session).next_working_day(today()).day
+    plan = client.post("/api/v1/audit-plans", headers=bearer(admin), json={
+        "region_code": "150700", "outlets": 1, "kind": "safety", "start_date": start.isoformat(),
+        "due_date": (start + dt.timedelta(days=5)).isoformat(), "seed": 17}).get_json()
+    audit_id = plan["audits"][0]["id"]
+    login(client, admin)
+    before = client.get(f"/audits/{audit_id}").get_data(as_text=True)
+    assert 'id="evidence-emergency_plan"' in before and "无有效预案" in before and "近 12 个月未演练" in before
+    client.post("/api/v1/emergency-plans", headers=bearer(admin), json={
+        "enterprise_code": "STO", "title": "申通快递应急预案", "version": "2026版",
+        "valid_until": (today() + dt.timedelta(days=90)).isoformat()})
+    client.post("/api/v1/emergency-drills", headers=bearer(admin), json={
+        "enterprise_code": "STO", "held_on": (today() - dt.timedelta(days=10)).isoformat(),
+        "scenario": "仓库火灾疏散", "participants": 18})
+    after = client.get(f"/audits/{audit_id}").get_data(as_text=True)
+    assert "申通快递应急预案" in after and "仓库火灾疏散" in after and "参演 18 人" in after
+    routine = client.get("/audits").get_data(as_text=True)
+    assert "evidence-emergency_plan" not in routine
