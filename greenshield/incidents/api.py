@@ -96,7 +96,9 @@ def add_attachment(files, incident_id):
 
 
 @blp.route("/incidents/<int:incident_id>/attachments/<int:attachment_id>", methods=["GET"])
-@blp.response(200, BINARY, description="The file as sent", content_type="application/octet-stream")
+@blp.response(200, BINARY, description="The file as sent", content_type="image/jpeg")
+@blp.alt_response(200, schema=BINARY, description="The file as sent", content_type="image/png")
+@blp.alt_response(200, schema=BINARY, description="The file as sent", content_type="application/pdf")
 @allow(Capability.READ_INCIDENTS)
 def get_attachment(incident_id, attachment_id):
     incident = services.incident_for(db.session(), current_user(), incident_id)
@@ -126,26 +128,28 @@ def file_plan(data):
     return services.file_plan(db.session(), current_user(), data, storage())
 
 
-@blp.route("/emergency-plans/<int:plan_id>/document", methods=["POST"])
+@blp.route("/emergency-plans/<int:emergency_plan_id>/document", methods=["POST"])
 @blp.arguments(s.IncidentFileIn, location="files")
 @blp.response(200, s.EmergencyPlanOut)
 @allow(Capability.RECORD_EMERGENCY_PLANS)
-def put_plan_document(files, plan_id):
+def put_plan_document(files, emergency_plan_id):
     """The plan's document: a PDF or a scan (JPEG, PNG), at most 10 MiB."""
-    plan = services.plan_for(db.session(), current_user(), plan_id)
-    plan.storage_key, _sha, plan.content_type, _size = services._store(storage(), files["file"].stream,
+    plan = services.plan_for(db.session(), current_user(), emergency_plan_id)
+    plan.storage_key, _sha, plan.content_type, _size = services.store_file(storage(), files["file"].stream,
                                                                          "emergency-plans")
     plan.filename = (files["file"].filename or "plan")[-255:]
     return plan
 
 
-@blp.route("/emergency-plans/<int:plan_id>/document", methods=["GET"])
+@blp.route("/emergency-plans/<int:emergency_plan_id>/document", methods=["GET"])
 @blp.response(200, BINARY, description="The plan's document", content_type="application/pdf")
+@blp.alt_response(200, schema=BINARY, description="The plan's document (a scan)", content_type="image/jpeg")
+@blp.alt_response(200, schema=BINARY, description="The plan's document (a scan)", content_type="image/png")
 @allow(Capability.RECORD_EMERGENCY_PLANS)
-def get_plan_document(plan_id):
-    plan = services.plan_for(db.session(), current_user(), plan_id)
+def get_plan_document(emergency_plan_id):
+    plan = services.plan_for(db.session(), current_user(), emergency_plan_id)
     if plan.storage_key is None:
-        raise services.NotFound("not_found.emergency_plan", id=plan_id)
+        raise services.NotFound("not_found.emergency_plan", id=emergency_plan_id)
     return Response(storage().get(plan.storage_key), mimetype=plan.content_type)
 
 

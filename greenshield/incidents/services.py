@@ -110,7 +110,9 @@ def sniff(data: bytes) -> tuple[str, str]:
     return kind
 
 
-def _store(store: Storage, stream, folder: str) -> tuple[str, str, str, int]:
+def store_file(store: Storage, stream, folder: str) -> tuple[str, str, str, int]:
+    """Keep a photo, scan or PDF of at most 10 MiB content-addressed under ``folder``: (key, sha256, content type,
+    size). Raises Invalid for an empty, too large or other file."""
     data = stream.read(MAX_ATTACHMENT_BYTES + 1)
     if len(data) > MAX_ATTACHMENT_BYTES:
         raise Invalid("payload_too_large.attachment", field="file", max_mib=MAX_ATTACHMENT_BYTES // 2**20)
@@ -126,7 +128,7 @@ def _store(store: Storage, stream, folder: str) -> tuple[str, str, str, int]:
 def attach(session: Session, user: User, incident: Incident, store: Storage, stream, filename: str
            ) -> IncidentAttachment:
     """Keep a photo, scan or PDF with the incident (content-addressed in the storage)."""
-    key, sha, content_type, size = _store(store, stream, "incidents")
+    key, sha, content_type, size = store_file(store, stream, "incidents")
     row = IncidentAttachment(incident_id=incident.id, storage_key=key, sha256=sha, content_type=content_type,
                              filename=(filename or f"{sha[:12]}")[-255:], size_bytes=size, uploaded_by_id=user.id)
     session.add(row)
@@ -170,7 +172,7 @@ def file_plan(session: Session, user: User, data: dict, store: Storage, document
     plan = EmergencyPlan(enterprise=enterprise, enterprise_id=enterprise.id, title=data["title"],
                          version=data["version"], valid_until=data["valid_until"], filed_by_id=user.id)
     if document is not None:
-        plan.storage_key, _sha, plan.content_type, _size = _store(store, document, "emergency-plans")
+        plan.storage_key, _sha, plan.content_type, _size = store_file(store, document, "emergency-plans")
         plan.filename = (filename or "plan")[-255:]
     session.add(plan)
     session.flush()
