@@ -416,3 +416,18 @@ def test_safety_audit_shows_the_enterprises_plan_and_drill_as_evidence(client, s
     assert "申通快递应急预案" in after and "仓库火灾疏散" in after and "参演 18 人" in after
     routine = client.get("/audits").get_data(as_text=True)
     assert "evidence-emergency_plan" not in routine
+
+
+def test_daily_report_from_the_command_line(client, runner, province, tmp_path):
+    today = dt.datetime.now(CHINA).date()
+    at = dt.datetime.combine(today, dt.time(0, 10), tzinfo=CHINA)
+    client.post("/api/v1/incidents", json=body(occurred_at=at.isoformat(), type="data_leak",
+                                                records_affected=1_500_000), headers=province["h"]["manager"])
+    pdf = tmp_path / "日报.pdf"
+    done = runner.invoke(args=["incidents", "daily-report", "--region", "150200", "--date", today.isoformat(),
+                               "--pdf", str(pdf)])
+    assert done.exit_code == 0, done.output
+    report = json.loads(done.output.strip().splitlines()[-1])
+    assert report["incidents_by_grade"]["II"] == 1 and report["region_code"] == "150200"
+    assert pdf.read_bytes().startswith(b"%PDF")
+    assert runner.invoke(args=["incidents", "daily-report", "--region", "999999"]).exit_code != 0
