@@ -101,8 +101,9 @@ FIELDS = {
     "outlets": _l("Outlets"), "occurred_at": _l("Occurred at"),
     "type": _l("Type of incident"), "description": _l("Description"), "casualties": _l("Casualties"),
     "records_affected": _l("Parcels or records affected"), "measures": _l("Measures taken"), "grade": _l("Grade"),
-    "text": _l("Follow-up report"), "summary": _l("Summary"), "title": _l("Title"), "version": _l("Version"),
-    "held_on": _l("Held on"), "scenario": _l("Scenario"), "participants": _l("Participants"),
+    "text": _l("Follow-up report"), "summary": _l("Closing summary"), "title": _l("Plan title"),
+    "version": _l("Version"), "held_on": _l("Drill date"), "scenario": _l("Scenario"),
+    "participants": _l("Participants"),
     "findings": _l("Findings"), "due_date": _l("Due date"), "deadline": _l("Deadline"), "page": _l("Page"),
 }
 
