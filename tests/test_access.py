@@ -167,6 +167,7 @@ ROUTES: dict[tuple[str, str], tuple[set[str] | str, str, dict | None]] = {
     ("POST", "/api/v1/incidents"): (READERS, "/api/v1/incidents", {
         "outlet_code": OUTLET, "occurred_at": "2025-06-01T08:00:00+08:00", "type": "leak", "description": "泄漏"}),
     ("GET", "/api/v1/incidents/<int:incident_id>"): (READERS, "/api/v1/incidents/999999", None),
+    ("GET", "/api/v1/incidents/<int:incident_id>/report.pdf"): (READERS, "/api/v1/incidents/999999/report.pdf", None),
     ("POST", "/api/v1/incidents/<int:incident_id>/grade"): ({ADMIN, INSPECTOR}, "/api/v1/incidents/999999/grade",
                                                             {"grade": "IV"}),
     ("POST", "/api/v1/incidents/<int:incident_id>/updates"): (READERS, "/api/v1/incidents/999999/updates",

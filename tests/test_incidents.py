@@ -146,6 +146,9 @@ def test_report_confirm_update_close_with_alerts_to_the_right_people(client, ses
                           data={"file": (io.BytesIO(b"MZ\x90\x00"), "a.exe")}, content_type="multipart/form-data")
     assert refused.status_code == 422 and refused.get_json()["error"]["details"]
 
+    pdf = client.get(f"/api/v1/incidents/{incident['id']}/report.pdf", headers=h["manager"])
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF") and b"STSong-Light" in pdf.data
+    assert client.get(f"/api/v1/incidents/{incident['id']}/report.pdf", headers=h["hh"]).status_code == 404
     closed = client.post(f"/api/v1/incidents/{incident['id']}/close", json={"summary": "处置完毕，已整改"},
                          headers=h["bt"])
     assert closed.status_code == 200 and closed.get_json()["status"] == "closed"

@@ -14,7 +14,7 @@ from greenshield.auth.policy import allow, current_user, region_prefix
 from greenshield.context import settings, storage
 from greenshield.fields import BINARY
 from greenshield.incidents import report as daily, schemas as s, services
-from greenshield.incidents.documents import render_daily_report
+from greenshield.incidents.documents import render_daily_report, render_incident_report
 from models import EmergencyDrill, EmergencyPlan, utcnow
 
 blp = Blueprint("incidents", __name__, url_prefix="/api/v1",
@@ -82,6 +82,16 @@ def close_incident(data, incident_id):
     """Close the incident with its summary (status ``closed``); its grade must be confirmed first."""
     incident = services.incident_for(db.session(), current_user(), incident_id)
     return incidents.close_incident(db.session(), incident, by=current_user(), summary=data["summary"], now=utcnow())
+
+
+@blp.route("/incidents/<int:incident_id>/report.pdf", methods=["GET"])
+@blp.response(200, BINARY, description="突发事件专报 (A4 PDF)", content_type="application/pdf")
+@allow(Capability.READ_INCIDENTS)
+def incident_report_pdf(incident_id):
+    """The incident's special report (专报): facts, grade, follow-ups and summary, printable."""
+    incident = services.incident_for(db.session(), current_user(), incident_id)
+    return Response(render_incident_report(incident, settings()), mimetype="application/pdf", headers={
+        "Content-Disposition": f"inline; filename=\"incident-{incident.id}.pdf\""})
 
 
 @blp.route("/incidents/<int:incident_id>/attachments", methods=["POST"])

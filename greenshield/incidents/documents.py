@@ -12,6 +12,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from greenshield.incidents.report import DailyReport
+from models.base import CHINA
 from greenshield.penalties.documents import _font, chinese_date
 from greenshield.settings import Settings
 
@@ -78,6 +79,47 @@ def render_daily_report(report: DailyReport, settings: Settings) -> bytes:
     buffer = io.BytesIO()
     doc = SimpleDocTemplate(buffer, pagesize=A4, topMargin=18 * mm, bottomMargin=15 * mm, leftMargin=18 * mm,
                             rightMargin=18 * mm, title=f"{report.region_name}寄递渠道安全运行日报 {report.day}",
+                            author=settings.enforcement_authority, creator="GreenShield")
+    doc.build(story)
+    return buffer.getvalue()
+
+
+def render_incident_report(incident, settings: Settings) -> bytes:
+    """The special report (突发事件专报) of one incident: the facts, the grade, the follow-ups and the summary."""
+    font = _font()
+    title = ParagraphStyle("title", fontName=font, fontSize=20, leading=28, alignment=1)
+    sub = ParagraphStyle("sub", fontName=font, fontSize=11, leading=16, alignment=1)
+    head = ParagraphStyle("head", fontName=font, fontSize=13, leading=20, spaceBefore=6)
+    body = ParagraphStyle("body", fontName=font, fontSize=11, leading=17, wordWrap="CJK")
+    outlet = incident.outlet
+
+    def when(value) -> str:
+        return value.astimezone(CHINA).strftime("%Y年%m月%d日 %H:%M") if value else "—"
+
+    def p(text: str, style=body) -> Paragraph:
+        return Paragraph(escape(text).replace("\n", "<br/>"), style)
+
+    grade = GRADES[incident.effective_grade.value] + ("" if incident.grade else "（建议，待确认）")
+    rows = [["事件类型", TYPES.get(incident.type.value, incident.type.value)], ["发生时间", when(incident.occurred_at)],
+            ["发生地点", f"{outlet.enterprise.name} {outlet.name}（{outlet.code}）"],
+            ["首报时间", when(incident.reported_at) + ("（迟报）" if incident.late else "")],
+            ["首报时限", when(incident.report_due_at)], ["事件等级", grade],
+            ["伤亡人数", str(incident.casualties)], ["涉及邮件快件或信息", f"{incident.records_affected} 件（条）"],
+            ["状态", STATUS.get(incident.status.value, incident.status.value)]]
+    table = Table([[p(a), p(b)] for a, b in rows], colWidths=[40 * mm, 130 * mm])
+    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
+                               ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#eeeeee"))]))
+    story = [p(f"{settings.enforcement_authority}", sub), p("寄递渠道突发事件专报", title),
+             p(f"第 {incident.id} 号", sub), Spacer(1, 4 * mm), table,
+             p("一、事件经过", head), p(incident.description),
+             p("二、已采取的措施", head), p(incident.measures or "（未填写）")]
+    story.append(p("三、续报", head))
+    story += [p(f"{when(u.created_at)}：{u.text}") for u in incident.updates] or [p("（无）")]
+    if incident.summary:
+        story += [p("四、总结", head), p(f"{incident.summary}（{when(incident.closed_at)}结案）")]
+    buffer = io.BytesIO()
+    doc = SimpleDocTemplate(buffer, pagesize=A4, topMargin=20 * mm, bottomMargin=18 * mm, leftMargin=20 * mm,
+                            rightMargin=20 * mm, title=f"寄递渠道突发事件专报 第{incident.id}号",
                             author=settings.enforcement_authority, creator="GreenShield")
     doc.build(story)
     return buffer.getvalue()
