@@ -435,3 +435,16 @@ def test_daily_report_from_the_command_line(client, runner, province, tmp_path):
     assert report["incidents_by_grade"]["II"] == 1 and report["region_code"] == "150200"
     assert pdf.read_bytes().startswith(b"%PDF")
     assert runner.invoke(args=["incidents", "daily-report", "--region", "999999"]).exit_code != 0
+
+
+def test_a_report_refused_for_its_file_leaves_nothing_and_tells_nobody(client, session, province, login, webhook):
+    login(client, province["users"]["manager"])
+    occurred = (dt.datetime.now(CHINA) - dt.timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M")
+    answer = client.post("/incidents/new", data={
+        "outlet_code": "INC-BT-01", "type": "leak", "occurred_at": occurred, "description": "液体渗漏",
+        "file": (io.BytesIO(b"PK\x03\x04 not a photo"), "a.zip")}, content_type="multipart/form-data")
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 422 and 'id="error-file"' in page and "请上传照片" in page
+    assert 'value="液体渗漏"' in page or ">液体渗漏<" in page  # what was typed is kept
+    assert session.scalars(select(Incident).where(Incident.description == "液体渗漏")).all() == []
+    assert notified(session, province["users"]["bt"]) == [] and webhook == []

@@ -40,7 +40,7 @@ def report_incident(data):
     marked late after the grade's deadline, the region's inspectors are told at once (in the app and on the
     webhook) and, for grades I-II, the province."""
     alerted = services.report(db.session(), current_user(), data, settings())
-    services.tell_webhook(settings(), alerted, incidents.REPORTED)
+    services.tell_webhook_after_commit(db.session(), settings(), alerted, incidents.REPORTED)
     return alerted.incident
 
 
@@ -59,7 +59,7 @@ def confirm_grade(data, incident_id):
     """Confirm (or correct) the grade; the deadline and lateness follow it, grades I-II go to the province."""
     incident = services.incident_for(db.session(), current_user(), incident_id)
     alerted = services.confirm(db.session(), current_user(), incident, data["grade"], settings())
-    services.tell_webhook(settings(), alerted, "")
+    services.tell_webhook_after_commit(db.session(), settings(), alerted, "")
     return incident
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, event, select
 from sqlalchemy.orm import Session
 
 from audits import incidents
@@ -211,6 +211,13 @@ def webhook_text(kind: str, data: dict) -> str:
 
     with force_locale("zh"):
         return notification_text(kind, data)
+
+
+def tell_webhook_after_commit(session: Session, settings: Settings, alerted: incidents.Alerted,
+                             kind: str) -> None:
+    """Tell the webhook once ``session`` has committed what it announces (never of a report rolled back)."""
+    if settings.incident_webhook_url and (kind or alerted.escalated):
+        event.listen(session, "after_commit", lambda _session: tell_webhook(settings, alerted, kind), once=True)
 
 
 def tell_webhook(settings: Settings, alerted: incidents.Alerted, kind: str) -> list[bool]:

@@ -80,7 +80,7 @@ def new():
             session.rollback()
             errors = form_errors(exc)
         else:
-            services.tell_webhook(settings(), alerted, incidents.REPORTED)
+            services.tell_webhook_after_commit(db.session(), settings(), alerted, incidents.REPORTED)
             flash(_("Incident reported: the inspectors of the region have been told."))
             return redirect(url_for(".incident", incident_id=alerted.incident.id))
     return render_template("incidents/new.html", outlets=outlets, values=values, errors=errors,
@@ -120,7 +120,7 @@ def _action(found, action: str, values: dict) -> None:
     if action == "grade":
         data = s.IncidentGradeIn().load(values)
         alerted = services.confirm(session, user, found, data["grade"], settings())
-        services.tell_webhook(settings(), alerted, "")
+        services.tell_webhook_after_commit(db.session(), settings(), alerted, "")
     elif action == "update":
         data = s.IncidentUpdateIn().load(values)
         incidents.add_update(session, found, author=user, text=data["text"], now=utcnow())
