@@ -33,6 +33,7 @@ ESCALATED_GRADES = (G.I, G.II)
 REPORTED = "incident_reported"
 ESCALATED = "incident_escalated"
 GRADE_CONFIRMED = "incident_graded"
+CLOSED = "incident_closed"
 
 
 def gravest(*grades: IncidentGrade) -> IncidentGrade:
@@ -145,14 +146,17 @@ def add_update(session: Session, incident: Incident, *, author: User, text: str,
 
 
 def close_incident(session: Session, incident: Incident, *, by: User, summary: str, now: dt.datetime) -> Incident:
-    """Close the incident with its summary (总结报告). Raises Conflict when it is closed already or its grade was
-    never confirmed."""
+    """Close the incident with its summary (总结报告); its reporter is told. Raises Conflict when it is closed
+    already or its grade was never confirmed."""
     if incident.status is IncidentStatus.CLOSED:
         raise Conflict("conflict.incident_closed")
     if incident.grade is None:
         raise Conflict("conflict.incident_not_graded")
     incident.status, incident.summary, incident.closed_at, incident.closed_by_id = \
         IncidentStatus.CLOSED, summary, now, by.id
+    if incident.reported_by_id and incident.reported_by_id != by.id:
+        _notify(session, [session.get(User, incident.reported_by_id)], CLOSED, incident,
+                f"Incident {incident.id} closed.")
     session.flush()
     return incident
 

@@ -153,6 +153,7 @@ def test_report_confirm_update_close_with_alerts_to_the_right_people(client, ses
                          headers=h["bt"])
     assert closed.status_code == 200 and closed.get_json()["status"] == "closed"
     assert closed.get_json()["summary"] == "处置完毕，已整改"
+    assert [n.kind for n in notified(session, users["manager"])] == ["incident_graded", "incident_closed"]
     again = client.post(f"/api/v1/incidents/{incident['id']}/updates", json={"text": "再补充"}, headers=h["manager"])
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "conflict"
     assert "关闭" in again.get_json()["error"]["message"] or "结" in again.get_json()["error"]["message"]

@@ -183,13 +183,15 @@ def notification_text(kind: str, data: dict | None, fallback: str = "") -> str:
         return ngettext("%(num)s new match for watchlist %(name)s of case %(case_no)s",
                         "%(num)s new matches for watchlist %(name)s of case %(case_no)s", data.get("count") or 0,
                         name=data.get("watchlist", ""), case_no=data.get("case_no", ""))
-    if kind in ("incident_reported", "incident_escalated", "incident_graded"):
+    if kind in ("incident_reported", "incident_escalated", "incident_graded", "incident_closed"):
         values = {"outlet": data.get("outlet_name") or data.get("outlet_code", ""),
                   "type": label(INCIDENT_TYPES, data.get("type")), "grade": label(INCIDENT_GRADES, data.get("grade"))}
         if kind == "incident_reported":
             return _("New incident at %(outlet)s: %(type)s, suggested %(grade)s", **values)
         if kind == "incident_escalated":
             return _("%(grade)s incident at %(outlet)s (%(type)s): reported to the province", **values)
+        if kind == "incident_closed":
+            return _("Incident at %(outlet)s (%(type)s, %(grade)s) closed with its summary", **values)
         return _("Incident at %(outlet)s (%(type)s): %(grade)s confirmed", **values)
     if kind == "daily_safety_report":
         return _("Daily safety report of %(region)s for %(date)s: %(incidents)s incidents, %(alerts)s alerts",
