@@ -80,11 +80,12 @@ def _notify(session: Session, users: list[User], kind: str, incident: Incident, 
 
 
 def _escalate(session: Session, incident: Incident, alerted: Alerted, now: dt.datetime,
-              escalate_to: Sequence[User]) -> None:
+              escalate_to: Sequence[User], actor: User) -> None:
+    """Tell the province (``escalate_to``, but not the one who acts) of a grade I or II incident, once."""
     if incident.escalated_at is None and incident.effective_grade in ESCALATED_GRADES:
         incident.escalated_at = now
         alerted.escalated = True
-        alerted.notified += _notify(session, escalate_to, ESCALATED, incident,
+        alerted.notified += _notify(session, [u for u in escalate_to if u.id != actor.id], ESCALATED, incident,
                                     f"Grade {incident.effective_grade.value} incident at {incident.outlet.code}: "
                                     "escalated to the province.")
 
@@ -110,7 +111,7 @@ def report_incident(session: Session, *, outlet: Outlet, reporter: User, kind: I
     alerted.notified += _notify(session, [u for u in alert_to if u.id != reporter.id],
                                 REPORTED, incident, f"New incident at {outlet.code}: {kind.value}, "
                                 f"suggested grade {grade.value}.")
-    _escalate(session, incident, alerted, now, escalate_to)
+    _escalate(session, incident, alerted, now, escalate_to, reporter)
     session.flush()
     return alerted
 
@@ -129,7 +130,7 @@ def confirm_grade(session: Session, incident: Incident, *, grade: IncidentGrade,
     if incident.reported_by_id and incident.reported_by_id != by.id:
         alerted.notified += _notify(session, [session.get(User, incident.reported_by_id)], GRADE_CONFIRMED, incident,
                                     f"Incident {incident.id}: grade {grade.value} confirmed.")
-    _escalate(session, incident, alerted, now, escalate_to)
+    _escalate(session, incident, alerted, now, escalate_to, by)
     session.flush()
     return alerted
 

@@ -178,6 +178,12 @@ def test_grades_one_and_two_escalate_to_the_province_once(client, session, provi
     confirmed = client.post(f"/api/v1/incidents/{other['id']}/grade", json={"grade": "II"}, headers=h["bt"])
     assert confirmed.get_json()["escalated"] is True
     assert len(notified(session, users["admin"], "incident_escalated")) == 2
+    assert len(notified(session, users["prov"], "incident_escalated")) == 2
+    # a province inspector who confirms grade II is not told of their own escalation; the others are
+    third = client.post("/api/v1/incidents", json=body(), headers=h["manager"]).get_json()
+    client.post(f"/api/v1/incidents/{third['id']}/grade", json={"grade": "II"}, headers=h["prov"])
+    assert len(notified(session, users["prov"], "incident_escalated")) == 2
+    assert len(notified(session, users["admin"], "incident_escalated")) == 3
 
 
 def test_scope_managers_see_their_outlets_inspectors_their_region(client, province):
