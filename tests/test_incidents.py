@@ -455,3 +455,12 @@ def test_a_report_refused_for_its_file_leaves_nothing_and_tells_nobody(client, s
     assert 'value="液体渗漏"' in page or ">液体渗漏<" in page  # what was typed is kept
     assert session.scalars(select(Incident).where(Incident.description == "液体渗漏")).all() == []
     assert notified(session, province["users"]["bt"]) == [] and webhook == []
+
+
+def test_the_scheduler_sends_the_report_each_morning_at_the_configured_hour(app):
+    from greenshield.scheduler import build
+
+    scheduler = build(app)
+    job = next(j for j in scheduler.get_jobs() if j.id == "daily-safety-report")
+    assert job.func_ref == "greenshield.incidents.jobs:send_daily_reports"
+    assert str(job.trigger.fields[5]) == "7" and str(job.trigger.fields[6]) == "0"  # hour 7, minute 0, China time
