@@ -417,12 +417,16 @@ def test_safety_audit_shows_the_enterprises_plan_and_drill_as_evidence(client, s
     login(client, admin)
     before = client.get(f"/audits/{audit_id}").get_data(as_text=True)
     assert 'id="evidence-emergency_plan"' in before and "无有效预案" in before and "近 12 个月未演练" in before
+    assert client.get(f"/api/v1/audits/{audit_id}", headers=bearer(admin)).get_json()["emergency_evidence"] == {
+        "enterprise_code": "STO", "plan": None, "last_drill": None}
     client.post("/api/v1/emergency-plans", headers=bearer(admin), json={
         "enterprise_code": "STO", "title": "申通快递应急预案", "version": "2026版",
         "valid_until": (today() + dt.timedelta(days=90)).isoformat()})
     client.post("/api/v1/emergency-drills", headers=bearer(admin), json={
         "enterprise_code": "STO", "held_on": (today() - dt.timedelta(days=10)).isoformat(),
         "scenario": "仓库火灾疏散", "participants": 18})
+    evidence = client.get(f"/api/v1/audits/{audit_id}", headers=bearer(admin)).get_json()["emergency_evidence"]
+    assert evidence["plan"]["title"] == "申通快递应急预案" and evidence["last_drill"]["participants"] == 18
     after = client.get(f"/audits/{audit_id}").get_data(as_text=True)
     assert "申通快递应急预案" in after and "仓库火灾疏散" in after and "参演 18 人" in after
     routine = client.get("/audits").get_data(as_text=True)
