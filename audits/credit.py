@@ -12,8 +12,9 @@ from dataclasses import asdict, dataclass, field
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from models import (Audit, AuditStatus, ChecklistEntry, Finding, OrderStatus, Outlet, OutletDay, PenaltyCase,
-                    PenaltyDecision, RectificationOrder)
+from models import (Audit, AuditStatus, ChecklistEntry, Finding, Incident, OrderStatus, Outlet, OutletDay,
+                    PenaltyCase, PenaltyDecision, RectificationOrder)
+from models.base import CHINA
 
 WINDOW_DAYS = 365
 LEVELS = (("A", 90.0), ("B", 75.0), ("C", 60.0), ("D", 0.0))  # the lowest score of each level
@@ -36,6 +37,7 @@ class CreditFacts:
     findings: int = 0              # abnormal real-name findings
     days: int = 0                  # outlet-days with parcels
     days_below: int = 0            # of which under a rate threshold
+    incidents_late: int = 0        # safety incidents first reported after their grade's deadline
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ def score_credit(f: CreditFacts) -> Credit:
         "penalties": min(10 * f.warnings + 20 * f.fines + 15 * f.other_penalties, 40),
         "abnormal_real_name": min(f.findings, 10),
         "rates": round(30 * f.days_below / f.days, 1) if f.days else 0.0,
+        "late_incident_reports": min(5 * f.incidents_late, 15),
     }
     deductions = {k: float(v) for k, v in deductions.items() if v}
     score = round(max(0.0, 100.0 - sum(deductions.values())), 1)
@@ -115,6 +118,10 @@ def outlet_credits(session: Session, outlet_ids: list[int], as_of: dt.date,
     collect(select(OutletDay.outlet_id, func.count(), func.sum(case((below, 1), else_=0)))
             .where(OutletDay.outlet_id.in_(outlet_ids), OutletDay.day > since, OutletDay.day <= as_of,
                    OutletDay.parcels > 0).group_by(OutletDay.outlet_id), "days", "days_below")
+    start, end = (dt.datetime.combine(d + dt.timedelta(days=1), dt.time(), tzinfo=CHINA) for d in (since, as_of))
+    collect(select(Incident.outlet_id, func.count()).where(
+        Incident.outlet_id.in_(outlet_ids), Incident.late.is_(True), Incident.reported_at >= start,
+        Incident.reported_at < end).group_by(Incident.outlet_id), "incidents_late")
     return {i: score_credit(CreditFacts(**facts.get(i, {}))) for i in outlet_ids}
 
 

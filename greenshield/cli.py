@@ -24,6 +24,7 @@ main = FlaskGroup(
 def register(app) -> None:
     """Add the core commands to ``app.cli`` (features add theirs the same way)."""
     from greenshield.audits.cli import audits, scheduler
+    from greenshield.incidents.cli import incidents
     from greenshield.ingest.cli import ingest, keys
     from greenshield.partitions import db_cli
     from greenshield.trace.cli import access_log, trace
@@ -31,7 +32,7 @@ def register(app) -> None:
     from greenshield.xray.cli import xray
 
     for command in (init_db, seed_demo, users, serve, backup_cmd, restore_cmd, ingest, keys, audits, scheduler, xray,
-                    access_log, trace, worker):
+                    access_log, trace, worker, incidents):
         app.cli.add_command(command)
     app.cli.add_command(db_cli)
 

@@ -111,6 +111,7 @@ def seed_accounts(session: Session) -> list[tuple[str, str, str]]:
 def seed_demo_province(session: Session, settings: Settings, *, days: int, seed: int) -> list[tuple[str, str, str]]:
     """The whole demo: registry, accounts, and whatever each feature adds. Returns the demo accounts."""
     from greenshield.audits.demo import seed_audits
+    from greenshield.incidents.demo import seed_incidents
     from greenshield.ingest.demo import seed_logs
     from greenshield.xray.demo import seed_xray
 
@@ -120,4 +121,5 @@ def seed_demo_province(session: Session, settings: Settings, *, days: int, seed:
     seed_logs(session, settings, outlets, rng=rng, days=days)
     seed_xray(session, settings, outlets, rng=rng, days=days)
     seed_audits(session, settings)
+    seed_incidents(session, settings)
     return accounts

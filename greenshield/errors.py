@@ -359,6 +359,18 @@ MESSAGES: dict[str, Entry] = {
     "too_many_pixels.photo": E(_l("The photo is %(width)s×%(height)s pixels; at most %(max_megapixels)s million "
                                   "pixels are accepted. Reduce it or take it at a lower resolution.")),
     "corrupt_image.photo": E(_l("The photo is damaged or incomplete: its size cannot be read.")),
+    # --- safety incidents and emergency management -------------------------------------------------------------
+    "not_found.incident": E(_l("There is no incident %(id)s.")),
+    "not_found.attachment": E(_l("There is no attachment %(id)s.")),
+    "not_found.emergency_plan": E(_l("There is no emergency plan %(id)s.")),
+    "validation_error.incident_in_future": E(_l("The incident cannot have happened in the future.")),
+    "validation_error.date_in_future": E(_l("Choose today or an earlier day.")),
+    "validation_error.attachment_type": E(_l("Attach a photo (JPEG or PNG) or a PDF document.")),
+    "validation_error.attachment_empty": E(_l("The file is empty.")),
+    "payload_too_large.attachment": E(_l("The file is larger than %(max_mib)s MiB.")),
+    "forbidden.enterprise_scope": E(_l("Enterprise %(code)s has none of your outlets.")),
+    "conflict.incident_closed": E(_l("The incident is closed.")),
+    "conflict.incident_not_graded": E(_l("Confirm the incident's grade before closing it.")),
     # --- traceability -----------------------------------------------------------------------------------------
     "not_found.case": E(_l("There is no case %(id)s.")),
     "not_found.case_no": E(_l("There is no case %(case_no)s.")),

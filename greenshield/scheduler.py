@@ -11,6 +11,7 @@ from apscheduler.triggers.cron import CronTrigger
 from flask import Flask
 
 from greenshield import db, jobs, observability
+from greenshield.context import settings_of
 from models.base import CHINA
 
 MISFIRE_GRACE_SECONDS = 3600
@@ -35,6 +36,9 @@ def build(app: Flask) -> BlockingScheduler:
                       id="daily-audit-duties", replace_existing=True)
     for job_id, func, trigger in PERIODIC_JOBS:
         scheduler.add_job(func, trigger, id=job_id, replace_existing=True)
+    scheduler.add_job("greenshield.incidents.jobs:send_daily_reports",
+                      CronTrigger(hour=settings_of(app).daily_report_hour, minute=0, timezone=CHINA),
+                      id="daily-safety-report", replace_existing=True)
     scheduler.add_listener(_count_run, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
     jobs.bind(app, scheduler)
     return scheduler

@@ -60,6 +60,13 @@ class Settings:
     # enforcement documents (责令限期改正通知书, 行政处罚决定书)
     enforcement_authority: str = "内蒙古自治区邮政管理局"
     document_prefix: str = "内邮"  # 内邮责改〔2026〕第12号
+    # safety incidents (应急): hours from the incident to its first report, per grade (I gravest)
+    incident_report_hours_i: int = 1
+    incident_report_hours_ii: int = 2
+    incident_report_hours_iii: int = 4
+    incident_report_hours_iv: int = 24
+    incident_webhook_url: str | None = None  # told of new incidents, escalations and the daily safety report
+    daily_report_hour: int = 7  # China time at which the scheduler sends yesterday's daily safety report
     # sign-in
     login_rate_limit: str = "20 per minute"
     login_free_failures: int = 5  # failures of one account from one address before back-off starts
@@ -97,6 +104,14 @@ class Settings:
         """The threshold of each rate (``real_name``, ``inspection``, ``xray``): under it, an alert."""
         return {"real_name": self.real_name_threshold, "inspection": self.inspection_threshold,
                 "xray": self.xray_threshold}
+
+    @property
+    def incident_report_hours(self) -> dict:
+        """The hours allowed for an incident's first report, per grade (``IncidentGrade`` -> hours)."""
+        from models import IncidentGrade
+
+        return {IncidentGrade.I: self.incident_report_hours_i, IncidentGrade.II: self.incident_report_hours_ii,
+                IncidentGrade.III: self.incident_report_hours_iii, IncidentGrade.IV: self.incident_report_hours_iv}
 
     @property
     def checkpoints_dir(self) -> Path:

@@ -39,6 +39,8 @@ from models.audits import (
     audit_inspectors,
 )
 from models.calendar import CalendarDay, CalendarYear
+from models.incidents import (EmergencyDrill, EmergencyPlan, Incident, IncidentAttachment, IncidentGrade,
+                              IncidentStatus, IncidentType, IncidentUpdate)
 from models.jobs import BackgroundJob, JobKind, JobStatus
 from models.penalties import DocumentCounter, LegalProvision, PenaltyCase, PenaltyDecision, PenaltyStatus
 from models.parcels import (
@@ -56,6 +58,14 @@ from models.parcels import (
 )
 
 __all__ = [
+    "EmergencyDrill",
+    "EmergencyPlan",
+    "Incident",
+    "IncidentAttachment",
+    "IncidentGrade",
+    "IncidentStatus",
+    "IncidentType",
+    "IncidentUpdate",
     "AbsenceReason",
     "BackgroundJob",
     "JobKind",

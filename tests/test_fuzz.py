@@ -158,6 +158,13 @@ def world(app):
         order = ok(client.get("/api/v1/rectification-orders", headers=admin))[0]
         schedule = ok(client.post("/api/v1/audit-schedules", headers=admin, json={
             "cron": "0 8 1 * *", "region_code": "150100", "outlets": 1}))
+        incident = ok(client.post("/api/v1/incidents", headers=headers["outlet_manager"], json={
+            "outlet_code": "FZ-OUT-1", "occurred_at": "2025-03-10T09:00:00+08:00", "type": "leak",
+            "description": "快件泄漏"}))
+        attachment = ok(client.post(f"/api/v1/incidents/{incident['id']}/attachments", headers=admin,
+                                    data={"file": (io.BytesIO(_png()), "scene.png")}))
+        emergency_plan = ok(client.post("/api/v1/emergency-plans", headers=admin, json={
+            "enterprise_code": "SF", "title": "应急预案", "version": "1", "valid_until": "2030-01-01"}))
         session.expire_all()
         notifications = session.scalars(select(Notification.id)).all()
         session.close()
@@ -170,7 +177,8 @@ def world(app):
             "watchlist_id": [watchlist["id"]], "plan_id": [plan["id"]], "audit_id": [open_audit, closed_audit],
             "photo_id": entry["photos"], "order_id": [order["id"]], "schedule_id": [schedule["id"]],
             "notification_id": notifications, "waybill_no": ["SF1000000001", "SF1000000002"], "item": list(CODES),
-            "version": [event["model_version"]],
+            "version": [event["model_version"]], "incident_id": [incident["id"]],
+            "attachment_id": [attachment["id"]], "emergency_plan_id": [emergency_plan["id"]],
         }
         body_values = {
             "outlet_code": codes["outlets"], "region_code": ["150000", "150100", "150200"],

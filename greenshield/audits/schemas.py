@@ -148,6 +148,25 @@ class AuditOut(PlannedAuditOut):
     checklist = fields.List(fields.Nested(EntryOut), attribute="items")
     members = fields.List(fields.Nested(MemberOut))
     order = fields.Nested(OrderOut, allow_none=True)
+    emergency_evidence = fields.Method("_emergency_evidence", allow_none=True, metadata={
+        "type": "object", "nullable": True,
+        "description": "for a checklist with the emergency-plan item: the enterprise's valid emergency plan and its "
+                       "last drill in 12 months (null each when missing)"})
+
+    def _emergency_evidence(self, audit):
+        from audits import emergency
+        from greenshield import db
+        from models.base import china_today
+
+        if not any(e.item in emergency.EVIDENCE_ITEMS for e in audit.items):
+            return None
+        found = emergency.evidence(db.session(), audit.outlet.enterprise_id, china_today())
+        plan, drill = found.plan, found.last_drill
+        return {"enterprise_code": found.enterprise_code,
+                "plan": plan and {"id": plan.id, "title": plan.title, "version": plan.version,
+                                  "valid_until": plan.valid_until.isoformat()},
+                "last_drill": drill and {"id": drill.id, "held_on": drill.held_on.isoformat(),
+                                         "scenario": drill.scenario, "participants": drill.participants}}
 
 
 class AuditListArgs(Schema):

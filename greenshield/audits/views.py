@@ -101,8 +101,13 @@ def audit(audit_id):
             return redirect(url_for(".audit", audit_id=audit.id))
     can_edit = can(current_user(), Capability.WORK_ANY_AUDIT) or current_user() in audit.inspectors
     settles = workflow.order_of_follow_up(db.session(), audit) if audit.kind is AuditKind.FOLLOW_UP else None
+    from audits import emergency
+
+    evidence = (emergency.evidence(db.session(), audit.outlet.enterprise_id, today())
+                if any(e.item in emergency.EVIDENCE_ITEMS for e in audit.items) else None)
     return render_template("audits/audit.html", audit=audit, errors=errors, can_edit=can_edit, settles=settles,
-                           publication=workflow.publication_status(audit, today()), today=today()), \
+                           publication=workflow.publication_status(audit, today()), today=today(),
+                           evidence=evidence, evidence_items=emergency.EVIDENCE_ITEMS), \
         422 if errors else 200
 
 

@@ -50,6 +50,14 @@ class Capability(enum.Enum):
     MANAGE_CHECKLISTS = "manage_checklists", "Extend and retire the checklist items of each audit kind"
     MANAGE_CALENDAR = "manage_calendar", "Load and edit the holidays and make-up working days of a year"
     READ_CREDIT = "read_credit", "Read the credit levels of enterprises and their outlets in scope"
+    READ_INCIDENTS = "read_incidents", "Read the safety incidents of the outlets in scope, their updates and files"
+    REPORT_INCIDENTS = ("report_incidents", "Report safety incidents of the outlets in scope, add follow-up reports "
+                        "and files")
+    MANAGE_INCIDENTS = "manage_incidents", "Confirm incidents' grades and close incidents in scope"
+    RECORD_EMERGENCY_PLANS = ("record_emergency_plans", "File emergency plans and drills of the enterprises in scope "
+                              "and read them")
+    READ_EMERGENCY_READINESS = ("read_emergency_readiness", "See which enterprises lack a valid emergency plan or a "
+                                "drill in the last 12 months; read the daily safety report")
     REGISTER_CASES = "register_cases", "Register investigation cases and see one's own"
     APPROVE_CASES = "approve_cases", "Approve or refuse investigation cases; see every case"
     TRACE = ("trace", "Trace under one's own approved, unexpired case, personal data in clear: queries, the "
@@ -102,6 +110,11 @@ GRANTS: dict[Capability, frozenset[Role]] = {
     C.MANAGE_CHECKLISTS: frozenset({ADMIN}),
     C.MANAGE_CALENDAR: frozenset({ADMIN}),
     C.READ_CREDIT: frozenset({ADMIN, INSPECTOR}),
+    C.READ_INCIDENTS: frozenset({ADMIN, INSPECTOR, MANAGER}),
+    C.REPORT_INCIDENTS: frozenset({ADMIN, INSPECTOR, MANAGER}),
+    C.MANAGE_INCIDENTS: frozenset({ADMIN, INSPECTOR}),
+    C.RECORD_EMERGENCY_PLANS: frozenset({ADMIN, INSPECTOR, MANAGER}),
+    C.READ_EMERGENCY_READINESS: frozenset({ADMIN, INSPECTOR}),
     C.REGISTER_CASES: frozenset({INVESTIGATOR}),
     C.APPROVE_CASES: frozenset({AUDITOR, ADMIN}),
     C.TRACE: frozenset({INVESTIGATOR}),

@@ -53,6 +53,7 @@ def init_app(app: Flask) -> None:
     from greenshield.auth.views import bp as auth
     from greenshield.compliance.views import bp as dashboard
     from greenshield.context import settings_of
+    from greenshield.incidents.views import bp as incident_pages
     from greenshield.ingest.views import bp as ingest
     from greenshield.penalties.views import bp as penalty_pages
     from greenshield.registry.views import bp as registry
@@ -63,8 +64,8 @@ def init_app(app: Flask) -> None:
     from greenshield.work.views import bp as work_pages
     from greenshield.xray.views import bp as xray_pages
 
-    for blueprint in (web, auth, dashboard, ingest, audit_pages, penalty_pages, xray_pages, trace_pages, registry,
-                      admin_pages, work_pages):
+    for blueprint in (web, auth, dashboard, ingest, audit_pages, penalty_pages, incident_pages, xray_pages, trace_pages,
+                      registry, admin_pages, work_pages):
         app.register_blueprint(blueprint)
     labels.register(app)
     app.after_request(security_headers)

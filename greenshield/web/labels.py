@@ -37,7 +37,18 @@ CREDIT_LEVELS = {"A": _l("A · trustworthy"), "B": _l("B · mostly trustworthy")
                  "D": _l("D · untrustworthy")}
 CREDIT_REASONS = {"audit_findings": _l("Audit findings"), "rectification": _l("Rectification orders"),
                   "penalties": _l("Penalties"), "abnormal_real_name": _l("Abnormal real-name data"),
-                  "rates": _l("Days under a rate threshold")}
+                  "rates": _l("Days under a rate threshold"),
+                  "late_incident_reports": _l("Safety incidents reported late")}
+INCIDENT_TYPES = {
+    "prohibited_item": _l("Prohibited item found in the channel"), "explosion": _l("Parcel explosion"),
+    "leak": _l("Parcel leak"), "fire": _l("Fire"), "violence_threat": _l("Violence or terror threat"),
+    "backlog": _l("Mass parcel backlog"), "data_leak": _l("Personal-data leak"),
+    "natural_disaster": _l("Natural disaster"), "other": _l("Other incident"),
+}
+INCIDENT_GRADES = {"I": _l("Grade I (especially serious)"), "II": _l("Grade II (serious)"),
+                   "III": _l("Grade III (relatively serious)"), "IV": _l("Grade IV (ordinary)")}
+INCIDENT_STATUS = {"reported": _l("Reported, grade to confirm"), "confirmed": _l("Grade confirmed"),
+                   "closed": _l("Closed")}
 BATCH_STATUS = {"accepted": _l("Accepted"), "partial": _l("Partly accepted"), "rejected": _l("Rejected")}
 OUTLET_KINDS = {"outlet": _l("Outlet"), "sorting_centre": _l("Sorting centre")}
 STAFF_ROLES = {"courier": _l("Courier"), "screener": _l("Screener")}
@@ -87,7 +98,13 @@ FIELDS = {
     "certificate_no": _l("Certificate no."), "credit_code": _l("Credit code"), "filed_on": _l("Filed on"),
     "valid_until": _l("Valid until"), "category": _l("Category"), "reason": _l("Reason"),
     "agency": _l("Agency"), "legal_basis": _l("Legal basis"), "purpose": _l("Purpose"), "cron": _l("Schedule"),
-    "outlets": _l("Outlets"), "due_date": _l("Due date"), "deadline": _l("Deadline"), "page": _l("Page"),
+    "outlets": _l("Outlets"), "occurred_at": _l("Occurred at"),
+    "type": _l("Type of incident"), "description": _l("Description"), "casualties": _l("Casualties"),
+    "records_affected": _l("Parcels or records affected"), "measures": _l("Measures taken"), "grade": _l("Grade"),
+    "text": _l("Follow-up report"), "summary": _l("Closing summary"), "title": _l("Plan title"),
+    "version": _l("Version"), "held_on": _l("Drill date"), "scenario": _l("Scenario"),
+    "participants": _l("Participants"),
+    "findings": _l("Findings"), "due_date": _l("Due date"), "deadline": _l("Deadline"), "page": _l("Page"),
 }
 
 
@@ -166,6 +183,20 @@ def notification_text(kind: str, data: dict | None, fallback: str = "") -> str:
         return ngettext("%(num)s new match for watchlist %(name)s of case %(case_no)s",
                         "%(num)s new matches for watchlist %(name)s of case %(case_no)s", data.get("count") or 0,
                         name=data.get("watchlist", ""), case_no=data.get("case_no", ""))
+    if kind in ("incident_reported", "incident_escalated", "incident_graded", "incident_closed"):
+        values = {"outlet": data.get("outlet_name") or data.get("outlet_code", ""),
+                  "type": label(INCIDENT_TYPES, data.get("type")), "grade": label(INCIDENT_GRADES, data.get("grade"))}
+        if kind == "incident_reported":
+            return _("New incident at %(outlet)s: %(type)s, suggested %(grade)s", **values)
+        if kind == "incident_escalated":
+            return _("%(grade)s incident at %(outlet)s (%(type)s): reported to the province", **values)
+        if kind == "incident_closed":
+            return _("Incident at %(outlet)s (%(type)s, %(grade)s) closed with its summary", **values)
+        return _("Incident at %(outlet)s (%(type)s): %(grade)s confirmed", **values)
+    if kind == "daily_safety_report":
+        return _("Daily safety report of %(region)s for %(date)s: %(incidents)s incidents, %(alerts)s alerts",
+                 region=data.get("region_name", ""), date=data.get("date", ""), incidents=data.get("incidents", 0),
+                 alerts=data.get("alerts", 0))
     if kind == "case_decision":
         text = _("Case %(case_no)s: %(status)s", case_no=data.get("case_no", ""),
                  status=label(CASE_STATUS, data.get("status")))
@@ -256,5 +287,6 @@ def register(app) -> None:
                         ("penalty_status_label", PENALTY_STATUS), ("decision_label", DECISIONS),
                         ("absence_label", ABSENCE_REASONS), ("credit_label", CREDIT_LEVELS),
                         ("credit_reason_label", CREDIT_REASONS), ("job_kind_label", JOB_KINDS),
-                        ("job_status_label", JOB_STATUS)):
+                        ("job_status_label", JOB_STATUS), ("incident_type_label", INCIDENT_TYPES),
+                        ("incident_grade_label", INCIDENT_GRADES), ("incident_status_label", INCIDENT_STATUS)):
         app.add_template_global(lambda code, table=table: str(table.get(code, code)), name)
