@@ -124,15 +124,11 @@ def record_event(session: Session, settings: Settings, *, machine: XrayMachine, 
                  tip_threat: bool | None = None) -> XrayEvent:
     """Check, store and score an image; the event records the model version that scored it.
 
-    Raises Invalid (422, or 413 for size limits) before anything is stored.
+    Raises InvalidImage (a DomainError: 422, or 413 for size limits) before anything is stored.
     """
     imaging = _imaging()
-    try:
-        pixels, fmt = imaging.decode_pixels(data, max_bytes=settings.xray_max_image_bytes,
-                                            max_pixels=settings.xray_max_pixels)
-    except imaging.InvalidImage as exc:
-        raise Invalid(f"{exc.code}.image", field="image", max_mib=settings.xray_max_image_bytes // 2**20,
-                      max_pixels=settings.xray_max_pixels) from None
+    pixels, fmt = imaging.decode_pixels(data, max_bytes=settings.xray_max_image_bytes,
+                                        max_pixels=settings.xray_max_pixels)
     model, row = active_model(session, settings)
     with scoring_timer():
         result = model.score(pixels)
