@@ -24,7 +24,8 @@ def test_event_is_scored_and_heatmap_has_the_image_size(client, machine, sender,
     created = send(client, sender, png(threat))
     assert created.status_code == 201, created.get_json()
     body = created.get_json()
-    assert set(body) == {"id", "score", "flagged", "model_version"} and 0.0 <= body["score"] <= 1.0
+    assert set(body) == {"id", "score", "flagged", "model_version", "threshold"} and 0.0 <= body["score"] <= 1.0
+    assert body["flagged"] == (body["score"] >= body["threshold"])
     heat = client.get(f"/api/v1/xray-events/{body['id']}/heatmap", headers=sender)
     assert heat.status_code == 200 and heat.mimetype == "image/png"
     decoded = cv2.imdecode(np.frombuffer(heat.data, np.uint8), cv2.IMREAD_UNCHANGED)

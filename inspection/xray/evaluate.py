@@ -64,6 +64,38 @@ def threshold_for_recall(labels: np.ndarray, scores: np.ndarray, target_recall: 
     return float(positive[min(misses, positive.size - 1)])
 
 
+def threshold_for_budget(clean_scores: np.ndarray, budget: float) -> float:
+    """The operating threshold that flags at most ``budget`` of clean scans (flag = score ≥ threshold).
+
+    A split-conformal quantile: with n held-back clean scores, the threshold lies just above the
+    ⌈(n + 1)(1 − budget)⌉-th smallest, so a new clean scan from the same source is flagged with probability
+    at most ``budget`` (whatever the score's distribution). With too few scans for the budget
+    (n < 1/budget − 1) it lies above the highest one. Raises ``ValueError`` without scores or for a budget
+    outside (0, 1).
+    """
+    if not 0.0 < budget < 1.0:
+        raise ValueError("the false-flag budget must be in (0, 1)")
+    ordered = np.sort(np.asarray(clean_scores, dtype=np.float64))
+    if ordered.size == 0:
+        raise ValueError("no clean scans to set a threshold on")
+    rank = int(np.ceil((ordered.size + 1) * (1.0 - budget) - 1e-9))
+    return float(np.nextafter(ordered[min(rank, ordered.size) - 1], np.inf))
+
+
+def roc_points(labels: np.ndarray, scores: np.ndarray, *, max_points: int = 60) -> list[dict[str, float]]:
+    """The ROC curve as at most ``max_points`` points ``{fpr, tpr, threshold}`` (for a model card and a chart).
+
+    Empty when only one class is present.
+    """
+    labels = np.asarray(labels).astype(int)
+    if not 0 < int(labels.sum()) < labels.size:
+        return []
+    fpr, tpr, thresholds = roc_curve(labels, np.asarray(scores, dtype=np.float64))
+    keep = np.unique(np.round(np.linspace(0, len(fpr) - 1, min(max_points, len(fpr)))).astype(int))
+    return [{"fpr": round(float(fpr[i]), 4), "tpr": round(float(tpr[i]), 4),
+             "threshold": round(float(min(thresholds[i], 1.0)), 6)} for i in keep]
+
+
 def compute_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float) -> Metrics:
     """Metrics of scores against labels (1 = threat, 0 = benign) at ``threshold``."""
     labels = np.asarray(labels).astype(int)

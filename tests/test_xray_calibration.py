@@ -1,0 +1,100 @@
+"""The false-flag budget at work: per-machine calibration, the threshold in every answer, the machine's flag rate."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from greenshield.context import settings_of
+from greenshield.xray import services
+from inspection.xray.evaluate import threshold_for_budget
+from inspection.xray.procedural import benign_bag
+from models import XrayCalibration, XrayEvent, XrayModelVersion, XrayReview
+from models.base import CHINA
+from tests.helpers import png, send
+
+MACHINE = "XR-OUT-01-X1"
+
+
+def _scan(seed: int) -> bytes:
+    return png(benign_bag(np.random.default_rng(seed), size=(150, 200), colour=seed % 2 == 0))
+
+
+@pytest.fixture
+def scans(app, session, machine):
+    """``scans(n, start=0)``: n clean scans of the machine recorded through the service (as the API does)."""
+
+    def record(n: int, start: int = 0, **kwargs) -> list[XrayEvent]:
+        base = dt.datetime(2026, 11, 20, 9, 0, tzinfo=CHINA)
+        return [services.record_event(session, settings_of(app), machine=machine, data=_scan(start + i),
+                                      waybill_no=f"SF{start + i:010d}", scanned_at=base + dt.timedelta(minutes=start + i),
+                                      operator_id="OP-1", **kwargs) for i in range(n)]
+
+    return record
+
+
+def test_a_machine_is_calibrated_on_its_own_scans_for_the_budget(client, runner, configure, session, machine, sender,
+                                                                 scans, make_user, bearer):
+    configure(xray_calibration_min_scans=30, xray_false_flag_budget=0.1)
+    reader = bearer(make_user("inspector", region="150000"))
+    model = session.scalar(select(XrayModelVersion).where(XrayModelVersion.active.is_(True))) or \
+        services.ensure_default_model(session, settings_of(client.application))
+    events = scans(34)
+    before = client.get(f"/api/v1/xray-machines/{MACHINE}/calibration", headers=reader).get_json()
+    assert before == {"model_version": model.version, "threshold": model.threshold, "scans_used": 0,
+                      "false_flag_budget": model.false_flag_budget, "calibrated_at": None}
+
+    # a test image and a scan reviewed as a threat never stand for clean scans
+    tip = scans(1, start=100, is_tip=True, tip_threat=True)[0]
+    seized = scans(1, start=101)[0]
+    session.add(XrayReview(event=seized, reviewer_id=make_user("inspector", region="150000").id, decision="seized",
+                           category_code=1))
+    session.flush()
+
+    result = runner.invoke(args=["xray", "calibrate", "--machine", MACHINE.lower()])
+    assert result.exit_code == 0, result.output
+    line = json.loads(result.output.strip().splitlines()[-1])
+    assert line["calibrated"] is True and line["scans_used"] == 34 and line["false_flag_budget"] == 0.1
+    expected = threshold_for_budget([e.score for e in events], 0.1)
+    assert line["threshold"] == pytest.approx(expected)
+    assert sum(e.score >= expected for e in events) <= 3  # ≤ 10 % of the 34 clean scans
+    assert tip.id and seized.id
+
+    after = client.get(f"/api/v1/xray-machines/{MACHINE}/calibration", headers=reader).get_json()
+    assert after["scans_used"] == 34 and after["threshold"] == pytest.approx(expected)
+    assert after["calibrated_at"] is not None and after["model_version"] == model.version
+
+    answer = send(client, sender, _scan(7), waybill="SF7777777777").get_json()
+    assert answer["threshold"] == pytest.approx(expected)
+    assert answer["flagged"] == (answer["score"] >= answer["threshold"])
+    assert session.get(XrayEvent, answer["id"]).threshold == pytest.approx(expected)
+
+
+def test_before_enough_scans_the_models_threshold_applies(client, runner, configure, session, machine, sender, scans):
+    configure(xray_calibration_min_scans=30)
+    scans(5)
+    result = runner.invoke(args=["xray", "calibrate"])
+    assert result.exit_code == 0, result.output
+    line = json.loads(result.output.strip().splitlines()[-1])
+    assert line["machine_code"] == MACHINE and line["calibrated"] is False and line["scans_used"] == 0
+    model = session.scalar(select(XrayModelVersion).where(XrayModelVersion.active.is_(True)))
+    assert line["threshold"] == model.threshold
+    assert session.scalar(select(XrayCalibration)) is None
+    assert send(client, sender, _scan(3), waybill="SF3333333333").get_json()["threshold"] == model.threshold
+    assert runner.invoke(args=["xray", "calibrate", "--machine", "NO-SUCH-X9"]).exit_code != 0
+
+
+def test_calibration_needs_a_reader_in_scope(client, machine, sender, make_outlet, make_user, bearer):
+    assert client.get(f"/api/v1/xray-machines/{MACHINE}/calibration").status_code == 401
+    stranger = bearer(make_user("outlet_manager", outlets=[make_outlet("XR-OTHER-9").code]))
+    assert client.get(f"/api/v1/xray-machines/{MACHINE}/calibration", headers=stranger).status_code == 403
+    assert client.get("/api/v1/xray-machines/NOPE-1/calibration", headers=sender).status_code == 404
+
+
+def test_the_daily_job_is_scheduled():
+    from greenshield.scheduler import PERIODIC_JOBS
+
+    assert ("xray-calibration", "greenshield.xray.jobs:calibrate_machines") in [(i, f) for i, f, _t in PERIODIC_JOBS]
