@@ -98,3 +98,36 @@ def test_the_daily_job_is_scheduled():
     from greenshield.scheduler import PERIODIC_JOBS
 
     assert ("xray-calibration", "greenshield.xray.jobs:calibrate_machines") in [(i, f) for i, f, _t in PERIODIC_JOBS]
+
+
+def test_machine_and_model_pages_show_the_operating_point_and_flag_rates(client, configure, session, machine, scans,
+                                                                         make_user, login):
+    configure(xray_calibration_min_scans=10, xray_false_flag_budget=0.1)
+    events = scans(12)
+    tips = scans(2, start=50, is_tip=True, tip_threat=True)
+    calibration = services.calibrate_machine(session, settings_of(client.application), machine)
+    flagged = sum(e.flagged for e in events)
+    login(client, make_user("inspector", region="150000"))
+    page = client.get(f"/xray/machines/{MACHINE}", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "误报预算" in page and f"{calibration.threshold:.4f}" in page and ">12<" in page  # scans used
+    assert f"12 张扫描图像中标记 {flagged} 张" in page and 'class="flag-rate"' in page
+    version = events[0].model_version
+    model_page = client.get(f"/xray/models/{version}", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    row = session.scalar(select(XrayModelVersion).where(XrayModelVersion.version == version))
+    validation = row.metrics["validation"]
+    assert 'class="roc"' in model_page and 'class="operating"' in model_page and "ROC曲线下面积" in model_page
+    assert f"{validation['recall'] * 100:.2f}%" in model_page and f"{row.false_flag_budget * 100:.2f}%" in model_page
+    assert f">{MACHINE}<" in model_page and f"{flagged / 12 * 100:.2f}%" in model_page
+    model_hits = sum(t.score >= t.threshold for t in tips)
+    assert f"{model_hits} ({model_hits / 2 * 100:.2f}%)" in model_page
+    listing = client.get("/xray/models").get_data(as_text=True)
+    assert f"/xray/models/{version}" in listing and f"/xray/machines/{MACHINE}" in listing
+    assert client.get("/xray/machines/NOPE-X1").status_code == 404
+    assert client.get("/xray/models/no-such-version").status_code == 404
+
+
+def test_models_answer_which_machines_use_them(client, session, machine, scans, make_user, bearer):
+    scans(1)
+    models = client.get("/api/v1/xray-models", headers=bearer(make_user("admin"))).get_json()
+    active = next(m for m in models if m["active"])
+    assert MACHINE in active["machines"] and active["false_flag_budget"] == 0.03

@@ -269,19 +269,25 @@ def model_usage(session: Session) -> dict[str, list[str]]:
     return usage
 
 
-def model_quality(session: Session, row: XrayModelVersion) -> dict:
-    """What a model page shows beside its card: per machine the scans it scored, flagged and the flag rate;
-    on test images (TIP) with a projected threat, how many the model flagged and how many reviewers caught."""
+def model_quality(session: Session, row: XrayModelVersion, user: User) -> dict:
+    """What a model page shows beside its card, over the events of the outlets ``user`` sees: per machine the
+    scans it scored, flagged and the flag rate; on test images (TIP) with a projected threat, how many the model
+    flagged and how many reviewers caught."""
+    from greenshield.auth.policy import scope_outlets
+
     machines = []
-    for code, scans, flagged in session.execute(
-            select(XrayMachine.code, func.count(), func.sum(XrayEvent.flagged.cast(Integer_())))
-            .join(XrayMachine, XrayMachine.id == XrayEvent.machine_id)
-            .where(XrayEvent.model_version == row.version, XrayEvent.is_tip.is_(False))
-            .group_by(XrayMachine.code).order_by(XrayMachine.code)):
+    per_machine = (select(XrayMachine.code, func.count(), func.sum(XrayEvent.flagged.cast(Integer_())))
+                   .join(XrayMachine, XrayMachine.id == XrayEvent.machine_id)
+                   .join(Outlet, Outlet.id == XrayEvent.outlet_id)
+                   .where(XrayEvent.model_version == row.version, XrayEvent.is_tip.is_(False)))
+    for code, scans, flagged in session.execute(scope_outlets(per_machine, user).group_by(XrayMachine.code)
+                                                .order_by(XrayMachine.code)):
         machines.append({"machine_code": code, "scans": scans, "flagged": int(flagged or 0),
                          "flag_rate": int(flagged or 0) / scans if scans else None})
-    tips = session.scalars(select(XrayEvent).where(XrayEvent.model_version == row.version,
-                                                   XrayEvent.is_tip.is_(True), XrayEvent.tip_threat.is_(True))).unique().all()
+    tip_events = (select(XrayEvent).join(Outlet, Outlet.id == XrayEvent.outlet_id)
+                  .where(XrayEvent.model_version == row.version, XrayEvent.is_tip.is_(True),
+                         XrayEvent.tip_threat.is_(True)))
+    tips = session.scalars(scope_outlets(tip_events, user)).unique().all()
     above = sum(1 for e in tips if e.threshold is not None and e.score >= e.threshold)
     reviewed = [e for e in tips if e.review is not None]
     hits = sum(1 for e in reviewed if e.review.tip_outcome == "hit")
