@@ -35,6 +35,7 @@ DEFAULT_THREATS = 600
 THREATS_PER_BAG = 4
 NEGATIVE_FRACTION = 0.3
 VALIDATION_FRACTION = 0.15
+DOMAIN_RANDOMISATION = 0.0
 DEFAULT_VERSION = "procedural-1"
 
 
@@ -46,12 +47,14 @@ def build_default_model(
     version: str = DEFAULT_VERSION,
     workers: int = 2,
     false_flag_budget: float = DEFAULT_FALSE_FLAG_BUDGET,
+    domain_randomisation: float = DOMAIN_RANDOMISATION,
     progress: Progress | None = None,
 ) -> TrainedModel:
-    """Train the default model on ``bags`` procedural bags and ``threats`` procedural threats."""
+    """Train the default model on ``bags`` procedural bags and ``threats`` procedural threats; a
+    ``domain_randomisation`` share of the bags gets another scanner's look (see ``domain_randomise``)."""
     threat_objects = random_threats(threats, np.random.default_rng([seed, 1]), THREAT_KINDS)
     return train_model(
-        ProceduralBags(bags, seed),
+        ProceduralBags(bags, seed, domain_randomisation=domain_randomisation),
         threat_objects,
         seed=seed,
         false_flag_budget=false_flag_budget,
@@ -60,7 +63,8 @@ def build_default_model(
         validation_fraction=VALIDATION_FRACTION,
         workers=workers,
         version=version,
-        description="Default model trained on procedural bags and procedural threats only (no real scans).",
+        description="Default model trained on procedural bags and procedural threats only (no real scans)"
+        + (f", {domain_randomisation:.0%} of the bags with another scanner's look." if domain_randomisation else "."),
         progress=progress,
     )
 
@@ -115,6 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="threads preparing bags (result does not depend on it)")
     parser.add_argument("--out", type=Path, default=default_model_dir(), help="output directory")
     parser.add_argument("--budget", type=float, default=DEFAULT_FALSE_FLAG_BUDGET, help="false-flag budget")
+    parser.add_argument("--domain-randomisation", type=float, default=DOMAIN_RANDOMISATION,
+                        help="share of bags rendered with another scanner's look")
     parser.add_argument("--operating-point-only", action="store_true",
                         help="keep the trained model in --out, choose its threshold again on its held-out bags")
     args = parser.parse_args(argv)
@@ -133,6 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             version=args.version,
             workers=args.workers,
             false_flag_budget=args.budget,
+            domain_randomisation=args.domain_randomisation,
             progress=report,
         )
     model.save(args.out)
