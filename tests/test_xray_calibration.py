@@ -131,3 +131,20 @@ def test_models_answer_which_machines_use_them(client, session, machine, scans, 
     models = client.get("/api/v1/xray-models", headers=bearer(make_user("admin"))).get_json()
     active = next(m for m in models if m["active"])
     assert MACHINE in active["machines"] and active["false_flag_budget"] == 0.03
+
+
+def test_a_newly_shipped_default_takes_over_the_builtin_row(app, session, machine, tmp_path, configure):
+    import shutil
+
+    from inspection.xray.model import default_model_dir
+
+    row = services.ensure_default_model(session, settings_of(app))
+    shipped = tmp_path / "shipped"
+    shutil.copytree(default_model_dir(), shipped)
+    card = json.loads((shipped / "model.json").read_text())
+    card.update(version="procedural-next", threshold=0.5)
+    (shipped / "model.json").write_text(json.dumps(card))
+    configure(xray_default_model_dir=str(shipped))
+    again = services.ensure_default_model(session, settings_of(app))
+    assert again.id == row.id and again.version == "procedural-next" and again.threshold == 0.5
+    assert again.false_flag_budget == card["false_flag_budget"] and again.metrics == card["metrics"]

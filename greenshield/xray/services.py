@@ -5,6 +5,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import json
 import threading
 import zipfile
 from collections.abc import Callable
@@ -62,10 +63,23 @@ def model_location(settings: Settings, row: XrayModelVersion) -> Path:
 
 
 def ensure_default_model(session: Session, settings: Settings) -> XrayModelVersion:
-    """Register the shipped default model (trained on generated data only); active when no other model is."""
-    from inspection.xray.model import TrainedModel
+    """Register the shipped default model (trained on generated data only); active when no other model is.
+
+    When a release ships another default (a new version in the same place), its row takes the new version,
+    threshold and card: events keep the version that scored them, and machines are calibrated again for it."""
+    from inspection.xray.model import METADATA_FILE, TrainedModel
 
     row = session.scalar(select(XrayModelVersion).where(XrayModelVersion.location == BUILTIN))
+    if row is not None:
+        card = json.loads((builtin_dir(settings) / METADATA_FILE).read_text(encoding="utf-8"))
+        if card.get("version") != row.version and session.scalar(
+                select(XrayModelVersion.id).where(XrayModelVersion.version == card.get("version"))) is None:
+            TrainedModel.load(builtin_dir(settings))  # refuse a damaged model before pointing at it
+            row.version, row.threshold = card["version"], float(card["threshold"])
+            row.target_recall, row.false_flag_budget = card.get("target_recall"), card.get("false_flag_budget")
+            row.metrics, row.training_summary = card.get("metrics", {}), card.get("training", {})
+            row.created_at = utcnow()
+            session.flush()
     if row is None:
         model = TrainedModel.load(builtin_dir(settings))
         active_exists = session.scalar(select(XrayModelVersion.id).where(XrayModelVersion.active.is_(True)))
@@ -202,6 +216,8 @@ def calibrate_machine(session: Session, settings: Settings, machine: XrayMachine
     model, row = machine_model(session, settings, machine)
     events = eligible_scans(session, machine, trained_through=_trained_through(row, machine),
                             limit=settings.xray_calibration_max_scans)
+    if len(events) < settings.xray_calibration_min_scans:
+        return None  # too few even before purged images are left out: nothing to score again
     scores: list[float] = []
     store = None
     for event in events:

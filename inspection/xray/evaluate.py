@@ -167,13 +167,23 @@ def peak_on_threat(peak: tuple[int, int], mask: np.ndarray, tolerance: int) -> b
     return bool(mask[y0:y1, x0:x1].any())
 
 
+def peak_in_box(peak: tuple[int, int], mask: np.ndarray) -> bool:
+    """Whether a heat-map peak (x, y) lies inside the bounding box of the threat's silhouette."""
+    ys, xs = np.nonzero(mask)
+    if ys.size == 0:
+        return False
+    x, y = peak
+    return bool(xs.min() <= x <= xs.max() and ys.min() <= y <= ys.max())
+
+
 @dataclass(frozen=True)
 class PairEvaluation:
     """Results of a with/without-threat pair evaluation.
 
     ``metrics`` covers all scans (clean = 0, with threat = 1); ``peak_on_threat_rate`` is the share of
-    threat scans whose heat-map peak lies on the projected threat; ``clean_flag_rate`` the share of clean
-    scans flagged; ``per_kind`` the detection (recall) and peak rates per threat kind.
+    threat scans whose heat-map peak lies on the projected threat (within half a cell), ``peak_in_box_rate``
+    inside the threat's bounding box; ``clean_flag_rate`` the share of clean scans flagged; ``per_kind`` the
+    detection (recall) and peak rates per threat kind.
     """
 
     metrics: Metrics
@@ -183,12 +193,14 @@ class PairEvaluation:
     scores: np.ndarray
     kinds: list[str]
     per_kind: dict[str, dict[str, float]] = field(default_factory=dict)
+    peak_in_box_rate: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (without the per-scan arrays)."""
         return {
             "metrics": self.metrics.as_dict(),
             "peak_on_threat_rate": self.peak_on_threat_rate,
+            "peak_in_box_rate": self.peak_in_box_rate,
             "clean_flag_rate": self.clean_flag_rate,
             "per_kind": self.per_kind,
         }
@@ -235,6 +247,7 @@ def evaluate_pairs(
     scores: list[float] = []
     kinds: list[str] = []
     peaks: list[bool] = []
+    boxes: list[bool] = []
 
     def score(image: np.ndarray) -> Any:
         data = _round_trip(image, encode, jpeg_quality)
@@ -256,6 +269,7 @@ def evaluate_pairs(
             # Half a cell, in the scan's pixels: the heat map cannot be sharper than its cells.
             tolerance = max(2, int(round(0.5 * CELL * max(bag.shape[:2]) / model.working_size)))
             peaks.append(peak_on_threat(result.peak, mask, tolerance))
+            boxes.append(peak_in_box(result.peak, mask))
         report("pairs", done + 1, len(bags))
 
     labels_arr, scores_arr = np.array(labels), np.array(scores)
@@ -274,6 +288,7 @@ def evaluate_pairs(
     return PairEvaluation(
         metrics=metrics,
         peak_on_threat_rate=float(peaks_arr.mean()) if peaks_arr.size else 0.0,
+        peak_in_box_rate=float(np.mean(boxes)) if boxes else 0.0,
         clean_flag_rate=metrics.false_flag_rate,
         labels=labels_arr,
         scores=scores_arr,

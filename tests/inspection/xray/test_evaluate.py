@@ -48,13 +48,22 @@ def test_peak_on_threat_tolerance():
     assert peak_on_threat((28, 22), mask, 4) and not peak_on_threat((30, 22), mask, 4)
 
 
+def test_peak_in_the_threats_box():
+    from inspection.xray.evaluate import peak_in_box
+
+    mask = np.zeros((50, 50), bool)
+    mask[np.arange(10, 30), np.arange(10, 30)] = True  # a thin diagonal blade
+    assert peak_in_box((12, 27), mask) and not peak_on_threat((12, 27), mask, 2)
+    assert not peak_in_box((31, 20), mask) and not peak_in_box((5, 5), np.zeros((9, 9), bool))
+
+
 def test_pair_evaluation_beats_chance(small_model, make_bag):
     bags = [make_bag(500 + i, colour=i % 2 == 1) for i in range(10)]
     threats = random_threats(10, np.random.default_rng(5), EASY_KINDS)
     result = evaluate_pairs(small_model, bags, threats, seed=2, threats_per_bag=1)
     assert result.metrics.positives == 10 and result.metrics.negatives == 10
     assert result.metrics.auc >= 0.75
-    assert result.peak_on_threat_rate >= 0.6
+    assert result.peak_on_threat_rate >= 0.6 and result.peak_in_box_rate >= result.peak_on_threat_rate - 0.1
     assert set(result.per_kind) <= {"pistol", "revolver", "wrench", "cleaver", "gun_barrel", "magazine", "slide"}
     assert "metrics" in result.as_dict()
 
