@@ -73,6 +73,8 @@ def main() -> int:
     parser.add_argument("--model", type=Path, help="the uncommissioned model to calibrate (default: the shipped one)")
     parser.add_argument("--skip-retrain", action="store_true", help="only row 2")
     parser.add_argument("--skip-default", action="store_true", help="only row 1")
+    parser.add_argument("--held-back", type=float, default=0.25,
+                        help="share of the commissioning bags held back to choose the threshold")
     parser.add_argument("--commission-bags", type=int, help="commission on this many of the training bags and "
                         "calibrate the commissioned model on the rest (its later scans), as the daily job would")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out")
@@ -104,10 +106,12 @@ def main() -> int:
         commission = train[: args.commission_bags] if args.commission_bags else train
         later = train[args.commission_bags :] if args.commission_bags else []
         model = train_model(commission, threats, seed=args.seed, threats_per_bag=args.threats_per_bag,
+                            validation_fraction=args.held_back,
                             false_flag_budget=args.budget, workers=args.workers, version="sixray-commissioned",
                             description="Benchmark only: TIP onto SIXray benign bags (academic data, never ship).")
         trained_in = time.perf_counter() - started
-        model.save(args.out / f"xray_budget_commissioned{f'-{args.commission_bags}' if args.commission_bags else ''}")
+        model.save(args.out / f"xray_budget_commissioned{f'-{args.commission_bags}' if args.commission_bags else ''}"
+                   f"{f'-held{args.held_back:g}' if args.held_back != 0.25 else ''}")
         validation = model.metadata["metrics"]["validation"]
         print(f"commissioned on {len(commission)} bags in {trained_in:.0f} s: threshold {model.threshold:.4f} on "
               f"{validation['clean_scans']} held-back clean scans (validation AUC {validation['auc']:.3f}, "
@@ -122,7 +126,8 @@ def main() -> int:
                                                      threshold, held_out, args.seed + 1, time.perf_counter())
     name = "xray_budget_eval.json" if not (args.skip_default or args.skip_retrain) else \
         f"xray_budget_eval{'-default' if args.skip_retrain else '-commissioned'}" \
-        f"{f'-{args.commission_bags}' if args.commission_bags else ''}.json"
+        f"{f'-{args.commission_bags}' if args.commission_bags else ''}" \
+        f"{f'-held{args.held_back:g}' if args.held_back != 0.25 else ''}.json"
     (args.out / name).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(f"written {args.out / name}")
     return 0

@@ -73,7 +73,8 @@ def test_a_machine_is_commissioned_on_its_own_scans_and_calibrated_by_command_an
     _python(env, SETUP, "500", "3", other)
 
     trained = _json_lines(_cli(env, "xray", "train", "--machine", code, "--from-events", "--since", "2026-10-01",
-                               "--threats", "12", "--threats-per-bag", "2", "--workers", "1", "--seed", "1",
+                               "--threats", "12", "--threats-per-bag", "2", "--held-back", "0.3", "--workers", "1",
+                               "--seed", "1",
                                "--version", "commissioned-1", "--activate"))[-1]
     # 42 scans, less the test image and the seized one
     assert trained["machine"] == code and trained["scans"] == 40 and trained["active"] is True
@@ -83,6 +84,7 @@ def test_a_machine_is_commissioned_on_its_own_scans_and_calibrated_by_command_an
         assert row.active is False  # assigned to one machine, not the global model
         assert row.training_summary["machine"] == code and row.training_summary["events"] == 40
         assert row.training_summary["events_through"] == max(first["ids"])
+        assert row.training_summary["validation_bags"] == 12 and row.metrics["validation"]["clean_scans"] == 12
         assigned = conn.execute(select(XrayMachineModel.model_version_id)).scalars().all()
         assert assigned == [row.id]
 

@@ -80,6 +80,8 @@ class _Scans(Sequence):
               "[default: XRAY_FALSE_FLAG_BUDGET].")
 @click.option("--target-recall", type=float, help="Choose the threshold for this recall on projected threats "
               "instead of the false-flag budget.")
+@click.option("--held-back", default=0.25, show_default=True, help="Share of the scans held back from training "
+              "to choose the threshold on (more: a surer budget, fewer scans to learn from).")
 @click.option("--workers", default=2, show_default=True, help="Threads for feature extraction.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--version", help="Version name (default: a timestamp).")
@@ -87,7 +89,7 @@ class _Scans(Sequence):
               "for that machine only).")
 @with_appcontext
 def train(benign_dir, machine_code, from_events, since, generated_bags, threats, threats_per_bag, false_flag_budget,
-          target_recall, workers, seed, version, make_active) -> None:
+          target_recall, held_back, workers, seed, version, make_active) -> None:
     """Train a model by projecting threats into clean bags; register it (inactive unless --activate).
 
     The threshold flags at most the false-flag budget of the clean scans held back from training. A centre
@@ -107,8 +109,8 @@ def train(benign_dir, machine_code, from_events, since, generated_bags, threats,
         raise click.BadParameter("0 < --target-recall <= 1.")
     if not 0 < budget < 1:
         raise click.BadParameter("0 < --false-flag-budget < 1.")
-    if threats < 1 or threats_per_bag < 1 or workers < 1:
-        raise click.BadParameter("--threats, --threats-per-bag and --workers are >= 1.")
+    if threats < 1 or threats_per_bag < 1 or workers < 1 or not 0 < held_back < 1:
+        raise click.BadParameter("--threats, --threats-per-bag and --workers are >= 1; 0 < --held-back < 1.")
     if (from_events or since) and not machine_code:
         raise click.UsageError("--from-events needs --machine CODE.")
     summary: dict = {}
@@ -141,7 +143,8 @@ def train(benign_dir, machine_code, from_events, since, generated_bags, threats,
     description = "benign: " + (", ".join(x for x in sources if x) or f"{generated_bags} generated bags")
     model = train_model(bags, random_threats(threats, np.random.default_rng([seed, 3]), THREAT_KINDS), seed=seed,
                         threats_per_bag=threats_per_bag, false_flag_budget=None if target_recall else budget,
-                        target_recall=target_recall, workers=workers, version=version, description=description,
+                        target_recall=target_recall, validation_fraction=held_back, workers=workers, version=version,
+                        description=description,
                         progress=_progress("train"))
     model.metadata["training"].update(summary)
     relative = Path("xray") / "models" / version

@@ -14,11 +14,11 @@ import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from inspection.xray.features import CELL
-from inspection.xray.imaging import decode_image
+from inspection.xray.imaging import BagSource, decode_image, load_bag
+from inspection.xray.tip import Threat, project
 
 if TYPE_CHECKING:
-    from inspection.xray.model import BagSource, TrainedModel
-    from inspection.xray.tip import Threat
+    from inspection.xray.model import TrainedModel  # model imports this module: a name for annotations only
 
 Progress = Callable[[str, int, int], None]
 
@@ -237,8 +237,6 @@ def evaluate_pairs(
     the clean scan gets the same round trip so the threat is the only difference. ``threshold`` defaults
     to the model's own. Deterministic for a given ``seed``.
     """
-    from inspection.xray.model import load_bag
-    from inspection.xray.tip import project
 
     rng = np.random.default_rng(seed)
     threshold = model.threshold if threshold is None else threshold

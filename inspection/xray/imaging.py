@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import cv2
@@ -24,6 +25,7 @@ import numpy as np
 from models.errors import DomainError
 
 ImageFormat = Literal["png", "jpeg", "tiff"]
+BagSource = np.ndarray | str | Path
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 40_000_000
@@ -246,6 +248,13 @@ def decode_pixels(
     if pixels.shape[0] * pixels.shape[1] > max_pixels:
         raise InvalidImage("too_many_pixels", "decoded image exceeds the pixel limit", **limits)
     return pixels, fmt
+
+
+def load_bag(source: BagSource) -> np.ndarray:
+    """Pixels of a bag scan given as an array or a file path (checked and decoded like an upload)."""
+    if isinstance(source, np.ndarray):
+        return source
+    return decode_pixels(Path(source).read_bytes())[0]
 
 
 def decode_image(

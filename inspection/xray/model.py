@@ -27,7 +27,7 @@ from threadpoolctl import ThreadpoolController
 
 from inspection.xray.evaluate import compute_metrics, roc_points, threshold_for_budget, threshold_for_recall
 from inspection.xray.features import CELL, FEATURE_NAMES, cell_features, density_map, grid_size
-from inspection.xray.imaging import WORKING_SIZE, XrayImage, decode_image, decode_pixels, from_array
+from inspection.xray.imaging import WORKING_SIZE, BagSource, XrayImage, decode_image, from_array, load_bag
 from inspection.xray.tip import Threat, project
 
 MODEL_FORMAT = 1
@@ -36,7 +36,6 @@ METADATA_FILE = "model.json"
 
 Progress = Callable[[str, int, int], None]
 DEFAULT_FALSE_FLAG_BUDGET = 0.03
-BagSource = np.ndarray | str | Path
 
 # Cell labels: positive if the projected threat covers this share of the cell and adds this much density.
 _POSITIVE_COVER = 0.2
@@ -165,13 +164,6 @@ class TrainedModel:
 def cells_to_canvas(cells: np.ndarray, working_size: int) -> np.ndarray:
     """Spread a cell grid over the working canvas (bilinear between cell centres)."""
     return cv2.resize(cells.astype(np.float32), (working_size, working_size), interpolation=cv2.INTER_LINEAR)
-
-
-def load_bag(source: BagSource) -> np.ndarray:
-    """Pixels of a bag scan given as an array or a file path (checked and decoded like an upload)."""
-    if isinstance(source, np.ndarray):
-        return source
-    return decode_pixels(Path(source).read_bytes())[0]
 
 
 def threat_cells(clean: XrayImage, threat: XrayImage, mask: np.ndarray) -> np.ndarray:
