@@ -80,7 +80,7 @@ class _Scans(Sequence):
               "[default: XRAY_FALSE_FLAG_BUDGET].")
 @click.option("--target-recall", type=float, help="Choose the threshold for this recall on projected threats "
               "instead of the false-flag budget.")
-@click.option("--held-back", default=0.25, show_default=True, help="Share of the scans held back from training "
+@click.option("--held-back", default=0.4, show_default=True, help="Share of the scans held back from training "
               "to choose the threshold on (more: a surer budget, fewer scans to learn from).")
 @click.option("--workers", default=2, show_default=True, help="Threads for feature extraction.")
 @click.option("--seed", default=0, show_default=True)
