@@ -148,3 +148,32 @@ def test_a_newly_shipped_default_takes_over_the_builtin_row(app, session, machin
     again = services.ensure_default_model(session, settings_of(app))
     assert again.id == row.id and again.version == "procedural-next" and again.threshold == 0.5
     assert again.false_flag_budget == card["false_flag_budget"] and again.metrics == card["metrics"]
+
+
+def test_activating_another_model_calibrates_machines_again_on_their_stored_images(app, client, configure, session,
+                                                                                   machine, scans, make_user, bearer):
+    import shutil
+
+    from inspection.xray.model import default_model_dir
+
+    configure(xray_calibration_min_scans=10, xray_false_flag_budget=0.1)
+    events = scans(12)
+    purged = scans(1, start=40)[0]
+    purged.image_purged_at = purged.scanned_at
+    session.flush()
+    instance = settings_of(app).instance_path
+    copy = instance / "xray" / "models" / "same-trees-2"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(default_model_dir(), copy)
+    card = json.loads((copy / "model.json").read_text())
+    (copy / "model.json").write_text(json.dumps({**card, "version": "same-trees-2"}))
+    session.add(XrayModelVersion(version="same-trees-2", location="xray/models/same-trees-2", threshold=0.99,
+                                 false_flag_budget=0.03, metrics={}, training_summary={}, active=False))
+    session.flush()
+    answer = client.post("/api/v1/xray-models/same-trees-2/activate", headers=bearer(make_user("admin")))
+    assert answer.status_code == 200 and answer.get_json()["machines"] == [MACHINE]
+    calibration = session.scalar(select(XrayCalibration).where(XrayCalibration.model_version == "same-trees-2"))
+    # the 12 scans scored by the old model were scored again from their images (same trees: same scores);
+    # the purged one could not be
+    assert calibration.scans_used == 12
+    assert calibration.threshold == pytest.approx(threshold_for_budget([e.score for e in events], 0.1), abs=1e-5)

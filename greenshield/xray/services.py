@@ -142,7 +142,7 @@ def assign_model(session: Session, settings: Settings, machine: XrayMachine, ver
     else:
         assigned.model_version_id, assigned.assigned_at = row.id, utcnow()
     session.flush()
-    session.expire_all()
+    session.expire_all()  # the machine's model relationship now points elsewhere
     calibrate_machine(session, settings, machine)
     return row
 
@@ -194,7 +194,8 @@ def _trained_through(row: XrayModelVersion, machine: XrayMachine) -> int | None:
 def eligible_scans(session: Session, machine: XrayMachine, *, trained_through: int | None = None,
                    since: dt.datetime | None = None, limit: int | None = None) -> list[XrayEvent]:
     """The machine's scans that may stand for its clean scans, newest first: not test images (TIP), not reviewed
-    as a threat (seized or referred), image kept, and newer than the scans a model was trained on."""
+    as a threat (seized or referred), newer than the scans a model was trained on (``trained_through``) and
+    scanned from ``since`` on. Purged images are included (their stored score still counts)."""
     stmt = (select(XrayEvent).outerjoin(XrayReview, XrayReview.event_id == XrayEvent.id)
             .where(XrayEvent.machine_id == machine.id, XrayEvent.is_tip.is_(False),
                    or_(XrayReview.id.is_(None), XrayReview.decision == "cleared")))
@@ -224,7 +225,7 @@ def calibrate_machine(session: Session, settings: Settings, machine: XrayMachine
         if event.model_version == row.version:
             scores.append(event.score)
         elif event.image_purged_at is None:
-            store = store or storage_of(settings)
+            store = storage_of(settings) if store is None else store
             try:
                 scores.append(model.score(read_image(store, event)).score)
             except FileNotFoundError:
