@@ -177,3 +177,39 @@ def test_activating_another_model_calibrates_machines_again_on_their_stored_imag
     # the purged one could not be
     assert calibration.scans_used == 12
     assert calibration.threshold == pytest.approx(threshold_for_budget([e.score for e in events], 0.1), abs=1e-5)
+
+
+def test_a_machine_is_given_its_own_model_and_back_by_api_and_command(app, client, runner, session, machine, sender,
+                                                                     make_user, bearer):
+    import shutil
+
+    from inspection.xray.model import default_model_dir
+
+    copy = settings_of(app).instance_path / "xray" / "models" / "own-model-1"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(default_model_dir(), copy)
+    card = json.loads((copy / "model.json").read_text())
+    (copy / "model.json").write_text(json.dumps({**card, "version": "own-model-1"}))
+    session.add(XrayModelVersion(version="own-model-1", location="xray/models/own-model-1", threshold=0.25,
+                                 false_flag_budget=0.03, metrics={}, training_summary={}, active=False))
+    session.flush()
+    admin = bearer(make_user("admin"))
+    assert client.put(f"/api/v1/xray-machines/{MACHINE}/model", json={"version": "own-model-1"},
+                      headers=sender).status_code == 403
+    assert client.put(f"/api/v1/xray-machines/{MACHINE}/model", json={"version": "nope"},
+                      headers=admin).status_code == 404
+    own = client.put(f"/api/v1/xray-machines/{MACHINE}/model", json={"version": "own-model-1"}, headers=admin)
+    assert own.status_code == 200 and own.get_json()["model_version"] == "own-model-1"
+    assert own.get_json()["threshold"] == 0.25 and own.get_json()["scans_used"] == 0
+    event = send(client, sender, _scan(1), waybill="SF1111111111").get_json()
+    assert event["model_version"] == "own-model-1" and event["threshold"] == 0.25
+    listed = {m["version"]: m["machines"] for m in client.get("/api/v1/xray-models", headers=admin).get_json()}
+    assert listed["own-model-1"] == [MACHINE]
+    back = runner.invoke(args=["xray", "assign", MACHINE])
+    assert back.exit_code == 0, back.output
+    active = session.scalar(select(XrayModelVersion).where(XrayModelVersion.active.is_(True)))
+    assert json.loads(back.output.strip().splitlines()[-1])["model_version"] == active.version
+    again = runner.invoke(args=["xray", "assign", MACHINE, "own-model-1"])
+    assert again.exit_code == 0 and '"own-model-1"' in again.output
+    assert client.delete(f"/api/v1/xray-machines/{MACHINE}/model", headers=admin).get_json()["model_version"] \
+        == active.version

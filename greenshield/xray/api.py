@@ -178,6 +178,28 @@ def machine_calibration(code):
     return services.calibration_of(db.session(), settings(), _machine(code))
 
 
+@blp.route("/xray-machines/<code>/model", methods=["PUT"])
+@blp.arguments(s.MachineModelIn)
+@blp.response(200, s.CalibrationOut)
+@allow(Capability.MANAGE_XRAY_MODELS)
+def assign_machine_model(data, code):
+    """Commission a machine with a model version: its events are scored by it (not by the active global model);
+    the machine is calibrated again. Answers the machine's calibration."""
+    machine = _machine(code)
+    services.assign_model(db.session(), settings(), machine, data["version"])
+    return services.calibration_of(db.session(), settings(), machine)
+
+
+@blp.route("/xray-machines/<code>/model", methods=["DELETE"])
+@blp.response(200, s.CalibrationOut)
+@allow(Capability.MANAGE_XRAY_MODELS)
+def unassign_machine_model(code):
+    """The machine goes back to the active global model (and is calibrated again for it)."""
+    machine = _machine(code)
+    services.unassign_model(db.session(), settings(), machine)
+    return services.calibration_of(db.session(), settings(), machine)
+
+
 def _with_machines(rows):
     usage = services.model_usage(db.session())
     names = [name for name in s.ModelOut().fields if name != "machines"]

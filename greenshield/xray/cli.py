@@ -170,6 +170,32 @@ def train(benign_dir, machine_code, from_events, since, generated_bags, threats,
                            "active": make_active}, ensure_ascii=False))
 
 
+@xray.command("assign")
+@click.argument("machine_code")
+@click.argument("version", required=False)
+@with_appcontext
+def assign(machine_code, version) -> None:
+    """Score MACHINE_CODE's events with model VERSION (without VERSION: the active global model again); the
+    machine is calibrated again. Prints its calibration as JSON."""
+    from greenshield.errors import DomainError, exception_message
+    from greenshield.xray.services import assign_model, calibration_of, unassign_model
+    from models import XrayMachine
+
+    try:
+        with db.job_session() as session:
+            machine = session.scalar(select(XrayMachine).where(XrayMachine.code == machine_code.upper()))
+            if machine is None:
+                raise click.ClickException(f"No X-ray machine {machine_code}.")
+            if version:
+                assign_model(session, settings(), machine, version)
+            else:
+                unassign_model(session, settings(), machine)
+            result = {"machine_code": machine.code, **calibration_of(session, settings(), machine)}
+    except DomainError as exc:
+        raise click.ClickException(exception_message(exc)) from None
+    click.echo(json.dumps(result, ensure_ascii=False, default=str))
+
+
 @xray.command("calibrate")
 @click.option("--machine", "machine_code", help="Only this machine (default: every active machine).")
 @with_appcontext

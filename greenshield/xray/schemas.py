@@ -146,3 +146,7 @@ class ReviewerStatsOut(Schema):
     tip_false_alarms = fields.Integer()
     tip_correct_rejects = fields.Integer()
     tip_hit_rate = fields.Float(allow_none=True)
+
+
+class MachineModelIn(Schema):
+    version = fields.String(required=True, validate=validate.Length(min=1, max=64))

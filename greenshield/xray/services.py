@@ -147,6 +147,18 @@ def assign_model(session: Session, settings: Settings, machine: XrayMachine, ver
     return row
 
 
+def unassign_model(session: Session, settings: Settings, machine: XrayMachine) -> XrayModelVersion:
+    """Score ``machine``'s events with the active global model again, and calibrate it for that model.
+    Returns the model it uses now."""
+    assigned = session.get(XrayMachineModel, machine.id)
+    if assigned is not None:
+        session.delete(assigned)
+        session.flush()
+        session.expire_all()
+    calibrate_machine(session, settings, machine)
+    return machine_model(session, settings, machine)[1]
+
+
 def machine_model(session: Session, settings: Settings, machine: XrayMachine) -> tuple:
     """(trained model, its row) that scores ``machine``'s events: the model assigned to it, else the active one."""
     assigned = session.get(XrayMachineModel, machine.id)
