@@ -43,6 +43,9 @@ class Settings:
     xray_max_pixels: int = 40_000_000
     xray_retention_days: int = 30
     xray_default_model_dir: str | None = None
+    xray_false_flag_budget: float = 0.03  # share of clean scans an operating threshold may flag
+    xray_calibration_min_scans: int = 200  # a machine's own threshold needs this many eligible recent scans
+    xray_calibration_max_scans: int = 1000  # ... and is chosen on at most this many, the most recent
     # traceability
     trace_rate_limit: str = "60 per minute"
     trace_max_results: int = 1000

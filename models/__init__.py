@@ -4,7 +4,8 @@ Imports nothing else of the project; every other package builds on it.
 """
 from models.base import Base, UTCDateTime, utcnow
 from models.trace import AccessLogEntry, Case, CaseResult, CaseStatus, Notification, Watchlist
-from models.xray import MachineStatus, ReviewStatus, XrayEvent, XrayModelVersion, XrayReview
+from models.xray import (MachineStatus, ReviewStatus, XrayCalibration, XrayEvent, XrayMachineModel, XrayModelVersion,
+                         XrayReview)
 from models.registry import (
     ContractCustomer,
     Enterprise,
@@ -85,6 +86,8 @@ __all__ = [
     "RejectedRow",
     "XrayReview",
     "XrayModelVersion",
+    "XrayMachineModel",
+    "XrayCalibration",
     "XrayEvent",
     "ReviewStatus",
     "MachineStatus",

@@ -22,6 +22,7 @@ class XrayModelVersion(Base):
     location: Mapped[str] = mapped_column(String(255))
     threshold: Mapped[float] = mapped_column(Float)
     target_recall: Mapped[float | None] = mapped_column(Float)
+    false_flag_budget: Mapped[float | None] = mapped_column(Float)  # the threshold flags this share of clean scans
     metrics: Mapped[dict] = mapped_column(JSON, default=dict)
     training_summary: Mapped[dict] = mapped_column(JSON, default=dict)
     active: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -55,6 +56,7 @@ class XrayEvent(Base):
     score: Mapped[float] = mapped_column(Float)
     flagged: Mapped[bool] = mapped_column(Boolean)
     model_version: Mapped[str] = mapped_column(String(64))
+    threshold: Mapped[float | None] = mapped_column(Float)  # the operating threshold it was flagged against
     status: Mapped[ReviewStatus] = mapped_column(str_enum(ReviewStatus, "review_status"))
     is_tip: Mapped[bool] = mapped_column(Boolean, default=False)
     tip_threat: Mapped[bool | None] = mapped_column(Boolean)  # for TIP events: was a threat projected into it
@@ -97,3 +99,34 @@ class MachineStatus(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     staff_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class XrayMachineModel(Base):
+    """The model a machine was commissioned with: its events are scored by it instead of the active global one."""
+
+    __tablename__ = "xray_machine_models"
+
+    machine_id: Mapped[int] = mapped_column(ForeignKey("xray_machines.id"), primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("xray_model_versions.id"), index=True)
+    assigned_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    machine: Mapped[XrayMachine] = relationship(lazy="joined")
+    model_version: Mapped[XrayModelVersion] = relationship(lazy="joined")
+
+
+class XrayCalibration(Base):
+    """A machine's operating threshold for one model, chosen on the machine's own recent clean scans so that at
+    most ``false_flag_budget`` of them would be flagged. The latest row of a machine and its current model applies."""
+
+    __tablename__ = "xray_calibrations"
+    __table_args__ = (Index("ix_xray_calibrations_machine_at", "machine_id", "calibrated_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    machine_id: Mapped[int] = mapped_column(ForeignKey("xray_machines.id"))
+    model_version: Mapped[str] = mapped_column(String(64))
+    threshold: Mapped[float] = mapped_column(Float)
+    scans_used: Mapped[int] = mapped_column(Integer)
+    false_flag_budget: Mapped[float] = mapped_column(Float)
+    calibrated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    machine: Mapped[XrayMachine] = relationship(lazy="joined")

@@ -237,6 +237,12 @@ ROUTES: dict[tuple[str, str], tuple[set[str] | str, str, dict | None]] = {
     ("GET", "/api/v1/xray-machines/<code>/power-on"): (
         READERS, "/api/v1/xray-machines/ACC-X1/power-on?from=2026-11-28T00:00:00%2B08:00&to=2026-11-29T00:00:00%2B08:00",
         None),
+    ("GET", "/api/v1/xray-machines/<code>/calibration"): (READERS, "/api/v1/xray-machines/ACC-X1/calibration", None),
+    ("PUT", "/api/v1/xray-machines/<code>/model"): ({ADMIN}, "/api/v1/xray-machines/ACC-X1/model", {"version": "none"}),
+    ("DELETE", "/api/v1/xray-machines/<code>/model"): ({ADMIN}, "/api/v1/xray-machines/ACC-X1/model", None),
+    ("GET", "/xray/machines/<code>"): (READERS, "/xray/machines/ACC-X1", None),
+    ("GET", "/xray/models"): ({ADMIN, INSPECTOR}, "/xray/models", None),
+    ("GET", "/xray/models/<version>"): ({ADMIN, INSPECTOR}, "/xray/models/none", None),
     ("GET", "/api/v1/xray-models"): ({ADMIN, INSPECTOR}, "/api/v1/xray-models", None),
     ("POST", "/api/v1/xray-models/<version>/activate"): ({ADMIN}, "/api/v1/xray-models/none/activate", None),
     ("GET", "/api/v1/xray-reviewers/stats"): ({ADMIN, INSPECTOR}, "/api/v1/xray-reviewers/stats", None),

@@ -24,7 +24,8 @@ def test_event_is_scored_and_heatmap_has_the_image_size(client, machine, sender,
     created = send(client, sender, png(threat))
     assert created.status_code == 201, created.get_json()
     body = created.get_json()
-    assert set(body) == {"id", "score", "flagged", "model_version"} and 0.0 <= body["score"] <= 1.0
+    assert set(body) == {"id", "score", "flagged", "model_version", "threshold"} and 0.0 <= body["score"] <= 1.0
+    assert body["flagged"] == (body["score"] >= body["threshold"])
     heat = client.get(f"/api/v1/xray-events/{body['id']}/heatmap", headers=sender)
     assert heat.status_code == 200 and heat.mimetype == "image/png"
     decoded = cv2.imdecode(np.frombuffer(heat.data, np.uint8), cv2.IMREAD_UNCHANGED)
@@ -59,6 +60,13 @@ def test_bad_images_are_refused_before_anything_is_stored(client, machine, sende
     bomb_header = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + (100000).to_bytes(4, "big") * 2 + b"\x08\x00\x00\x00\x00"
     bomb = send(client, sender, bomb_header + b"\x00" * 32)
     assert bomb.status_code == 413 and bomb.get_json()["error"]["code"] == "too_many_pixels"
+    # two ImageWidth tags (20000, then 10) and a height of 10000: libtiff would decode the first
+    entries = [(256, 20000), (256, 10), (257, 10000)]
+    ambiguous = b"II*\x00" + (8).to_bytes(4, "little") + len(entries).to_bytes(2, "little") + b"".join(
+        tag.to_bytes(2, "little") + (4).to_bytes(2, "little") + (1).to_bytes(4, "little") + value.to_bytes(4, "little")
+        for tag, value in entries) + bytes(4)
+    refused = send(client, sender, ambiguous, name="scan.tif")
+    assert refused.status_code == 422 and refused.get_json()["error"]["code"] == "corrupt_image"
     missing = client.post("/api/v1/xray-events", headers=sender, data={"machine_code": "XR-OUT-01-X1"})
     assert missing.status_code == 422
     assert session.scalar(select(func.count()).select_from(XrayEvent)) == 0

@@ -23,6 +23,8 @@ NAV = (
     NavItem((C.READ_COMPLIANCE,), "dashboard.league", _l("Compliance"), _l("League table, trends, alerts, findings")),
     NavItem((C.UPLOAD_DAILY_LOG,), "ingest_pages.upload", _l("Upload"), _l("Upload a daily log")),
     NavItem((C.REVIEW_XRAY,), "xray_pages.queue", _l("X-ray review"), _l("Flagged images waiting for a decision")),
+    NavItem((C.REVIEW_XRAY,), "xray_pages.models", _l("X-ray models"),
+            _l("Model versions, their ROC and false-flag budget, the machines using each")),
     NavItem((C.WORK_AUDITS,), "audit_pages.index", _l("Audits"), _l("Draws, my audits, the audit form")),
     NavItem((C.READ_AUDITS,), "audit_pages.orders", _l("Rectification"), _l("Rectification orders and responses")),
     NavItem((C.PUBLISH_AUDITS,), "audit_pages.publication", _l("Publication"),

@@ -169,19 +169,58 @@ def power_on(args, code):
     return services.power_on_rate(db.session(), _machine(code), args["from_"], args["to"])
 
 
+@blp.route("/xray-machines/<code>/calibration", methods=["GET"])
+@blp.response(200, s.CalibrationOut)
+@allow(Capability.READ_COMPLIANCE)
+def machine_calibration(code):
+    """The machine's operating point: its model, the threshold calibrated on its own recent clean scans for the
+    false-flag budget (before enough scans: the model's own, with ``scans_used`` 0)."""
+    return services.calibration_of(db.session(), settings(), _machine(code))
+
+
+@blp.route("/xray-machines/<code>/model", methods=["PUT"])
+@blp.arguments(s.MachineModelIn)
+@blp.response(200, s.CalibrationOut)
+@allow(Capability.MANAGE_XRAY_MODELS)
+def assign_machine_model(data, code):
+    """Commission a machine with a model version: its events are scored by it (not by the active global model);
+    the machine is calibrated again. Answers the machine's calibration."""
+    machine = _machine(code)
+    services.assign_model(db.session(), settings(), machine, data["version"])
+    return services.calibration_of(db.session(), settings(), machine)
+
+
+@blp.route("/xray-machines/<code>/model", methods=["DELETE"])
+@blp.response(200, s.CalibrationOut)
+@allow(Capability.MANAGE_XRAY_MODELS)
+def unassign_machine_model(code):
+    """The machine goes back to the active global model (and is calibrated again for it)."""
+    machine = _machine(code)
+    services.unassign_model(db.session(), settings(), machine)
+    return services.calibration_of(db.session(), settings(), machine)
+
+
+def _with_machines(rows):
+    usage = services.model_usage(db.session())
+    names = [name for name in s.ModelOut().fields if name != "machines"]
+    return [{**{name: getattr(row, name) for name in names}, "machines": usage.get(row.version, [])} for row in rows]
+
+
 @blp.route("/xray-models", methods=["GET"])
 @blp.response(200, s.ModelOut(many=True))
 @allow(Capability.REVIEW_XRAY)
 def list_models():
-    return db.session().scalars(select(XrayModelVersion).order_by(XrayModelVersion.created_at)).all()
+    """The model versions, each with the machines that use it now."""
+    return _with_machines(db.session().scalars(select(XrayModelVersion).order_by(XrayModelVersion.created_at)).all())
 
 
 @blp.route("/xray-models/<version>/activate", methods=["POST"])
 @blp.response(200, s.ModelOut)
 @allow(Capability.MANAGE_XRAY_MODELS)
 def activate_model(version):
-    """Make a trained model the active one; new events are scored by it."""
-    return services.activate(db.session(), settings(), version)
+    """Make a trained model the active one; new events of machines without their own model are scored by it (the
+    machines are calibrated again for it)."""
+    return _with_machines([services.activate(db.session(), settings(), version)])[0]
 
 
 @blp.route("/xray-reviewers/stats", methods=["GET"])

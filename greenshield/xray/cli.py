@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import sys
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -14,6 +15,8 @@ from sqlalchemy import select
 
 from greenshield import db
 from greenshield.context import settings, storage
+from greenshield.xray.services import image_key
+from models.base import CHINA
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
 
@@ -44,55 +47,172 @@ def xray() -> None:
     """X-ray anomaly models and events."""
 
 
+class _Scans(Sequence):
+    """Training bags from several sources (file paths, stored event images) as one sequence: each is read only when
+    the trainer asks for it, so a few hundred scans never sit in memory together."""
+
+    def __init__(self, paths: list[Path], events: list, store) -> None:
+        self.paths, self.keys, self.store = paths, [image_key(e) for e in events], store
+
+    def __len__(self) -> int:
+        return len(self.paths) + len(self.keys)
+
+    def __getitem__(self, index: int):
+        if index < len(self.paths):
+            return self.paths[index]
+        from inspection.xray.imaging import decode_pixels
+
+        return decode_pixels(self.store.get(self.keys[index - len(self.paths)]))[0]
+
+
 @xray.command("train")
 @click.option("--benign", "benign_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Folder of benign bag scans; omitted: procedurally generated bags.")
-@click.option("--generated-bags", default=120, show_default=True, help="Procedural bags when --benign is omitted.")
+              help="Folder of benign bag scans; omitted (and no --from-events): procedurally generated bags.")
+@click.option("--machine", "machine_code", help="Commission this machine: --from-events takes its scans, "
+              "--activate assigns the model to it only.")
+@click.option("--from-events", is_flag=True, help="Train on the machine's stored scans (not test images, not "
+              "reviewed as seized or referred).")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="With --from-events: scans from this day on.")
+@click.option("--generated-bags", default=120, show_default=True, help="Procedural bags when no scans are given.")
 @click.option("--threats", default=360, show_default=True, help="Procedural threat objects to project.")
 @click.option("--threats-per-bag", default=4, show_default=True, help="Threats projected into each bag.")
-@click.option("--target-recall", default=0.95, show_default=True, help="The operating threshold is chosen for this recall.")
-@click.option("--workers", default=2, show_default=True, help="Processes for feature extraction.")
+@click.option("--false-flag-budget", type=float, help="Share of held-back clean scans the threshold may flag "
+              "[default: XRAY_FALSE_FLAG_BUDGET].")
+@click.option("--target-recall", type=float, help="Choose the threshold for this recall on projected threats "
+              "instead of the false-flag budget.")
+@click.option("--held-back", default=0.4, show_default=True, help="Share of the scans held back from training "
+              "to choose the threshold on (more: a surer budget, fewer scans to learn from).")
+@click.option("--workers", default=2, show_default=True, help="Threads for feature extraction.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--version", help="Version name (default: a timestamp).")
-@click.option("--activate", "make_active", is_flag=True, help="Activate the model when trained.")
+@click.option("--activate", "make_active", is_flag=True, help="Activate the model when trained (with --machine: "
+              "for that machine only).")
 @with_appcontext
-def train(benign_dir, generated_bags, threats, threats_per_bag, target_recall, workers, seed, version,
-          make_active) -> None:
-    """Train a model by projecting threats into benign bags; register it (inactive unless --activate).
+def train(benign_dir, machine_code, from_events, since, generated_bags, threats, threats_per_bag, false_flag_budget,
+          target_recall, held_back, workers, seed, version, make_active) -> None:
+    """Train a model by projecting threats into clean bags; register it (inactive unless --activate).
 
-    A centre retrains on a folder of its own clean scans (--benign); without one, procedural bags are used,
-    as for the shipped default model. See docs/xray.md "Retraining on a centre's own scans".
+    The threshold flags at most the false-flag budget of the clean scans held back from training. A centre
+    retrains on a folder of its own clean scans (--benign), or commissions a machine on its own stored scans
+    (--machine CODE --from-events --activate); without scans, procedural bags are used, as for the shipped
+    default model. See docs/xray.md.
     """
     import numpy as np
 
+    from greenshield.xray.services import activate, assign_model, eligible_scans
     from inspection.xray.model import train_model
     from inspection.xray.procedural import THREAT_KINDS, ProceduralBags, random_threats
-    from models import XrayModelVersion
+    from models import XrayMachine, XrayModelVersion
 
-    if threats < 1 or threats_per_bag < 1 or workers < 1 or not 0 < target_recall < 1:
-        raise click.BadParameter("--threats, --threats-per-bag and --workers are >= 1; 0 < --target-recall < 1.")
-    bags = _images(benign_dir) if benign_dir else ProceduralBags(generated_bags, seed)
-    if not len(bags):
-        raise click.ClickException(f"No PNG, JPEG or TIFF images in {benign_dir}.")
+    budget = settings().xray_false_flag_budget if false_flag_budget is None else false_flag_budget
+    if target_recall is not None and not 0 < target_recall <= 1:
+        raise click.BadParameter("0 < --target-recall <= 1.")
+    if not 0 < budget < 1:
+        raise click.BadParameter("0 < --false-flag-budget < 1.")
+    if threats < 1 or threats_per_bag < 1 or workers < 1 or not 0 < held_back < 1:
+        raise click.BadParameter("--threats, --threats-per-bag and --workers are >= 1; 0 < --held-back < 1.")
+    if (from_events or since) and not machine_code:
+        raise click.UsageError("--from-events needs --machine CODE.")
+    summary: dict = {}
+    with db.job_session(write=False) as session:
+        machine = None
+        if machine_code:
+            machine = session.scalar(select(XrayMachine).where(XrayMachine.code == machine_code.upper()))
+            if machine is None:
+                raise click.ClickException(f"No X-ray machine {machine_code}.")
+            summary["machine"] = machine.code
+        events = []
+        if from_events:
+            start = since.replace(tzinfo=CHINA) if since else None
+            events = eligible_scans(session, machine, since=start)
+            events = [e for e in events if e.image_purged_at is None]
+            summary.update(events=len(events), events_through=max((e.id for e in events), default=None),
+                           since=since.date().isoformat() if since else None)
+            session.expunge_all()
+    paths = _images(benign_dir) if benign_dir else []
+    if from_events or benign_dir:
+        bags = _Scans(paths, events, storage())
+        if len(bags) < 4:
+            raise click.ClickException("Training needs at least 4 clean scans (found "
+                                       f"{len(events)} stored scans and {len(paths)} files).")
+    else:
+        bags = ProceduralBags(generated_bags, seed)
     version = version or dt.datetime.now(dt.timezone.utc).strftime("gs-%Y%m%d-%H%M%S")
+    sources = [f"{len(events)} scans of {machine.code}" if from_events else None,
+               f"folder {benign_dir}" if benign_dir else None]
+    description = "benign: " + (", ".join(x for x in sources if x) or f"{generated_bags} generated bags")
     model = train_model(bags, random_threats(threats, np.random.default_rng([seed, 3]), THREAT_KINDS), seed=seed,
-                        threats_per_bag=threats_per_bag, target_recall=target_recall, workers=workers,
-                        version=version, description=f"benign: {benign_dir or f'{generated_bags} generated bags'}",
+                        threats_per_bag=threats_per_bag, false_flag_budget=None if target_recall else budget,
+                        target_recall=target_recall, validation_fraction=held_back, workers=workers, version=version,
+                        description=description,
                         progress=_progress("train"))
+    model.metadata["training"].update(summary)
     relative = Path("xray") / "models" / version
-    model.save(settings().instance_path / relative)
     with db.job_session() as session:
         if session.scalar(select(XrayModelVersion).where(XrayModelVersion.version == model.version)):
             raise click.ClickException(f"Model version {model.version} exists already.")
+        model.save(settings().instance_path / relative)
         session.add(XrayModelVersion(version=model.version, location=str(relative), threshold=model.threshold,
-                                     target_recall=target_recall, metrics=model.metadata.get("metrics", {}),
+                                     target_recall=target_recall, false_flag_budget=model.metadata["false_flag_budget"],
+                                     metrics=model.metadata.get("metrics", {}),
                                      training_summary=model.metadata.get("training", {}), active=False))
         session.flush()
-        if make_active:
-            from greenshield.xray.services import activate
+        if make_active and machine_code:
+            machine = session.scalar(select(XrayMachine).where(XrayMachine.code == machine_code.upper()))
+            assign_model(session, settings(), machine, model.version)
+        elif make_active:
             activate(session, settings(), model.version)
+    validation = model.metadata["metrics"]["validation"]
     click.echo(json.dumps({"version": model.version, "threshold": model.threshold,
-                           "metrics": model.metadata.get("metrics", {}), "active": make_active}, ensure_ascii=False))
+                           "false_flag_budget": model.metadata["false_flag_budget"],
+                           "metrics": {k: v for k, v in validation.items() if k != "roc"},
+                           "machine": summary.get("machine"), "scans": len(bags),
+                           "active": make_active}, ensure_ascii=False))
+
+
+@xray.command("assign")
+@click.argument("machine_code")
+@click.argument("version", required=False)
+@with_appcontext
+def assign(machine_code, version) -> None:
+    """Score MACHINE_CODE's events with model VERSION (without VERSION: the active global model again); the
+    machine is calibrated again. Prints its calibration as JSON."""
+    from greenshield.errors import DomainError, exception_message
+    from greenshield.xray.services import assign_model, calibration_of, unassign_model
+    from models import XrayMachine
+
+    try:
+        with db.job_session() as session:
+            machine = session.scalar(select(XrayMachine).where(XrayMachine.code == machine_code.upper()))
+            if machine is None:
+                raise click.ClickException(f"No X-ray machine {machine_code}.")
+            if version:
+                assign_model(session, settings(), machine, version)
+            else:
+                unassign_model(session, settings(), machine)
+            result = {"machine_code": machine.code, **calibration_of(session, settings(), machine)}
+    except DomainError as exc:
+        raise click.ClickException(exception_message(exc)) from None
+    click.echo(json.dumps(result, ensure_ascii=False, default=str))
+
+
+@xray.command("calibrate")
+@click.option("--machine", "machine_code", help="Only this machine (default: every active machine).")
+@with_appcontext
+def calibrate(machine_code) -> None:
+    """Choose each machine's threshold on its own recent scans (scored by the model it uses now) so that at most
+    XRAY_FALSE_FLAG_BUDGET of them are flagged; machines with fewer than XRAY_CALIBRATION_MIN_SCANS eligible
+    scans keep their model's threshold. Prints one JSON line per machine."""
+    from greenshield.errors import DomainError, exception_message
+    from greenshield.xray.services import calibrate_machines
+
+    try:
+        with db.job_session(write=True) as session:
+            results = calibrate_machines(session, settings(), code=machine_code)
+    except DomainError as exc:
+        raise click.ClickException(exception_message(exc)) from None
+    for result in results:
+        click.echo(json.dumps(result, ensure_ascii=False, default=str))
 
 
 @xray.command("evaluate")
@@ -161,16 +281,19 @@ def activate_cmd(version) -> None:
 @xray.command("list")
 @with_appcontext
 def list_cmd() -> None:
-    """The registered models, the active one marked with *."""
-    from greenshield.xray.services import ensure_default_model
+    """The registered models, the active one marked with *, and the machines that use each."""
+    from greenshield.xray.services import ensure_default_model, model_usage
     from models import XrayModelVersion
 
     with db.job_session() as session:
         ensure_default_model(session, settings())
+        usage = model_usage(session)
         for row in session.scalars(select(XrayModelVersion).order_by(XrayModelVersion.created_at)):
-            auc = (row.metrics or {}).get("auc")
+            auc = ((row.metrics or {}).get("validation") or row.metrics or {}).get("auc")
+            machines = usage.get(row.version, [])
             click.echo(f"{'*' if row.active else ' '} {row.version:<32} threshold {row.threshold:.3f}"
-                       f"{f'  AUC {auc:.3f}' if isinstance(auc, float) else ''}")
+                       f"{f'  AUC {auc:.3f}' if isinstance(auc, float) else ''}"
+                       f"  machines: {', '.join(machines) if machines else '-'}")
 
 
 @xray.command("import")

@@ -1,5 +1,6 @@
 """Demo X-ray data: machines powered on in working hours with screeners checked in, and scans (a few with
-projected threats) scored by the active model, so the review queue has work in it."""
+projected threats) scored by the active model, so the review queue has work in it — a few per cent of the scans,
+as a centre working to a false-flag budget sees."""
 from __future__ import annotations
 
 import datetime as dt
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 from greenshield.settings import Settings
 from greenshield.xray.services import record_event, record_status
 from inspection.xray import imaging
-from inspection.xray.procedural import benign_bag, random_threats
+from inspection.xray.procedural import benign_bag, quantise, random_threats, scanner_effects
 from inspection.xray.tip import project
 from models import Outlet, Staff, StaffRole, XrayEvent, XrayMachine
 from models.base import CHINA
@@ -20,7 +21,7 @@ from models.base import CHINA
 
 
 def seed_xray(session: Session, settings: Settings, outlets: list[Outlet], *, rng: random.Random, days: int,
-              scans_per_outlet: int = 4) -> int:
+              scans_per_outlet: int = 10) -> int:
     """Status reports for the last ``days`` days and a few scans per outlet yesterday; skipped when scans exist."""
     if session.scalar(select(XrayEvent.id).limit(1)) is not None:
         return 0
@@ -43,10 +44,10 @@ def seed_xray(session: Session, settings: Settings, outlets: list[Outlet], *, rn
             record_status(session, machine, kind="power_off", at=start + dt.timedelta(hours=hours, minutes=10), staff_id=None)
         for i in range(scans_per_outlet):
             bag = benign_bag(images, size=(360, 480))
-            if i == 0 and n % 3 == 0:
+            if i == 0 and n % 2 == 0:
                 bag = project(bag, threats[n], rng=images)[0]
-            data = imaging.encode_png(np.round(np.clip(bag, 0, 1) * 255).astype(np.uint8))
-            at = dt.datetime.combine(yesterday, dt.time(9 + i, rng.randrange(60)), CHINA)
+            data = imaging.encode_png(quantise(scanner_effects(bag, images)))  # as a scanner stores it
+            at = dt.datetime.combine(yesterday, dt.time(8 + i % 10, rng.randrange(60)), CHINA)
             record_event(session, settings, machine=machine, data=data, waybill_no=f"{outlet.enterprise.code}{rng.randrange(10**11):011d}",
                          scanned_at=at, operator_id=screener.staff_id)
             made += 1

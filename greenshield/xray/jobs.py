@@ -1,4 +1,5 @@
-"""X-ray jobs: the scheduler's image retention, and the worker's side of a queued import."""
+"""X-ray jobs: the scheduler's image retention and daily machine calibration, and the worker's side of a queued
+import."""
 from __future__ import annotations
 
 import datetime as dt
@@ -32,6 +33,19 @@ def purge_expired_images() -> int:
             return 0
         settings = settings_of(app)
         return purge_images(session, storage_of(settings), now=utcnow(), retention_days=settings.xray_retention_days)
+
+
+def calibrate_machines() -> list[dict]:
+    """Daily: calibrate every active machine on its own recent scans for the false-flag budget (once per day,
+    whoever runs it); machines with too few scans keep their model's threshold."""
+    from greenshield.xray.services import calibrate_machines as calibrate
+
+    app = job_app()
+    with app.app_context(), db.job_session(write=True) as session:
+        today = dt.datetime.now(CHINA).date()
+        if not claim(session, "xray-calibration", dt.datetime.combine(today, dt.time(), CHINA)):
+            return []
+        return calibrate(session, settings_of(app))
 
 
 def run_import_job(job_id: str) -> str:

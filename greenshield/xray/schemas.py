@@ -39,6 +39,9 @@ class EventCreated(Schema):
     score = fields.Float()
     flagged = fields.Boolean()
     model_version = fields.String()
+    threshold = fields.Float(allow_none=True, metadata={
+        "description": "the operating threshold it was flagged against (flagged = score ≥ threshold): the "
+                       "machine's calibrated one, else the model's"})
 
 
 class ReviewOut(Schema):
@@ -118,10 +121,21 @@ class ModelOut(Schema):
     active = fields.Boolean()
     threshold = fields.Float()
     target_recall = fields.Float(allow_none=True)
+    false_flag_budget = fields.Float(allow_none=True)
     metrics = fields.Dict()
     training_summary = fields.Dict()
     created_at = fields.DateTime()
     activated_at = fields.DateTime(allow_none=True)
+    machines = fields.List(fields.String(), dump_default=[], metadata={
+        "description": "codes of the machines whose events it scores now"})
+
+
+class CalibrationOut(Schema):
+    model_version = fields.String()
+    threshold = fields.Float()
+    scans_used = fields.Integer(metadata={"description": "0: not calibrated yet, the model's own threshold applies"})
+    false_flag_budget = fields.Float(allow_none=True)
+    calibrated_at = fields.DateTime(allow_none=True)
 
 
 class ReviewerStatsOut(Schema):
@@ -132,3 +146,7 @@ class ReviewerStatsOut(Schema):
     tip_false_alarms = fields.Integer()
     tip_correct_rejects = fields.Integer()
     tip_hit_rate = fields.Float(allow_none=True)
+
+
+class MachineModelIn(Schema):
+    version = fields.String(required=True, validate=validate.Length(min=1, max=64))

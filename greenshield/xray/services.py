@@ -5,20 +5,21 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import json
 import threading
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer as Integer_, func, or_, select
 from sqlalchemy.orm import Session
 
 from greenshield.errors import Conflict, DomainError, Invalid, NotFound
 from greenshield.observability import scoring_timer
 from greenshield.settings import Settings
 from greenshield.storage import Storage, of as storage_of
-from models import (MachineStatus, Outlet, ProhibitedCategory, ReviewStatus, Staff, StaffRole, User, XrayEvent, XrayMachine,
-                    XrayModelVersion, XrayReview, utcnow)
+from models import (MachineStatus, Outlet, ProhibitedCategory, ReviewStatus, Staff, StaffRole, User, XrayCalibration,
+                    XrayEvent, XrayMachine, XrayMachineModel, XrayModelVersion, XrayReview, utcnow)
 from models.base import CHINA
 
 BUILTIN = "builtin:default"
@@ -62,15 +63,29 @@ def model_location(settings: Settings, row: XrayModelVersion) -> Path:
 
 
 def ensure_default_model(session: Session, settings: Settings) -> XrayModelVersion:
-    """Register the shipped default model (trained on generated data only); active when no other model is."""
-    from inspection.xray.model import TrainedModel
+    """Register the shipped default model (trained on generated data only); active when no other model is.
+
+    When a release ships another default (a new version in the same place), its row takes the new version,
+    threshold and card: events keep the version that scored them, and machines are calibrated again for it."""
+    from inspection.xray.model import METADATA_FILE, TrainedModel
 
     row = session.scalar(select(XrayModelVersion).where(XrayModelVersion.location == BUILTIN))
+    if row is not None:
+        card = json.loads((builtin_dir(settings) / METADATA_FILE).read_text(encoding="utf-8"))
+        if card.get("version") != row.version and session.scalar(
+                select(XrayModelVersion.id).where(XrayModelVersion.version == card.get("version"))) is None:
+            TrainedModel.load(builtin_dir(settings))  # refuse a damaged model before pointing at it
+            row.version, row.threshold = card["version"], float(card["threshold"])
+            row.target_recall, row.false_flag_budget = card.get("target_recall"), card.get("false_flag_budget")
+            row.metrics, row.training_summary = card.get("metrics", {}), card.get("training", {})
+            row.created_at = utcnow()
+            session.flush()
     if row is None:
         model = TrainedModel.load(builtin_dir(settings))
         active_exists = session.scalar(select(XrayModelVersion.id).where(XrayModelVersion.active.is_(True)))
         row = XrayModelVersion(version=model.version, location=BUILTIN, threshold=model.threshold,
                                target_recall=model.metadata.get("target_recall"),
+                               false_flag_budget=model.metadata.get("false_flag_budget"),
                                metrics=model.metadata.get("metrics", {}),
                                training_summary=model.metadata.get("training", model.metadata.get("training_summary", {})),
                                active=active_exists is None, activated_at=None if active_exists else utcnow())
@@ -108,7 +123,207 @@ def activate(session: Session, settings: Settings, version: str) -> XrayModelVer
         other.active = False
     row.active, row.activated_at = True, utcnow()
     session.flush()
+    own = select(XrayMachineModel.machine_id)
+    for machine in session.scalars(select(XrayMachine).where(XrayMachine.active.is_(True), XrayMachine.id.not_in(own))):
+        calibrate_machine(session, settings, machine)
     return row
+
+
+def assign_model(session: Session, settings: Settings, machine: XrayMachine, version: str) -> XrayModelVersion:
+    """Score ``machine``'s events with ``version`` from now on (commissioning), and calibrate it again.
+    Raises NotFound."""
+    row = session.scalar(select(XrayModelVersion).where(XrayModelVersion.version == version))
+    if row is None:
+        raise NotFound("not_found.model_version", version=version)
+    load_model(settings, row)
+    assigned = session.get(XrayMachineModel, machine.id)
+    if assigned is None:
+        session.add(XrayMachineModel(machine_id=machine.id, model_version_id=row.id, assigned_at=utcnow()))
+    else:
+        assigned.model_version_id, assigned.assigned_at = row.id, utcnow()
+    session.flush()
+    session.expire_all()  # the machine's model relationship now points elsewhere
+    calibrate_machine(session, settings, machine)
+    return row
+
+
+def unassign_model(session: Session, settings: Settings, machine: XrayMachine) -> XrayModelVersion:
+    """Score ``machine``'s events with the active global model again, and calibrate it for that model.
+    Returns the model it uses now."""
+    assigned = session.get(XrayMachineModel, machine.id)
+    if assigned is not None:
+        session.delete(assigned)
+        session.flush()
+        session.expire_all()
+    calibrate_machine(session, settings, machine)
+    return machine_model(session, settings, machine)[1]
+
+
+def machine_model(session: Session, settings: Settings, machine: XrayMachine) -> tuple:
+    """(trained model, its row) that scores ``machine``'s events: the model assigned to it, else the active one."""
+    assigned = session.get(XrayMachineModel, machine.id)
+    if assigned is not None:
+        return load_model(settings, assigned.model_version), assigned.model_version
+    return active_model(session, settings)
+
+
+def current_calibration(session: Session, machine: XrayMachine, version: str) -> XrayCalibration | None:
+    """The latest calibration of ``machine`` for model ``version`` (none: the model's own threshold applies)."""
+    return session.scalar(select(XrayCalibration).where(
+        XrayCalibration.machine_id == machine.id, XrayCalibration.model_version == version)
+        .order_by(XrayCalibration.calibrated_at.desc(), XrayCalibration.id.desc()).limit(1))
+
+
+def operating_point(session: Session, settings: Settings, machine: XrayMachine) -> dict:
+    """What scores ``machine``'s events now: ``model``, ``row``, ``threshold`` (its calibration's, else the
+    model's own), and the ``calibration`` row or None."""
+    model, row = machine_model(session, settings, machine)
+    calibration = current_calibration(session, machine, row.version)
+    threshold = calibration.threshold if calibration is not None else row.threshold
+    return {"model": model, "row": row, "threshold": threshold, "calibration": calibration}
+
+
+def calibration_of(session: Session, settings: Settings, machine: XrayMachine) -> dict:
+    """``GET …/calibration``: the machine's model, threshold, scans used (0: the model's own threshold),
+    false-flag budget and calibration time (None before the first calibration of this model)."""
+    point = operating_point(session, settings, machine)
+    calibration, row = point["calibration"], point["row"]
+    if calibration is None:
+        return {"model_version": row.version, "threshold": row.threshold, "scans_used": 0,
+                "false_flag_budget": row.false_flag_budget, "calibrated_at": None}
+    return {"model_version": row.version, "threshold": calibration.threshold, "scans_used": calibration.scans_used,
+            "false_flag_budget": calibration.false_flag_budget, "calibrated_at": calibration.calibrated_at}
+
+
+def _trained_through(row: XrayModelVersion, machine: XrayMachine) -> int | None:
+    """The last event id of ``machine`` that ``row`` was trained on, if it was trained on the machine's scans."""
+    summary = row.training_summary or {}
+    if summary.get("machine") == machine.code and summary.get("events_through") is not None:
+        return int(summary["events_through"])
+    return None
+
+
+def eligible_scans(session: Session, machine: XrayMachine, *, trained_through: int | None = None,
+                   since: dt.datetime | None = None, limit: int | None = None) -> list[XrayEvent]:
+    """The machine's scans that may stand for its clean scans, newest first: not test images (TIP), not reviewed
+    as a threat (seized or referred), newer than the scans a model was trained on (``trained_through``) and
+    scanned from ``since`` on. Purged images are included (their stored score still counts)."""
+    stmt = (select(XrayEvent).outerjoin(XrayReview, XrayReview.event_id == XrayEvent.id)
+            .where(XrayEvent.machine_id == machine.id, XrayEvent.is_tip.is_(False),
+                   or_(XrayReview.id.is_(None), XrayReview.decision == "cleared")))
+    if trained_through is not None:
+        stmt = stmt.where(XrayEvent.id > trained_through)
+    if since is not None:
+        stmt = stmt.where(XrayEvent.scanned_at >= since)
+    stmt = stmt.order_by(XrayEvent.scanned_at.desc(), XrayEvent.id.desc())
+    return list(session.scalars(stmt.limit(limit) if limit else stmt).unique())
+
+
+def calibrate_machine(session: Session, settings: Settings, machine: XrayMachine) -> XrayCalibration | None:
+    """Choose ``machine``'s threshold on its own recent eligible scans, scored by the model it uses now, so that
+    at most ``XRAY_FALSE_FLAG_BUDGET`` of them would be flagged. Scans scored by another model are scored again
+    from their stored image (purged ones are skipped). With fewer than ``XRAY_CALIBRATION_MIN_SCANS`` nothing is
+    recorded (None) and the model's own threshold keeps applying."""
+    from inspection.xray.evaluate import threshold_for_budget
+
+    model, row = machine_model(session, settings, machine)
+    events = eligible_scans(session, machine, trained_through=_trained_through(row, machine),
+                            limit=settings.xray_calibration_max_scans)
+    if len(events) < settings.xray_calibration_min_scans:
+        return None  # too few even before purged images are left out: nothing to score again
+    scores: list[float] = []
+    store = None
+    for event in events:
+        if event.model_version == row.version:
+            scores.append(event.score)
+        elif event.image_purged_at is None:
+            store = storage_of(settings) if store is None else store
+            try:
+                scores.append(model.score(read_image(store, event)).score)
+            except FileNotFoundError:
+                continue
+    if len(scores) < settings.xray_calibration_min_scans:
+        return None
+    budget = settings.xray_false_flag_budget
+    calibration = XrayCalibration(machine_id=machine.id, model_version=row.version,
+                                  threshold=threshold_for_budget(scores, budget), scans_used=len(scores),
+                                  false_flag_budget=budget, calibrated_at=utcnow())
+    session.add(calibration)
+    session.flush()
+    return calibration
+
+
+def calibrate_machines(session: Session, settings: Settings, *, code: str | None = None) -> list[dict]:
+    """Calibrate every active machine (or the one of ``code``); per machine what applies now. Raises NotFound."""
+    stmt = select(XrayMachine).where(XrayMachine.active.is_(True)).order_by(XrayMachine.code)
+    if code is not None:
+        stmt = select(XrayMachine).where(XrayMachine.code == code.upper())
+    machines = session.scalars(stmt).all()
+    if code is not None and not machines:
+        raise NotFound("not_found.machine", code=code)
+    results = []
+    for machine in machines:
+        made = calibrate_machine(session, settings, machine)
+        results.append({"machine_code": machine.code, "calibrated": made is not None,
+                        **calibration_of(session, settings, machine)})
+    return results
+
+
+def flag_rates(session: Session, machine: XrayMachine, *, days: int = 30,
+               now: dt.datetime | None = None) -> list[dict]:
+    """Per day (China time) of the last ``days``: the machine's scans (test images left out), how many were
+    flagged, and the share."""
+    now = now or utcnow()
+    start = dt.datetime.combine((now.astimezone(CHINA) - dt.timedelta(days=days - 1)).date(), dt.time(), CHINA)
+    counts: dict[dt.date, list[int]] = {}
+    rows = session.execute(select(XrayEvent.scanned_at, XrayEvent.flagged).where(
+        XrayEvent.machine_id == machine.id, XrayEvent.is_tip.is_(False), XrayEvent.scanned_at >= start))
+    for scanned_at, flagged in rows:
+        day = counts.setdefault(scanned_at.astimezone(CHINA).date(), [0, 0])
+        day[0] += 1
+        day[1] += bool(flagged)
+    return [{"day": day, "scans": n, "flagged": f, "flag_rate": f / n} for day, (n, f) in sorted(counts.items())]
+
+
+def model_usage(session: Session) -> dict[str, list[str]]:
+    """Model version → codes of the machines scoring with it (assigned ones; the active model: all the others)."""
+    usage: dict[str, list[str]] = {}
+    own = {m.machine_id: m.model_version.version for m in session.scalars(select(XrayMachineModel))}
+    active = session.scalar(select(XrayModelVersion.version).where(XrayModelVersion.active.is_(True)))
+    for machine_id, code in session.execute(select(XrayMachine.id, XrayMachine.code)
+                                            .where(XrayMachine.active.is_(True)).order_by(XrayMachine.code)):
+        version = own.get(machine_id, active)
+        if version is not None:
+            usage.setdefault(version, []).append(code)
+    return usage
+
+
+def model_quality(session: Session, row: XrayModelVersion, user: User) -> dict:
+    """What a model page shows beside its card, over the events of the outlets ``user`` sees: per machine the
+    scans it scored, flagged and the flag rate; on test images (TIP) with a projected threat, how many the model
+    flagged and how many reviewers caught."""
+    from greenshield.auth.policy import scope_outlets
+
+    machines = []
+    per_machine = (select(XrayMachine.code, func.count(), func.sum(XrayEvent.flagged.cast(Integer_())))
+                   .join(XrayMachine, XrayMachine.id == XrayEvent.machine_id)
+                   .join(Outlet, Outlet.id == XrayEvent.outlet_id)
+                   .where(XrayEvent.model_version == row.version, XrayEvent.is_tip.is_(False)))
+    for code, scans, flagged in session.execute(scope_outlets(per_machine, user).group_by(XrayMachine.code)
+                                                .order_by(XrayMachine.code)):
+        machines.append({"machine_code": code, "scans": scans, "flagged": int(flagged or 0),
+                         "flag_rate": int(flagged or 0) / scans if scans else None})
+    tip_events = (select(XrayEvent).join(Outlet, Outlet.id == XrayEvent.outlet_id)
+                  .where(XrayEvent.model_version == row.version, XrayEvent.is_tip.is_(True),
+                         XrayEvent.tip_threat.is_(True)))
+    tips = session.scalars(scope_outlets(tip_events, user)).unique().all()
+    above = sum(1 for e in tips if e.threshold is not None and e.score >= e.threshold)
+    reviewed = [e for e in tips if e.review is not None]
+    hits = sum(1 for e in reviewed if e.review.tip_outcome == "hit")
+    return {"machines": machines, "tip": {
+        "shown": len(tips), "model_hits": above, "model_hit_rate": above / len(tips) if tips else None,
+        "reviewed": len(reviewed), "reviewer_hits": hits,
+        "reviewer_hit_rate": hits / len(reviewed) if reviewed else None}}
 
 
 def screener_on_duty(session: Session, machine: XrayMachine, at: dt.datetime) -> str | None:
@@ -122,26 +337,25 @@ def screener_on_duty(session: Session, machine: XrayMachine, at: dt.datetime) ->
 def record_event(session: Session, settings: Settings, *, machine: XrayMachine, data: bytes, waybill_no: str,
                  scanned_at: dt.datetime, operator_id: str, is_tip: bool = False,
                  tip_threat: bool | None = None) -> XrayEvent:
-    """Check, store and score an image; the event records the model version that scored it.
+    """Check, store and score an image with the machine's model (its own, else the active one) against the
+    machine's calibrated threshold (else the model's); the event records the model version and the threshold.
 
-    Raises Invalid (422, or 413 for size limits) before anything is stored.
+    Raises InvalidImage (a DomainError: 422, or 413 for size limits) before anything is stored.
     """
     imaging = _imaging()
-    try:
-        pixels, fmt = imaging.decode_pixels(data, max_bytes=settings.xray_max_image_bytes,
-                                            max_pixels=settings.xray_max_pixels)
-    except imaging.InvalidImage as exc:
-        raise Invalid(f"{exc.code}.image", field="image", max_mib=settings.xray_max_image_bytes // 2**20,
-                      max_pixels=settings.xray_max_pixels) from None
-    model, row = active_model(session, settings)
+    pixels, fmt = imaging.decode_pixels(data, max_bytes=settings.xray_max_image_bytes,
+                                        max_pixels=settings.xray_max_pixels)
+    point = operating_point(session, settings, machine)
+    model, row, threshold = point["model"], point["row"], point["threshold"]
     with scoring_timer():
         result = model.score(pixels)
     sha = hashlib.sha256(data).hexdigest()
     event = XrayEvent(machine=machine, outlet_id=machine.outlet_id, waybill_no=waybill_no, scanned_at=scanned_at,
                       operator_id=operator_id, screener_on_duty=screener_on_duty(session, machine, scanned_at),
                       image_sha256=sha, image_format=fmt, width=int(pixels.shape[1]), height=int(pixels.shape[0]),
-                      score=round(result.score, 6), flagged=result.score >= row.threshold, model_version=row.version,
-                      status=ReviewStatus.PENDING if (result.score >= row.threshold or is_tip) else ReviewStatus.NOT_FLAGGED,
+                      score=round(result.score, 6), flagged=result.score >= threshold, model_version=row.version,
+                      threshold=threshold,
+                      status=ReviewStatus.PENDING if (result.score >= threshold or is_tip) else ReviewStatus.NOT_FLAGGED,
                       is_tip=is_tip, tip_threat=tip_threat)
     if is_tip:
         event.flagged = True  # test images always reach the queue; reviewers cannot tell them apart

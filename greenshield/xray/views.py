@@ -1,17 +1,21 @@
-"""The review queue page: one flagged image at a time, heat-map overlay, keyboard shortcuts."""
+"""X-ray pages: the review queue (one flagged image at a time, heat-map overlay, keyboard shortcuts), a machine's
+operating point and flag rate, the models and each model's quality."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from markupsafe import Markup
 from sqlalchemy import func, select
 
 from greenshield import db
 from greenshield.auth.permissions import Capability
-from greenshield.auth.policy import allow, current_user, scope_outlets
-from greenshield.errors import DomainError, form_errors
+from greenshield.auth.policy import allow, current_user, outlet_in_scope, scope_outlets
+from greenshield.context import settings
+from greenshield.errors import DomainError, NotFound, form_errors
 from greenshield.xray import services
 from greenshield.xray.api import event_in_scope
-from models import Outlet, ProhibitedCategory, ReviewStatus, XrayEvent
+from greenshield.xray.charts import flag_rate_svg, roc_svg
+from models import Outlet, ProhibitedCategory, ReviewStatus, XrayCalibration, XrayEvent, XrayMachine, XrayModelVersion
 
 bp = Blueprint("xray_pages", __name__, url_prefix="/xray")
 
@@ -65,3 +69,58 @@ def decide(event_id):
     else:
         flash(_("Decision saved."))
     return redirect(url_for(".queue"))
+
+
+@bp.route("/machines/<code>")
+@allow(Capability.READ_COMPLIANCE)
+def machine(code):
+    """A machine's operating point (model, calibrated threshold, scans used, budget) and its daily flag rate."""
+    session = db.session()
+    row = session.scalar(select(XrayMachine).where(XrayMachine.code == code.upper()))
+    if row is None or not outlet_in_scope(current_user(), row.outlet):
+        raise NotFound("not_found.machine", code=code)
+    calibration = services.calibration_of(session, settings(), row)
+    days = services.flag_rates(session, row, days=30)
+    budget = calibration["false_flag_budget"] or settings().xray_false_flag_budget
+    chart = Markup(flag_rate_svg(days, budget, {"title": _("Flag rate per day"), "budget": _("False-flag budget")})) \
+        if days else None
+    history = session.scalars(select(XrayCalibration).where(XrayCalibration.machine_id == row.id)
+                              .order_by(XrayCalibration.calibrated_at.desc(), XrayCalibration.id.desc()).limit(10)).all()
+    scans = sum(d["scans"] for d in days)
+    flagged = sum(d["flagged"] for d in days)
+    return render_template("xray/machine.html", machine=row, calibration=calibration, days=days, chart=chart,
+                           history=history, scans=scans, flagged=flagged,
+                           min_scans=settings().xray_calibration_min_scans)
+
+
+@bp.route("/models")
+@allow(Capability.REVIEW_XRAY)
+def models():
+    """The model versions: which is active, which machines use each, threshold, budget, recall at the threshold."""
+    session = db.session()
+    rows = session.scalars(select(XrayModelVersion).order_by(XrayModelVersion.created_at.desc())).all()
+    if not rows:
+        rows = [services.ensure_default_model(session, settings())]
+    return render_template("xray/models.html", rows=rows, usage=services.model_usage(session))
+
+
+@bp.route("/models/<version>")
+@allow(Capability.REVIEW_XRAY)
+def model(version):
+    """One model version: ROC with its operating point, budget, recall at the threshold, per-machine flag rates and
+    how it does on test images (TIP)."""
+    session = db.session()
+    row = session.scalar(select(XrayModelVersion).where(XrayModelVersion.version == version))
+    if row is None:
+        raise NotFound("not_found.model_version", version=version)
+    validation = (row.metrics or {}).get("validation") or {}
+    labels = {"title": _("ROC curve on held-back scans"), "budget": _("False-flag budget"),
+              "operating": _("Operating point"), "fpr": _("Share of clean scans flagged"),
+              "tpr": _("Share of projected threats flagged")}
+    chart = None
+    if validation.get("roc"):
+        operating = (validation.get("false_flag_rate", 0.0), validation.get("recall", 0.0))
+        chart = Markup(roc_svg(validation["roc"], labels, operating=operating, budget=row.false_flag_budget))
+    quality = services.model_quality(session, row, current_user())
+    return render_template("xray/model.html", row=row, validation=validation, chart=chart, quality=quality,
+                           machines=services.model_usage(session).get(row.version, []))

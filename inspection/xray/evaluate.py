@@ -14,11 +14,11 @@ import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from inspection.xray.features import CELL
-from inspection.xray.imaging import decode_image
+from inspection.xray.imaging import BagSource, decode_image, load_bag
+from inspection.xray.tip import Threat, project
 
 if TYPE_CHECKING:
-    from inspection.xray.model import BagSource, TrainedModel
-    from inspection.xray.tip import Threat
+    from inspection.xray.model import TrainedModel  # model imports this module: a name for annotations only
 
 Progress = Callable[[str, int, int], None]
 
@@ -62,6 +62,38 @@ def threshold_for_recall(labels: np.ndarray, scores: np.ndarray, target_recall: 
         raise ValueError("no threat scans to set a threshold on")
     misses = int(np.floor((1.0 - target_recall) * positive.size + 1e-9))
     return float(positive[min(misses, positive.size - 1)])
+
+
+def threshold_for_budget(clean_scores: np.ndarray, budget: float) -> float:
+    """The operating threshold that flags at most ``budget`` of clean scans (flag = score ≥ threshold).
+
+    A split-conformal quantile: with n held-back clean scores, the threshold lies just above the
+    ⌈(n + 1)(1 − budget)⌉-th smallest, so a new clean scan from the same source is flagged with probability
+    at most ``budget`` (whatever the score's distribution). With too few scans for the budget
+    (n < 1/budget − 1) it lies above the highest one. Raises ``ValueError`` without scores or for a budget
+    outside (0, 1).
+    """
+    if not 0.0 < budget < 1.0:
+        raise ValueError("the false-flag budget must be in (0, 1)")
+    ordered = np.sort(np.asarray(clean_scores, dtype=np.float64))
+    if ordered.size == 0:
+        raise ValueError("no clean scans to set a threshold on")
+    rank = int(np.ceil((ordered.size + 1) * (1.0 - budget) - 1e-9))
+    return float(np.nextafter(ordered[min(rank, ordered.size) - 1], np.inf))
+
+
+def roc_points(labels: np.ndarray, scores: np.ndarray, *, max_points: int = 60) -> list[dict[str, float]]:
+    """The ROC curve as at most ``max_points`` points ``{fpr, tpr, threshold}`` (for a model card and a chart).
+
+    Empty when only one class is present.
+    """
+    labels = np.asarray(labels).astype(int)
+    if not 0 < int(labels.sum()) < labels.size:
+        return []
+    fpr, tpr, thresholds = roc_curve(labels, np.asarray(scores, dtype=np.float64))
+    keep = np.unique(np.round(np.linspace(0, len(fpr) - 1, min(max_points, len(fpr)))).astype(int))
+    return [{"fpr": round(float(fpr[i]), 4), "tpr": round(float(tpr[i]), 4),
+             "threshold": round(float(min(thresholds[i], 1.0)), 6)} for i in keep]
 
 
 def compute_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float) -> Metrics:
@@ -135,13 +167,23 @@ def peak_on_threat(peak: tuple[int, int], mask: np.ndarray, tolerance: int) -> b
     return bool(mask[y0:y1, x0:x1].any())
 
 
+def peak_in_box(peak: tuple[int, int], mask: np.ndarray) -> bool:
+    """Whether a heat-map peak (x, y) lies inside the bounding box of the threat's silhouette."""
+    ys, xs = np.nonzero(mask)
+    if ys.size == 0:
+        return False
+    x, y = peak
+    return bool(xs.min() <= x <= xs.max() and ys.min() <= y <= ys.max())
+
+
 @dataclass(frozen=True)
 class PairEvaluation:
     """Results of a with/without-threat pair evaluation.
 
     ``metrics`` covers all scans (clean = 0, with threat = 1); ``peak_on_threat_rate`` is the share of
-    threat scans whose heat-map peak lies on the projected threat; ``clean_flag_rate`` the share of clean
-    scans flagged; ``per_kind`` the detection (recall) and peak rates per threat kind.
+    threat scans whose heat-map peak lies on the projected threat (within half a cell), ``peak_in_box_rate``
+    inside the threat's bounding box; ``clean_flag_rate`` the share of clean scans flagged; ``per_kind`` the
+    detection (recall) and peak rates per threat kind.
     """
 
     metrics: Metrics
@@ -151,12 +193,14 @@ class PairEvaluation:
     scores: np.ndarray
     kinds: list[str]
     per_kind: dict[str, dict[str, float]] = field(default_factory=dict)
+    peak_in_box_rate: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (without the per-scan arrays)."""
         return {
             "metrics": self.metrics.as_dict(),
             "peak_on_threat_rate": self.peak_on_threat_rate,
+            "peak_in_box_rate": self.peak_in_box_rate,
             "clean_flag_rate": self.clean_flag_rate,
             "per_kind": self.per_kind,
         }
@@ -193,8 +237,6 @@ def evaluate_pairs(
     the clean scan gets the same round trip so the threat is the only difference. ``threshold`` defaults
     to the model's own. Deterministic for a given ``seed``.
     """
-    from inspection.xray.model import load_bag
-    from inspection.xray.tip import project
 
     rng = np.random.default_rng(seed)
     threshold = model.threshold if threshold is None else threshold
@@ -203,6 +245,7 @@ def evaluate_pairs(
     scores: list[float] = []
     kinds: list[str] = []
     peaks: list[bool] = []
+    boxes: list[bool] = []
 
     def score(image: np.ndarray) -> Any:
         data = _round_trip(image, encode, jpeg_quality)
@@ -224,6 +267,7 @@ def evaluate_pairs(
             # Half a cell, in the scan's pixels: the heat map cannot be sharper than its cells.
             tolerance = max(2, int(round(0.5 * CELL * max(bag.shape[:2]) / model.working_size)))
             peaks.append(peak_on_threat(result.peak, mask, tolerance))
+            boxes.append(peak_in_box(result.peak, mask))
         report("pairs", done + 1, len(bags))
 
     labels_arr, scores_arr = np.array(labels), np.array(scores)
@@ -242,6 +286,7 @@ def evaluate_pairs(
     return PairEvaluation(
         metrics=metrics,
         peak_on_threat_rate=float(peaks_arr.mean()) if peaks_arr.size else 0.0,
+        peak_in_box_rate=float(np.mean(boxes)) if boxes else 0.0,
         clean_flag_rate=metrics.false_flag_rate,
         labels=labels_arr,
         scores=scores_arr,

@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import cv2
 import numpy as np
 
+from models.errors import DomainError
+
 ImageFormat = Literal["png", "jpeg", "tiff"]
+BagSource = np.ndarray | str | Path
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 40_000_000
@@ -39,16 +43,21 @@ _TIFF_MAGICS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 
-class InvalidImage(ValueError):
-    """An uploaded image that cannot or must not be decoded.
+class InvalidImage(DomainError, ValueError):
+    """An uploaded image that cannot or must not be decoded: a domain error of the ``image`` field.
 
-    ``code`` is one of ``unsupported_format``, ``too_large``, ``too_many_pixels``, ``corrupt_image``.
+    ``reason`` (the API code) is one of ``unsupported_format``, ``too_large``, ``too_many_pixels``,
+    ``corrupt_image``; ``code`` is ``<reason>.image`` (a row of the web app's error table); ``message`` says
+    what was wrong in English, for logs; ``params`` carry the limits (``max_mib``, ``max_pixels``).
     """
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+    def __init__(self, reason: str, message: str, **params: object) -> None:
+        super().__init__(f"{reason}.image", field="image", **params)
+        self.reason = reason
         self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -184,13 +193,23 @@ def _tiff_dimensions(data: bytes) -> tuple[int, int]:
         (count,) = struct.unpack(order + "H", data[offset : offset + 2])
         entries, entry_size, first = offset + 2, 12, "HHI"
     value_size = 8 if big else 4
+    if count > 65535:
+        raise InvalidImage("corrupt_image", "TIFF directory has too many entries")
     found: dict[int, int] = {}
-    for i in range(min(count, 4096)):
+    for i in range(count):
         start = entries + i * entry_size
-        tag, kind, _n = struct.unpack(order + first, data[start : start + struct.calcsize(first)])
+        tag, kind, n = struct.unpack(order + first, data[start : start + struct.calcsize(first)])
         if tag not in (256, 257):
             continue
+        # Decoders disagree on a repeated or multi-valued size tag (libtiff keeps the first, a reader of the
+        # last would check another size than the one decoded): such a file is refused, never guessed at.
+        if tag in found:
+            raise InvalidImage("corrupt_image", "TIFF gives its image size twice")
+        if n != 1:
+            raise InvalidImage("corrupt_image", "TIFF image size is not a single value")
         raw = data[start + entry_size - value_size : start + entry_size]
+        if len(raw) < value_size:
+            raise InvalidImage("corrupt_image", "truncated TIFF header")
         if kind == 3:  # SHORT
             (found[tag],) = struct.unpack(order + "H", raw[:2])
         elif kind == 4:  # LONG
@@ -212,12 +231,14 @@ def decode_pixels(
     The size in bytes, the format (magic bytes) and the header's pixel count are checked before decoding.
     Raises :class:`InvalidImage`.
     """
+    limits = {"max_mib": max_bytes // 2**20, "max_pixels": max_pixels}
     if len(data) > max_bytes:
-        raise InvalidImage("too_large", f"image is {len(data)} bytes, the limit is {max_bytes}")
+        raise InvalidImage("too_large", f"image is {len(data)} bytes, the limit is {max_bytes}", **limits)
     fmt = image_format(data)
     width, height = image_dimensions(data)
     if width * height > max_pixels:
-        raise InvalidImage("too_many_pixels", f"image is {width}×{height} pixels, the limit is {max_pixels} pixels")
+        raise InvalidImage("too_many_pixels", f"image is {width}×{height} pixels, the limit is {max_pixels} pixels",
+                           **limits)
     try:
         pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     except cv2.error as exc:
@@ -225,8 +246,15 @@ def decode_pixels(
     if pixels is None or pixels.size == 0:
         raise InvalidImage("corrupt_image", f"{fmt.upper()} image could not be decoded")
     if pixels.shape[0] * pixels.shape[1] > max_pixels:
-        raise InvalidImage("too_many_pixels", "decoded image exceeds the pixel limit")
+        raise InvalidImage("too_many_pixels", "decoded image exceeds the pixel limit", **limits)
     return pixels, fmt
+
+
+def load_bag(source: BagSource) -> np.ndarray:
+    """Pixels of a bag scan given as an array or a file path (checked and decoded like an upload)."""
+    if isinstance(source, np.ndarray):
+        return source
+    return decode_pixels(Path(source).read_bytes())[0]
 
 
 def decode_image(

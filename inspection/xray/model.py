@@ -25,9 +25,9 @@ import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from threadpoolctl import ThreadpoolController
 
-from inspection.xray.evaluate import Metrics, compute_metrics, threshold_for_recall
+from inspection.xray.evaluate import compute_metrics, roc_points, threshold_for_budget, threshold_for_recall
 from inspection.xray.features import CELL, FEATURE_NAMES, cell_features, density_map, grid_size
-from inspection.xray.imaging import WORKING_SIZE, XrayImage, decode_image, decode_pixels, from_array
+from inspection.xray.imaging import WORKING_SIZE, BagSource, XrayImage, decode_image, from_array, load_bag
 from inspection.xray.tip import Threat, project
 
 MODEL_FORMAT = 1
@@ -35,7 +35,7 @@ MODEL_FILE = "model.joblib"
 METADATA_FILE = "model.json"
 
 Progress = Callable[[str, int, int], None]
-BagSource = np.ndarray | str | Path
+DEFAULT_FALSE_FLAG_BUDGET = 0.03
 
 # Cell labels: positive if the projected threat covers this share of the cell and adds this much density.
 _POSITIVE_COVER = 0.2
@@ -166,13 +166,6 @@ def cells_to_canvas(cells: np.ndarray, working_size: int) -> np.ndarray:
     return cv2.resize(cells.astype(np.float32), (working_size, working_size), interpolation=cv2.INTER_LINEAR)
 
 
-def load_bag(source: BagSource) -> np.ndarray:
-    """Pixels of a bag scan given as an array or a file path (checked and decoded like an upload)."""
-    if isinstance(source, np.ndarray):
-        return source
-    return decode_pixels(Path(source).read_bytes())[0]
-
-
 def threat_cells(clean: XrayImage, threat: XrayImage, mask: np.ndarray) -> np.ndarray:
     """Label the cells of a threat scan: 1 threat, 0 untouched, -1 too little of the threat to tell."""
     g = grid_size(threat)
@@ -297,12 +290,68 @@ def _map(fn: Callable[[int], Any], indices: Sequence[int], workers: int, stage: 
     return results
 
 
+def operating_point(
+    labels: np.ndarray, scores: np.ndarray, *, false_flag_budget: float | None, target_recall: float | None = None
+) -> tuple[float, dict[str, Any]]:
+    """The threshold and model-card metrics of validation scores (1 = projected threat, 0 = clean scan).
+
+    With a ``false_flag_budget`` the threshold flags at most that share of the clean scans
+    (:func:`~inspection.xray.evaluate.threshold_for_budget`); otherwise it reaches ``target_recall``.
+    The metrics hold the recall and false-flag rate at the threshold, the ROC points, the budget and the
+    number of clean scans it was chosen on.
+    """
+    labels, scores = np.asarray(labels).astype(int), np.asarray(scores, dtype=np.float64)
+    if false_flag_budget is not None:
+        threshold = threshold_for_budget(scores[labels == 0], false_flag_budget)
+    elif target_recall is not None:
+        threshold = threshold_for_recall(labels, scores, target_recall)
+    else:
+        raise ValueError("give a false-flag budget or a target recall")
+    metrics = compute_metrics(labels, scores, threshold).as_dict()
+    metrics.update(false_flag_budget=false_flag_budget, clean_scans=int((labels == 0).sum()),
+                   roc=roc_points(labels, scores))
+    return threshold, metrics
+
+
+def _split(count: int, seed: int, validation_fraction: float) -> tuple[list[int], list[int]]:
+    """(validation, training) bag indices: the same for a given count, seed and fraction."""
+    order = np.random.default_rng(seed).permutation(count)
+    n_val = max(2, int(round(count * validation_fraction)))
+    return [int(i) for i in order[:n_val]], [int(i) for i in order[n_val:]]
+
+
+def validation_scores(
+    model: TrainedModel,
+    benign_images: Sequence[BagSource],
+    threats: Sequence[Threat],
+    *,
+    seed: int = 0,
+    validation_fraction: float = 0.25,
+    threats_per_bag: int = 2,
+    hardening_range: tuple[float, float] = (1.2, 2.5),
+    workers: int = 1,
+    progress: Progress | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, scores) of the bags :func:`train_model` holds out with the same arguments: each clean and with
+    ``threats_per_bag`` projected threats. Lets a model's operating point be chosen again without retraining."""
+    val_idx, _train_idx = _split(len(benign_images), seed, validation_fraction)
+    plan = _Plan(seed, threats_per_bag, hardening_range, 0.0, 1.0)
+    report = progress or (lambda stage, done, total: None)
+    scored = _map(
+        lambda i: _bag_scores(model, benign_images[i], i, threats, plan), val_idx, workers, "validation", report
+    )
+    labels = np.array([label for bag in scored for label, _score in bag])
+    scores = np.array([score for bag in scored for _label, score in bag])
+    return labels, scores
+
+
 def train_model(
     benign_images: Sequence[BagSource],
     threats: Sequence[Threat],
     *,
     seed: int = 0,
-    target_recall: float = 0.95,
+    false_flag_budget: float | None = DEFAULT_FALSE_FLAG_BUDGET,
+    target_recall: float | None = None,
     validation_fraction: float = 0.25,
     threats_per_bag: int = 2,
     hardening_range: tuple[float, float] = (1.2, 2.5),
@@ -318,20 +367,22 @@ def train_model(
 
     ``benign_images`` are clean bag scans (arrays or file paths: grey or colour, any depth and size);
     ``threats`` are projected ``threats_per_bag`` times into every bag. A ``validation_fraction`` of the
-    bags is held out to pick the threshold reaching ``target_recall`` and to measure the model. A
-    ``jpeg_probability`` share of the training bags is stored as JPEG (clean and with threats alike);
-    ``negative_fraction`` of the clean cells is kept for fitting (less memory and time on large sets).
-    ``workers`` threads prepare the bags. ``progress(stage, done, total)`` is called as work advances.
+    bags is held out: their clean scans fix the threshold so that at most ``false_flag_budget`` of clean
+    scans are flagged (or, with ``false_flag_budget=None``, so that ``target_recall`` of the projected threats
+    are), and clean and threat scans together measure the model. A ``jpeg_probability`` share of the training
+    bags is stored as JPEG (clean and with threats alike); ``negative_fraction`` of the clean cells is kept for
+    fitting (less memory and time on large sets). ``workers`` threads prepare the bags.
+    ``progress(stage, done, total)`` is called as work advances.
     Deterministic for a given ``seed`` whatever the number of workers.
-    Raises ``ValueError`` if there are fewer than 4 bags or no threats.
+    Raises ``ValueError`` if there are fewer than 4 bags or no threats, or for a budget or recall outside (0, 1).
     """
     if len(benign_images) < 4 or not threats:
         raise ValueError("training needs at least 4 benign bags and one threat")
-    if not 0.0 < target_recall <= 1.0:
+    if false_flag_budget is not None and not 0.0 < false_flag_budget < 1.0:
+        raise ValueError("false_flag_budget must be in (0, 1)")
+    if false_flag_budget is None and (target_recall is None or not 0.0 < target_recall <= 1.0):
         raise ValueError("target_recall must be in (0, 1]")
-    order = np.random.default_rng(seed).permutation(len(benign_images))
-    n_val = max(2, int(round(len(order) * validation_fraction)))
-    val_idx, train_idx = [int(i) for i in order[:n_val]], [int(i) for i in order[n_val:]]
+    val_idx, train_idx = _split(len(benign_images), seed, validation_fraction)
     report = progress or (lambda stage, done, total: None)
     plan = _Plan(seed, threats_per_bag, hardening_range, jpeg_probability, negative_fraction)
 
@@ -350,13 +401,12 @@ def train_model(
     report("fit", 1, 1)
 
     model = TrainedModel(estimator=estimator, threshold=0.5)
-    scored = _map(
-        lambda i: _bag_scores(model, benign_images[i], i, threats, plan), val_idx, workers, "validation", report
+    labels_arr, scores_arr = validation_scores(
+        model, benign_images, threats, seed=seed, validation_fraction=validation_fraction,
+        threats_per_bag=threats_per_bag, hardening_range=hardening_range, workers=workers, progress=report,
     )
-    labels_arr = np.array([label for bag in scored for label, _score in bag])
-    scores_arr = np.array([score for bag in scored for _label, score in bag])
-    threshold = threshold_for_recall(labels_arr, scores_arr, target_recall)
-    metrics: Metrics = compute_metrics(labels_arr, scores_arr, threshold)
+    threshold, metrics = operating_point(labels_arr, scores_arr, false_flag_budget=false_flag_budget,
+                                         target_recall=target_recall)
     created = datetime.now(UTC)
     model.threshold = threshold
     model.metadata = {
@@ -364,11 +414,13 @@ def train_model(
         "created_at": created.isoformat(timespec="seconds"),
         "description": description,
         "threshold": threshold,
+        "false_flag_budget": false_flag_budget,
         "target_recall": target_recall,
         "training": {
             "seed": seed,
             "benign_bags": len(train_idx),
             "validation_bags": len(val_idx),
+            "validation_fraction": validation_fraction,
             "threats": len(threats),
             "threat_kinds": sorted({t.kind for t in threats}),
             "threats_per_bag": threats_per_bag,
@@ -379,7 +431,7 @@ def train_model(
             "negative_fraction": negative_fraction,
             "jpeg_probability": jpeg_probability,
         },
-        "metrics": {"validation": metrics.as_dict()},
+        "metrics": {"validation": metrics},
     }
     return model
 

@@ -11,7 +11,7 @@ bottles, electronics, shoes, books, keys, cutlery, umbrellas…) in grey or pseu
 :func:`scanner_effects` adds the scanner's blur, noise, line gains and edge enhancement.
 """
 
-from inspection.xray.procedural.bags import ProceduralBags, benign_bag, quantise, scanner_effects
+from inspection.xray.procedural.bags import ProceduralBags, benign_bag, domain_randomise, quantise, scanner_effects
 from inspection.xray.procedural.threats import THREAT_KINDS, THREAT_MAKERS, make_threat, random_threats
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "ProceduralBags",
     "benign_bag",
     "make_threat",
+    "domain_randomise",
     "quantise",
     "random_threats",
     "scanner_effects",

@@ -523,6 +523,43 @@ def scanner_effects(image: np.ndarray, rng: Rng) -> np.ndarray:
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
+def domain_randomise(image: np.ndarray, rng: Rng) -> np.ndarray:
+    """Give a finished scan the look of another scanner, so that a model trained on such scans transfers to
+    machines it never saw: the detector's pitch (resolution), its element gains (column stripes) and noise,
+    the vendor's colour map (per-channel gamma, channel crosstalk, saturation), the belt under the bag and the
+    tunnel walls at the image edges, and the air level. Float in [0, 1] in and out, same shape.
+    """
+    out = image.astype(np.float32)
+    height, width = out.shape[:2]
+    if rng.random() < 0.5:  # coarser detector pitch
+        factor = float(rng.uniform(0.4, 0.9))
+        small = cv2.resize(out, (max(8, int(width * factor)), max(8, int(height * factor))), interpolation=cv2.INTER_AREA)
+        out = cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR if rng.random() < 0.5 else cv2.INTER_CUBIC)
+    density = -np.log(np.clip(out, 1e-4, 1.0))
+    if rng.random() < 0.5:  # the belt: a thin even layer under the whole bag
+        band = np.zeros((height, 1), np.float32)
+        top = int(rng.uniform(0.0, 0.2) * height)
+        band[top : height - int(rng.uniform(0.0, 0.2) * height)] = rng.uniform(0.01, 0.06)
+        density = density + (band if density.ndim == 2 else band[:, :, None])
+    if rng.random() < 0.3:  # tunnel walls or curtain edges along the top and bottom
+        for rows in (slice(0, int(rng.integers(2, 12))), slice(height - int(rng.integers(2, 12)), height)):
+            density[rows] = density[rows] + rng.uniform(0.2, 1.5)
+    columns = (rng.normal(0.0, rng.uniform(0.0, 0.02), size=(1, width))).astype(np.float32)
+    density = density + (columns if density.ndim == 2 else columns[:, :, None]) * np.minimum(density, 1.0)
+    out = np.exp(-np.maximum(density, 0.0)).astype(np.float32)
+    if out.ndim == 3:
+        mix = np.eye(3, dtype=np.float32) + rng.uniform(-0.12, 0.12, size=(3, 3)).astype(np.float32) * (1 - np.eye(3))
+        mix /= mix.sum(axis=1, keepdims=True)
+        out = np.clip(out.reshape(-1, 3) @ mix.T, 0.0, 1.0).reshape(out.shape)
+        out = out ** rng.uniform(0.75, 1.3, size=3).astype(np.float32)
+        grey = out.mean(axis=2, keepdims=True)
+        out = grey + (out - grey) * np.float32(rng.uniform(0.6, 1.4))
+    noise = rng.normal(0.0, 1.0, size=out.shape).astype(np.float32)
+    out = out + np.float32(rng.uniform(0.0, 0.025)) * np.sqrt(np.clip(out, 0.0, 1.0)) * noise
+    out = out * np.float32(rng.uniform(0.96, 1.04))  # air level
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
 def quantise(image: np.ndarray, bits: int = 8) -> np.ndarray:
     """Store a float transmission image as an 8- or 16-bit integer image."""
     top = 2**bits - 1
@@ -536,10 +573,12 @@ class ProceduralBags(Sequence[np.ndarray]):
     so training sees the same kinds of arrays an upload produces.
     """
 
-    def __init__(self, count: int, seed: int, *, hardening_range: tuple[float, float] = (1.2, 2.5)) -> None:
+    def __init__(self, count: int, seed: int, *, hardening_range: tuple[float, float] = (1.2, 2.5),
+                 domain_randomisation: float = 0.0) -> None:
         self.count = count
         self.seed = seed
         self.hardening_range = hardening_range
+        self.domain_randomisation = domain_randomisation  # share of bags given another scanner's look
 
     def __len__(self) -> int:
         return self.count
@@ -551,4 +590,6 @@ class ProceduralBags(Sequence[np.ndarray]):
         bag = benign_bag(rng, hardening=float(rng.uniform(*self.hardening_range)))
         bag = scanner_effects(bag, rng)
         bits = 16 if bag.ndim == 2 and rng.random() < 0.5 else 8
+        if self.domain_randomisation and rng.random() < self.domain_randomisation:
+            bag = domain_randomise(bag, np.random.default_rng([self.seed, index % self.count, 7]))
         return quantise(bag, bits)

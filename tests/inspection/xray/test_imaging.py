@@ -50,7 +50,7 @@ def test_format_comes_from_magic_bytes_not_the_name(tmp_path):
     for data in (bmp, b"GIF89a" + bytes(20), b"%PDF-1.7", b""):
         with pytest.raises(InvalidImage) as err:
             decode_image(data)
-        assert err.value.code == "unsupported_format"
+        assert err.value.reason == "unsupported_format"
 
 
 @pytest.mark.parametrize("ext", [".png", ".tiff", ".jpg"])
@@ -127,7 +127,7 @@ def test_refuses_too_many_pixels_before_decoding(monkeypatch):
     assert image_dimensions(bomb) == (100_000, 100_000)
     with pytest.raises(InvalidImage) as err:
         decode_image(bomb)
-    assert err.value.code == "too_many_pixels"
+    assert err.value.reason == "too_many_pixels"
 
 
 def test_refuses_jpeg_and_tiff_headers_over_the_limit(monkeypatch):
@@ -140,14 +140,14 @@ def test_refuses_jpeg_and_tiff_headers_over_the_limit(monkeypatch):
     for data in (bytes(jpeg), tiff):
         with pytest.raises(InvalidImage) as err:
             decode_image(data, max_pixels=10_000_000)
-        assert err.value.code == "too_many_pixels"
+        assert err.value.reason == "too_many_pixels"
 
 
 def test_refuses_files_over_the_byte_limit():
     data = encode(".png", np.zeros((64, 64), np.uint8))
     with pytest.raises(InvalidImage) as err:
         decode_image(data, max_bytes=len(data) - 1)
-    assert err.value.code == "too_large"
+    assert err.value.reason == "too_large"
 
 
 @pytest.mark.parametrize("ext", [".png", ".jpg", ".tiff"])
@@ -156,13 +156,13 @@ def test_truncated_or_garbled_images_are_corrupt(ext):
     for broken in (data[:12], data[:40] + bytes(200)):
         with pytest.raises(InvalidImage) as err:
             decode_image(broken)
-        assert err.value.code == "corrupt_image"
+        assert err.value.reason == "corrupt_image"
 
 
 def test_png_without_ihdr_is_corrupt():
     with pytest.raises(InvalidImage) as err:
         decode_image(b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\x0dIDAT" + bytes(30))
-    assert err.value.code == "corrupt_image"
+    assert err.value.reason == "corrupt_image"
 
 
 def test_air_margins_and_aspect_do_not_change_the_canvas():
@@ -194,3 +194,54 @@ def test_overlay_and_png_for_people():
     assert not np.array_equal(blended[44, 60], display[44, 60])
     decoded = cv2.imdecode(np.frombuffer(encode_png(heat), np.uint8), cv2.IMREAD_UNCHANGED)
     assert decoded.shape == (90, 120) and decoded.dtype == np.uint8
+
+
+def _tiff(*entries: tuple[int, int, int, int], order: str = "<") -> bytes:
+    """A tiny classic TIFF whose first directory holds ``entries`` (tag, type, count, value) and nothing else."""
+    magic = b"II*\x00" if order == "<" else b"MM\x00*"
+    body = magic + struct.pack(order + "I", 8) + struct.pack(order + "H", len(entries))
+    for tag, kind, count, value in entries:
+        packed = struct.pack(order + "HH", value, 0) if kind == 3 else struct.pack(order + "I", value)
+        body += struct.pack(order + "HHI", tag, kind, count) + packed
+    return body + b"\x00" * 4
+
+
+@pytest.mark.parametrize("order", ["<", ">"])
+def test_tiff_with_two_widths_is_refused_before_decoding(monkeypatch, order):
+    """libtiff decodes the first ImageWidth; a check that read the last (10) would let 20000×10000 through."""
+    monkeypatch.setattr(imaging.cv2, "imdecode", lambda *a, **k: pytest.fail("decoded"))
+    ambiguous = _tiff((256, 4, 1, 20000), (256, 4, 1, 10), (257, 4, 1, 10000), order=order)
+    with pytest.raises(InvalidImage) as err:
+        image_dimensions(ambiguous)
+    assert err.value.reason == "corrupt_image" and "twice" in err.value.message
+    with pytest.raises(InvalidImage) as err:
+        decode_image(ambiguous)
+    assert err.value.reason == "corrupt_image" and err.value.code == "corrupt_image.image"
+    twice_height = _tiff((256, 3, 1, 10), (257, 3, 1, 10), (257, 4, 1, 60000), order=order)
+    with pytest.raises(InvalidImage):
+        decode_image(twice_height)
+
+
+def test_tiff_size_tags_must_be_single_values(monkeypatch):
+    monkeypatch.setattr(imaging.cv2, "imdecode", lambda *a, **k: pytest.fail("decoded"))
+    with pytest.raises(InvalidImage) as err:
+        decode_image(_tiff((256, 3, 2, 10), (257, 3, 1, 10)))
+    assert err.value.reason == "corrupt_image"
+
+
+def test_a_plain_tiff_still_decodes_and_its_header_size_is_read():
+    scan = np.full((30, 50), 200, np.uint16)
+    data = encode(".tiff", scan)
+    assert image_dimensions(data) == (50, 30)
+    assert decode_image(data).width == 50
+    assert image_dimensions(_tiff((256, 4, 1, 20000), (257, 4, 1, 10))) == (20000, 10)
+
+
+def test_invalid_image_is_a_domain_error_of_the_image_field():
+    from models.errors import DomainError
+
+    data = encode(".png", np.zeros((64, 64), np.uint8))
+    with pytest.raises(DomainError) as err:
+        decode_image(data, max_bytes=len(data) - 1)
+    assert err.value.code == "too_large.image" and err.value.field == "image"
+    assert err.value.params == {"max_mib": 0, "max_pixels": imaging.DEFAULT_MAX_PIXELS}

@@ -58,7 +58,7 @@ def test_threat_raises_the_score_where_it_is(default_model, make_pair):
 def test_save_and_load_round_trip(small_model, make_bag, tmp_path):
     small_model.save(tmp_path / "m")
     metadata = json.loads((tmp_path / "m" / "model.json").read_text())
-    for key in ("version", "created_at", "threshold", "target_recall", "training", "metrics"):
+    for key in ("version", "created_at", "threshold", "false_flag_budget", "target_recall", "training", "metrics"):
         assert key in metadata
     loaded = TrainedModel.load(tmp_path / "m")
     assert loaded.version == small_model.version
@@ -78,10 +78,28 @@ def test_altered_or_missing_model_files_are_refused(small_model, tmp_path):
         TrainedModel.load(tmp_path / "m")
 
 
-def test_threshold_meets_the_target_recall_on_validation(small_model):
-    validation = small_model.metadata["metrics"]["validation"]
-    assert validation["recall"] >= small_model.metadata["target_recall"]
-    assert small_model.threshold == validation["threshold"]
+def test_threshold_keeps_the_false_flag_budget_on_held_back_clean_scans(small_model):
+    card = small_model.metadata
+    validation = card["metrics"]["validation"]
+    assert card["false_flag_budget"] == 0.03 and validation["false_flag_budget"] == 0.03
+    assert small_model.threshold == validation["threshold"] == card["threshold"]
+    assert validation["clean_scans"] == card["training"]["validation_bags"] == 8
+    # 8 clean scans are too few for a 3 % budget: the threshold lies above all of them
+    assert validation["confusion"]["fp"] == 0 and validation["false_flag_rate"] == 0.0
+    roc = validation["roc"]
+    assert roc[0]["fpr"] == 0.0 and roc[-1]["fpr"] == 1.0 and roc[-1]["tpr"] == 1.0
+    assert all(a["fpr"] <= b["fpr"] and a["tpr"] <= b["tpr"] for a, b in zip(roc, roc[1:]))
+    assert 0.0 < validation["recall"] <= 1.0
+
+
+def test_a_target_recall_can_still_choose_the_threshold():
+    bags, threats = ProceduralBags(8, seed=8), random_threats(4, np.random.default_rng(0), ("pistol", "wrench"))
+    model = train_model(bags, threats, seed=1, iterations=10, threats_per_bag=2, false_flag_budget=None,
+                        target_recall=0.5)
+    validation = model.metadata["metrics"]["validation"]
+    assert validation["recall"] >= 0.5 and model.metadata["false_flag_budget"] is None
+    with pytest.raises(ValueError):
+        train_model(bags, threats, false_flag_budget=1.5)
 
 
 def test_training_is_deterministic_and_reports_progress():

@@ -31,3 +31,21 @@ def test_procedural_bags_are_reproducible():
 def test_random_threats_cover_the_kinds():
     threats = random_threats(12, np.random.default_rng(3), ("knife", "pistol", "wrench"))
     assert {t.kind for t in threats} == {"knife", "pistol", "wrench"}
+
+
+def test_domain_randomisation_changes_the_scanner_look_not_the_bag():
+    from inspection.xray.procedural import domain_randomise
+
+    rng = np.random.default_rng(4)
+    bag = scanner_effects(benign_bag(rng, size=(240, 320), colour=True), rng)
+    looks = [domain_randomise(bag, np.random.default_rng(seed)) for seed in range(6)]
+    for look in looks:
+        assert look.shape == bag.shape and look.dtype == np.float32 and 0.0 <= look.min() and look.max() <= 1.0
+        # the bag stays where it was: dark where it is dense, air where it is not
+        assert np.corrcoef(look.mean(axis=2).ravel(), bag.mean(axis=2).ravel())[0, 1] > 0.6
+    channel_means = np.array([look.reshape(-1, 3).mean(axis=0) for look in looks])
+    assert channel_means.std(axis=0).max() > 0.01  # colour maps differ between "scanners"
+    plain, randomised = ProceduralBags(6, seed=9), ProceduralBags(6, seed=9, domain_randomisation=1.0)
+    assert all(plain[i].shape == randomised[i].shape for i in range(6))
+    assert any(not np.array_equal(plain[i], randomised[i]) for i in range(6))
+    assert np.array_equal(randomised[2], ProceduralBags(6, seed=9, domain_randomisation=1.0)[2])
