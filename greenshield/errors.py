@@ -167,6 +167,11 @@ MESSAGES: dict[str, Entry] = {
     "validation_error.id_hk_mo_shape": E(_l("A Hong Kong/Macao permit number is H or M followed by 8 or 10 digits.")),
     "validation_error.id_tw_shape": E(_l("A Taiwan permit number is 8 digits.")),
     "validation_error.id_shape": E(_l("An ID number of this type is 4-32 letters and digits.")),
+    "validation_error.id_service_card_shape": E(_l(
+            "A military or armed-police card number is 4-20 letters and digits as printed, optionally with its "
+            "prefix such as 军字第…号, 士 or 武警.")),
+    "validation_error.unknown_region": E(_l(
+            "The destination is neither a GB/T 2260 region code nor a known region name.")),
     "validation_error.phone_empty": E(_l("The phone number is empty.")),
     "validation_error.phone_characters": E(_l(
             "A phone number may only contain digits, a leading +, -, spaces and parentheses.")),

@@ -120,6 +120,8 @@ class _RecordWriter:
             self.flush()
 
     def _compliant(self, rec: LogRecord, day: dt.date) -> bool:
+        if rec.is_letter:  # letters are exempt from real-name checks (PRODUCT.md)
+            return True
         if rec.real_name_verified and rec.sender_id_type and rec.sender_id_no:
             return True
         filing = self.filings.get((rec.contract_customer_code or "").upper())  # registry codes are upper-case

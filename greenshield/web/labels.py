@@ -48,7 +48,8 @@ ACTION_LABELS = {"trace": _l("Query"), "case_view": _l("View in clear"), "export
                  "case_refuse": _l("Case refused"), "watchlist_create": _l("Watchlist saved"),
                  "watchlist_run": _l("Watchlist run")}
 QUERY_TYPE_LABELS = {"waybill": _l("Waybill no."), "sender_id": _l("Sender ID"), "sender_phone": _l("Sender phone"),
-                     "sender_name": _l("Sender name"), "outlet": _l("Outlet")}
+                     "sender_name": _l("Sender name"), "recipient_phone": _l("Recipient phone"),
+                     "recipient_name": _l("Recipient name"), "outlet": _l("Outlet")}
 # What an access-log entry's outcome says: "ok", "error", or "refused: <reason>".
 OUTCOMES = {"ok": _l("Allowed"), "refused": _l("Refused"), "error": _l("Error")}
 REFUSAL_REASONS = {
@@ -73,7 +74,10 @@ COLUMNS = {
     "sender_phone": _l("Sender phone"), "item_name": _l("Item name"), "item_category": _l("Item category"),
     "quantity": _l("Quantity"), "real_name_verified": _l("Real-name verified"), "inspected": _l("Inspected"),
     "xray_screened": _l("X-ray screened"), "courier_id": _l("Courier"),
-    "contract_customer_code": _l("Contract customer"), "": _l("Whole row"),
+    "contract_customer_code": _l("Contract customer"), "sender_address": _l("Sender address"),
+    "recipient_name": _l("Recipient name"), "recipient_phone": _l("Recipient phone"),
+    "recipient_address": _l("Recipient address"), "destination_region": _l("Destination"),
+    "is_letter": _l("Letter"), "": _l("Whole row"),
 }
 
 
