@@ -100,6 +100,8 @@ MESSAGES: dict[str, Entry] = {
     "forbidden.outlet_scope": E(_l("Outlet %(code)s is outside your scope.")),
     "forbidden.machine_scope": E(_l("X-ray machine %(code)s is outside your scope.")),
     "forbidden.region_scope": E(_l("Region %(code)s is outside your scope.")),
+    "validation_error.screening_site_self": E(_l("An outlet cannot be its own screening site.")),
+    "validation_error.unknown_screening_site": E(_l("No outlet or sorting centre has the code %(code)s.")),
     "validation_error.unknown_region": E(_l("There is no region %(code)s.")),
     "validation_error.unknown_enterprise": E(_l("There is no enterprise %(code)s.")),
     "validation_error.unknown_outlet": E(_l("There is no outlet %(code)s.")),
@@ -170,7 +172,7 @@ MESSAGES: dict[str, Entry] = {
     "validation_error.id_service_card_shape": E(_l(
             "A military or armed-police card number is 4-20 letters and digits as printed, optionally with its "
             "prefix such as 军字第…号, 士 or 武警.")),
-    "validation_error.unknown_region": E(_l(
+    "validation_error.unknown_destination": E(_l(
             "The destination is neither a GB/T 2260 region code nor a known region name.")),
     "validation_error.phone_empty": E(_l("The phone number is empty.")),
     "validation_error.phone_characters": E(_l(

@@ -43,6 +43,9 @@ class Settings:
     xray_max_pixels: int = 40_000_000
     xray_retention_days: int = 30
     xray_default_model_dir: str | None = None
+    xray_verify_before_hours: float = 1  # a scan this long before the collection verifies the record ...
+    xray_verify_after_hours: float = 72  # ... and this long after it
+    xray_review_sla_hours: float = 4  # a flagged event not reviewed within this opens xray_review_overdue
     # traceability
     trace_rate_limit: str = "60 per minute"
     trace_max_results: int = 1000

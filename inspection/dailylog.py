@@ -918,7 +918,7 @@ def _parse_region(value: str, ctx: _Context) -> str | None:
         return None
     code = region_code(text)
     if code is None:
-        raise _Invalid("validation_error.unknown_region")
+        raise _Invalid("validation_error.unknown_destination")
     return code
 
 

@@ -145,6 +145,8 @@ class OutletDay(Base):
     real_name_adjusted_ok: Mapped[int] = mapped_column(Integer, default=0)
     inspected_ok: Mapped[int] = mapped_column(Integer, default=0)
     xray_ok: Mapped[int] = mapped_column(Integer, default=0)
+    # declared screened and seen by a machine of the outlet or its screening site in the window (PRODUCT.md)
+    xray_verified_ok: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     real_name_rate: Mapped[float] = mapped_column(Float, default=1.0)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -165,7 +167,7 @@ class Alert(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     outlet_id: Mapped[int] = mapped_column(ForeignKey("outlets.id"), index=True)
     day: Mapped[dt.date] = mapped_column(Date)
-    metric: Mapped[str] = mapped_column(String(16))
+    metric: Mapped[str] = mapped_column(String(32))
     rate: Mapped[float] = mapped_column(Float)
     threshold: Mapped[float] = mapped_column(Float)
     status: Mapped[AlertStatus] = mapped_column(str_enum(AlertStatus, "alert_status"), index=True)

@@ -148,7 +148,7 @@ def test_the_whole_waybill_changes_the_hash_and_letters_are_compliant_records():
     errors = dailylog.validate_row(2, {"waybill_no": "SF12345678", "collected_at": "2025-03-10 10:00:00",
                                        "item_name": "书", "destination_region": "990000"}, outlet_code="SF-HH-0001",
                                    now=dt.datetime(2025, 3, 11, tzinfo=dt.UTC))
-    assert [(e.column, e.code) for e in errors] == [("destination_region", "validation_error.unknown_region")]
+    assert [(e.column, e.code) for e in errors] == [("destination_region", "validation_error.unknown_destination")]
 
 
 def test_record_view_shows_every_column_masked_or_clear(app, session, make_outlet, settings):

@@ -57,12 +57,16 @@ def _scoped(model, args):
 
 
 @blp.route("/findings", methods=["GET"])
-@blp.arguments(s.OptionalRangeArgs, location="query")
+@blp.arguments(s.FindingArgs, location="query")
 @blp.response(200, s.FindingOut(many=True))
 @allow(Capability.READ_FINDINGS)
 def findings(args):
-    """Abnormal real-name findings in scope (personal data masked), newest day first."""
+    """Findings in scope, newest day first: abnormal real-name data (personal data masked) and what the machines
+    contradict (``declared_not_scanned`` with its waybills, ``scanned_while_powered_off``,
+    ``scanned_without_screener`` with their events); ``kind`` keeps one kind."""
     stmt = _scoped(Finding, args)
+    if args.get("kind"):
+        stmt = stmt.where(Finding.kind == args["kind"])
     if args.get("from_"):
         stmt = stmt.where(Finding.day >= args["from_"])
     if args.get("to"):

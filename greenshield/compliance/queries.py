@@ -13,16 +13,18 @@ from models.registry import prefix_of
 
 
 def _counts(day: OutletDay) -> DayCounts:
-    return DayCounts(day.parcels, day.real_name_ok, day.real_name_adjusted_ok, day.inspected_ok, day.xray_ok)
+    return DayCounts(day.parcels, day.real_name_ok, day.real_name_adjusted_ok, day.inspected_ok, day.xray_ok,
+                     day.xray_verified_ok)
 
 
 def day_row(day: dt.date, counts: DayCounts | None, threshold: float) -> dict:
     if counts is None:
         return {"date": day, "parcels": 0, "real_name_rate": None, "adjusted_real_name_rate": None,
-                "inspection_rate": None, "xray_rate": None, "below_threshold": False}
+                "inspection_rate": None, "xray_rate": None, "xray_rate_verified": None, "below_threshold": False}
     return {"date": day, "parcels": counts.parcels, "real_name_rate": counts.real_name_rate,
             "adjusted_real_name_rate": counts.adjusted_real_name_rate, "inspection_rate": counts.inspection_rate,
-            "xray_rate": counts.xray_rate, "below_threshold": below(counts.real_name_rate, threshold)}
+            "xray_rate": counts.xray_rate, "xray_rate_verified": counts.xray_rate_verified,
+            "below_threshold": below(counts.real_name_rate, threshold)}
 
 
 def outlet_series(session: Session, outlet: Outlet, start: dt.date, end: dt.date, threshold: float) -> list[dict]:
@@ -40,13 +42,13 @@ def league_table(session: Session, scoped: Select, day: dt.date, threshold: floa
               .group_by(Alert.outlet_id).subquery())
     stmt = (select(outlets.c.code, outlets.c.name, Enterprise.code, outlets.c.region_code, OutletDay.parcels,
                    OutletDay.real_name_ok, OutletDay.real_name_adjusted_ok, OutletDay.inspected_ok, OutletDay.xray_ok,
-                   alerts.c.n)
+                   OutletDay.xray_verified_ok, alerts.c.n)
             .join(Enterprise, Enterprise.id == outlets.c.enterprise_id)
             .outerjoin(OutletDay, (OutletDay.outlet_id == outlets.c.id) & (OutletDay.day == day))
             .outerjoin(alerts, alerts.c.outlet_id == outlets.c.id))
     rows = []
-    for code, name, enterprise, region, parcels, rn, rna, ins, xr, open_alerts in session.execute(stmt):
-        counts = DayCounts(parcels, rn, rna, ins, xr) if parcels is not None else None
+    for code, name, enterprise, region, parcels, rn, rna, ins, xr, xv, open_alerts in session.execute(stmt):
+        counts = DayCounts(parcels, rn, rna, ins, xr, xv) if parcels is not None else None
         row = day_row(day, counts, threshold)
         row.update(outlet_code=code, outlet_name=name, enterprise_code=enterprise, region_code=region,
                    reported=counts is not None, open_alerts=open_alerts or 0)
@@ -71,7 +73,7 @@ def rollup(session: Session, scoped: Select, by: str, start: dt.date, end: dt.da
     ids = select(scoped.subquery().c.id)
     sums = (func.count(func.distinct(OutletDay.outlet_id)), func.sum(OutletDay.parcels),
             func.sum(OutletDay.real_name_ok), func.sum(OutletDay.real_name_adjusted_ok),
-            func.sum(OutletDay.inspected_ok), func.sum(OutletDay.xray_ok))
+            func.sum(OutletDay.inspected_ok), func.sum(OutletDay.xray_ok), func.sum(OutletDay.xray_verified_ok))
     base = select().select_from(OutletDay).join(Outlet, OutletDay.outlet_id == Outlet.id).where(
         OutletDay.outlet_id.in_(ids), OutletDay.day >= start, OutletDay.day <= end)
     if by == "enterprise":
@@ -87,10 +89,11 @@ def rollup(session: Session, scoped: Select, by: str, start: dt.date, end: dt.da
     if by == "region":
         names = {r.code[:4]: r.name for r in session.scalars(select(Region).where(Region.level == 2))}
     result = []
-    for key, name, outlets, parcels, rn, rna, ins, xr in session.execute(stmt):
+    for key, name, outlets, parcels, rn, rna, ins, xr, xv in session.execute(stmt):
         parcels = int(parcels or 0)
         result.append({"key": key + ("00" if by == "region" else ""), "name": names.get(key, name),
                        "outlets": outlets, "parcels": parcels,
                        "real_name_rate": rate(int(rn or 0), parcels), "adjusted_real_name_rate": rate(int(rna or 0), parcels),
-                       "inspection_rate": rate(int(ins or 0), parcels), "xray_rate": rate(int(xr or 0), parcels)})
+                       "inspection_rate": rate(int(ins or 0), parcels), "xray_rate": rate(int(xr or 0), parcels),
+                       "xray_rate_verified": rate(int(xv or 0), parcels)})
     return sorted(result, key=lambda r: r["key"])

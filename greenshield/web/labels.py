@@ -8,7 +8,8 @@ from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 
 from models.base import CHINA
 
-METRICS = {"real_name": _l("Real-name rate"), "inspection": _l("Inspection rate"), "xray": _l("X-ray rate")}
+METRICS = {"real_name": _l("Real-name rate"), "inspection": _l("Inspection rate"), "xray": _l("X-ray rate"),
+           "xray_review_overdue": _l("Flagged X-ray images not reviewed in time")}
 FINDINGS = {
     "shared_id": _l("One ID for many senders"),
     "id_many_outlets": _l("One ID at many outlets"),
@@ -16,6 +17,9 @@ FINDINGS = {
     "staff_id": _l("Staff ID used as sender's"),
     "implausible_age": _l("Implausible birth date or age"),
     "sequential_ids": _l("Sequential ID numbers"),
+    "declared_not_scanned": _l("Declared X-ray screened, never scanned"),
+    "scanned_while_powered_off": _l("Scanned while the machine reported itself off"),
+    "scanned_without_screener": _l("Scanned with no screener checked in"),
 }
 AUDIT_KINDS = {"random": _l("Routine (random draw)"), "targeted": _l("Targeted"), "follow_up": _l("Follow-up"),
                "safety": _l("Safety-production hazards")}
@@ -61,6 +65,7 @@ REFUSAL_REASONS = {
 RISK_FACTORS = {
     "days_below_threshold": _l("Days under threshold (30 days)"), "open_alerts": _l("Open alerts"),
     "findings": _l("Abnormal real-name findings (90 days)"), "flagged_xray": _l("Flagged X-ray images (30 days)"),
+    "xray_unverified": _l("Share declared X-ray screened that no machine saw (30 days)"),
     "past_rectifications": _l("Rectification orders (2 years)"), "days_since_last_audit": _l("Days since the last audit"),
     "credit_level": _l("Credit level"),
 }
@@ -138,6 +143,14 @@ def finding_detail(kind: str, detail: dict) -> str:
     if kind == "sequential_ids":
         return _("%(count)s consecutive ID numbers from %(first)s to %(last)s", count=detail.get("count", "?"),
                  first=detail.get("first", ""), last=detail.get("last", ""))
+    if kind == "declared_not_scanned":
+        waybills = detail.get("waybills") or []
+        return _("%(missing)s of %(declared)s items declared screened were never scanned: %(waybills)s",
+                 missing=(detail.get("declared") or 0) - (detail.get("verified") or 0),
+                 declared=detail.get("declared", "?"), waybills=", ".join(waybills[:20]) + ("…" if len(waybills) > 20 else ""))
+    if kind in ("scanned_while_powered_off", "scanned_without_screener"):
+        return _("Machines %(machines)s, events %(events)s", machines=", ".join(detail.get("machines") or []),
+                 events=", ".join(str(e) for e in (detail.get("events") or [])[:20]))
     id_no = detail.get("id", "")
     if kind == "staff_id":
         return _("ID number %(id)s belongs to staff member %(name)s (%(staff_id)s)", id=id_no,

@@ -17,6 +17,7 @@ from greenshield.errors import Conflict, DomainError, Invalid, NotFound
 from greenshield.observability import scoring_timer
 from greenshield.settings import Settings
 from greenshield.storage import Storage, of as storage_of
+from greenshield.compliance.verification import Window, event_recorded
 from models import (MachineStatus, Outlet, ProhibitedCategory, ReviewStatus, Staff, StaffRole, User, XrayEvent, XrayMachine,
                     XrayModelVersion, XrayReview, utcnow)
 from models.base import CHINA
@@ -150,6 +151,7 @@ def record_event(session: Session, settings: Settings, *, machine: XrayMachine, 
     store.put(heatmap_key(event), imaging.encode_png(result.heatmap))
     session.add(event)
     session.flush()
+    event_recorded(session, event, settings.thresholds, Window.of(settings))
     return event
 
 
