@@ -24,6 +24,12 @@ MAX_PERIOD_DAYS = 366
 """The longest period a plan spreads over (a year: longer plans are drawn again, with fresher risk)."""
 
 
+def outlet_inspectors(session: Session, outlet: Outlet) -> list[User]:
+    """Active inspectors whose region holds the outlet (they see it, and answer for it)."""
+    inspectors = session.scalars(select(User).where(User.role == Role.INSPECTOR, User.active.is_(True))).all()
+    return [u for u in inspectors if u.region_code and outlet.region_code.startswith(prefix_of(u.region_code))]
+
+
 def region_inspectors(session: Session, region: Region) -> list[User]:
     """Active inspectors whose scope covers the whole region (so they may see every outlet drawn in it)."""
     inspectors = session.scalars(select(User).where(User.role == Role.INSPECTOR, User.active.is_(True))).all()

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from greenshield.compliance.verification import Window, declared_not_scanned
-from models import Finding, Staff, StaffRole, XrayMachine
+from models import Finding, Notification, ReviewStatus, Staff, StaffRole, XrayEvent, XrayMachine, XrayReview
 from models.base import CHINA
 from tests.helpers import DAY, log_row, png, send, upload_rows
 
@@ -123,3 +123,92 @@ def test_scans_while_powered_off_or_without_a_screener_are_findings(client, admi
     assert found["scanned_while_powered_off"]["detail"] == {"events": [dark["id"]], "machines": ["XR-OUT-01-X1"]}
     assert ok["id"] not in found["scanned_without_screener"]["detail"]["events"]
     assert found["scanned_while_powered_off"]["records"] == 1
+
+
+# --- machine coverage -------------------------------------------------------------------------------------------
+
+def test_machine_coverage_counts_own_machines_and_screening_sites(client, session, admin, site, make_outlet, login,
+                                                                   make_user, bearer):
+    outlet, centre, bare = site
+    far = make_outlet("XR-OUT-09", region="150200", enterprise="EMS")
+    off = make_outlet("XR-OUT-10", region="150200", enterprise="EMS")
+    session.add(XrayMachine(code="XR-OUT-10-X1", outlet=off, model="CX1", installed_on=dt.date(2024, 1, 1),
+                            active=False))  # a machine out of service covers nothing
+    session.flush()
+    body = client.get("/api/v1/compliance/machine-coverage", headers=admin).get_json()
+    assert (body["sites_total"], body["sites_covered"]) == (5, 2)
+    assert body["coverage"] == pytest.approx(2 / 5)
+    assert [u["code"] for u in body["uncovered"]] == [bare.code, far.code, off.code]
+    client.patch(f"/api/v1/outlets/{bare.code}", json={"screening_site_code": centre.code}, headers=admin)
+    body = client.get("/api/v1/compliance/machine-coverage", headers=admin).get_json()
+    assert (body["sites_total"], body["sites_covered"]) == (5, 3)
+    assert {g["key"]: (g["sites_covered"], g["sites_total"]) for g in body["by_region"]} == {
+        "150100": (3, 3), "150200": (0, 2)}
+    assert {g["key"]: g["coverage"] for g in body["by_enterprise"]} == {"EMS": 0.0, "SF": 1.0}
+    baotou = client.get("/api/v1/compliance/machine-coverage?region=150200", headers=admin).get_json()
+    assert (baotou["sites_total"], baotou["sites_covered"], baotou["coverage"]) == (2, 0, 0.0)
+    inspector = bearer(make_user("inspector", region="150100"))
+    mine = client.get("/api/v1/compliance/machine-coverage", headers=inspector).get_json()
+    assert (mine["sites_total"], mine["sites_covered"]) == (3, 3)
+    login(client, make_user("admin"))
+    page = client.get("/dashboard/").get_data(as_text=True)
+    assert 'id="coverage"' in page and "XR-OUT-09" in page.split('id="uncovered"')[1]
+
+
+# --- flags that nobody reviews ----------------------------------------------------------------------------------
+
+def _flagged(session, machine, waybill: str, created: dt.datetime, **values) -> XrayEvent:
+    event = XrayEvent(machine=machine, outlet_id=machine.outlet_id, waybill_no=waybill, scanned_at=created,
+                      operator_id="OP-1", image_sha256="ab" * 32, image_format="png", width=4, height=4, score=0.9,
+                      flagged=True, model_version="test-1", status=ReviewStatus.PENDING, created_at=created, **values)
+    session.add(event)
+    session.flush()
+    return event
+
+
+def test_flags_waiting_past_the_sla_open_an_alert_for_the_outlets_inspectors(app, client, session, admin, site,
+                                                                             make_user, bearer):
+    from greenshield.context import settings_of
+    from greenshield.xray.services import open_overdue_reviews
+
+    outlet, _, _ = site
+    machine = session.scalar(select(XrayMachine).where(XrayMachine.code == "XR-OUT-01-X1"))
+    inspector, far = make_user("inspector", region="150100"), make_user("inspector", region="150200")
+    province = make_user("inspector", region="150000")
+    reviewer = bearer(province)
+    now = dt.datetime(2026, 12, 6, 12, 0, tzinfo=dt.UTC)
+    old = [_flagged(session, machine, f"SF0000010{n}", now - dt.timedelta(hours=5, minutes=n)) for n in range(2)]
+    _flagged(session, machine, "SF00000109", now - dt.timedelta(hours=3))  # within the 4 hours
+    settings = settings_of(app)
+    [alert] = open_overdue_reviews(session, settings, now)
+    assert (alert.outlet_id, alert.metric, alert.rate, alert.threshold) == (outlet.id, "xray_review_overdue", 2, 4)
+    shown = client.get("/api/v1/alerts?status=open&metric=xray_review_overdue", headers=admin).get_json()
+    assert [(a["outlet_code"], a["rate"]) for a in shown] == [(outlet.code, 2)]
+    notes = session.scalars(select(Notification).where(Notification.kind == "xray_review_overdue")).all()
+    assert sorted(n.user_id for n in notes) == sorted([inspector.id, province.id])  # not the other city's
+    assert open_overdue_reviews(session, settings, now + dt.timedelta(minutes=5)) == []  # no second notice
+    for event in old:
+        response = client.post(f"/api/v1/xray-events/{event.id}/review", json={"decision": "cleared"}, headers=reviewer)
+        assert response.status_code in (200, 201), response.get_json()
+    open_overdue_reviews(session, settings, now + dt.timedelta(minutes=10))
+    session.refresh(alert)
+    assert alert.status.value == "closed"
+    assert open_overdue_reviews(session, settings.replace(xray_review_sla_hours=1), now)[0].rate == 1
+
+
+def test_reviewer_statistics_give_review_times_per_reviewer_and_machine(client, session, site, make_user, bearer):
+    machine = session.scalar(select(XrayMachine).where(XrayMachine.code == "XR-OUT-01-X1"))
+    other = session.scalar(select(XrayMachine).where(XrayMachine.code == "XR-SC-01-X1"))
+    person = make_user("inspector", region="150000")
+    flagged_at = dt.datetime(2026, 12, 1, 2, 0, tzinfo=dt.UTC)
+    for minutes, where in ((10, machine), (30, machine), (300, other)):
+        event = _flagged(session, where, f"SF00000{minutes:03d}", flagged_at)
+        session.add(XrayReview(event_id=event.id, reviewer_id=person.id, decision="cleared",
+                               decided_at=flagged_at + dt.timedelta(minutes=minutes)))
+        event.status = ReviewStatus.REVIEWED
+    session.flush()
+    [stats] = client.get("/api/v1/xray-reviewers/stats", headers=bearer(person)).get_json()
+    assert (stats["reviews"], stats["mean_review_minutes"], stats["median_review_minutes"],
+            stats["reviews_after_sla"]) == (3, 113.3, 30, 1)
+    assert [(m["machine_code"], m["reviews"], m["mean_review_minutes"]) for m in stats["machines"]] == [
+        ("XR-OUT-01-X1", 2, 20), ("XR-SC-01-X1", 1, 300)]

@@ -49,6 +49,18 @@ def rollup(args):
     return queries.rollup(db.read_session(), scoped, args["by"], args["from_"], args["to"])
 
 
+@blp.route("/compliance/machine-coverage", methods=["GET"])
+@blp.arguments(s.CoverageArgs, location="query")
+@blp.response(200, s.CoverageOut)
+@allow(Capability.READ_COMPLIANCE)
+def machine_coverage(args):
+    """X-ray machine coverage of the sorting centres and outlets in scope (分拨中心、营业网点安检机配备): a site is
+    covered by an active machine of its own or of its designated screening site; by league/city and enterprise,
+    with the uncovered sites listed."""
+    scoped = queries.scoped_outlets(current_user(), region=args.get("region"), enterprise=args.get("enterprise"))
+    return queries.machine_coverage(db.read_session(), scoped)
+
+
 def _scoped(model, args):
     stmt = scope_outlets(select(model).join(Outlet, model.outlet_id == Outlet.id), current_user())
     if args.get("outlet"):

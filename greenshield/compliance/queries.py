@@ -58,6 +58,41 @@ def league_table(session: Session, scoped: Select, day: dt.date, threshold: floa
     return rows
 
 
+def machine_coverage(session: Session, scoped: Select) -> dict:
+    """Which active outlets and sorting centres of ``scoped`` a machine covers (an active machine of their own or
+    of their designated screening site), in all and by league/city and enterprise, with the uncovered listed."""
+    from greenshield.compliance.verification import covering_outlets
+
+    outlets = scoped.where(Outlet.active.is_(True)).subquery()
+    covered = set(session.scalars(covering_outlets()))
+    names = {r.code: r.name for r in session.scalars(select(Region).where(Region.level <= 2))}
+    rows = session.execute(select(outlets.c.id, outlets.c.code, outlets.c.name, outlets.c.kind, outlets.c.region_code,
+                                  Enterprise.code, Enterprise.name)
+                           .join(Enterprise, Enterprise.id == outlets.c.enterprise_id)).all()
+    groups: dict[str, dict[str, dict]] = {"region": {}, "enterprise": {}}
+    uncovered = []
+    for outlet_id, code, name, kind, region_code, enterprise_code, enterprise_name in rows:
+        league = region_code[:4] + "00"
+        is_covered = outlet_id in covered
+        for by, key, label in (("region", league, names.get(league, league)),
+                               ("enterprise", enterprise_code, enterprise_name)):
+            group = groups[by].setdefault(key, {"key": key, "name": label, "sites_total": 0, "sites_covered": 0})
+            group["sites_total"] += 1
+            group["sites_covered"] += is_covered
+        if not is_covered:
+            uncovered.append({"code": code, "name": name, "kind": getattr(kind, "value", kind),
+                              "region_code": region_code, "enterprise_code": enterprise_code})
+    for by in groups.values():
+        for group in by.values():
+            group["coverage"] = rate(group["sites_covered"], group["sites_total"])
+    total = len(rows)
+    return {"sites_total": total, "sites_covered": total - len(uncovered),
+            "coverage": rate(total - len(uncovered), total),
+            "by_region": sorted(groups["region"].values(), key=lambda g: g["key"]),
+            "by_enterprise": sorted(groups["enterprise"].values(), key=lambda g: g["key"]),
+            "uncovered": sorted(uncovered, key=lambda u: u["code"])}
+
+
 def scoped_outlets(user: User, *, region: str | None, enterprise: str | None) -> Select:
     """The outlets ``user`` may see, narrowed to a region and/or an enterprise."""
     stmt = scope_outlets(select(Outlet), user)

@@ -102,3 +102,33 @@ class AlertOut(Schema):
     status = fields.Function(lambda a: a.status.value)
     opened_at = fields.DateTime()
     closed_at = fields.DateTime(allow_none=True)
+
+
+class CoverageArgs(Schema):
+    region = fields.String(validate=validate.Regexp(r"^\d{6}$"))
+    enterprise = fields.String(validate=validate.Length(max=16))
+
+
+class CoverageGroupOut(Schema):
+    key = fields.String()
+    name = fields.String()
+    sites_total = fields.Integer()
+    sites_covered = fields.Integer()
+    coverage = fields.Float(allow_none=True)
+
+
+class UncoveredSiteOut(Schema):
+    code = fields.String()
+    name = fields.String()
+    kind = fields.String()
+    region_code = fields.String()
+    enterprise_code = fields.String()
+
+
+class CoverageOut(Schema):
+    sites_total = fields.Integer()
+    sites_covered = fields.Integer()
+    coverage = fields.Float(allow_none=True, metadata={"description": "sites_covered / sites_total; null without sites"})
+    by_region = fields.List(fields.Nested(CoverageGroupOut))
+    by_enterprise = fields.List(fields.Nested(CoverageGroupOut))
+    uncovered = fields.List(fields.Nested(UncoveredSiteOut))

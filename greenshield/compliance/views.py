@@ -59,13 +59,14 @@ def league():
     if can(user, Capability.READ_FINDINGS):
         findings = session.scalars(select(Finding).where(Finding.outlet_id.in_(shown))
                                    .order_by(Finding.day.desc(), Finding.id).limit(50)).all()
+    coverage = queries.machine_coverage(session, scoped)
     kept = {k: v for k, v in request.args.items() if k != "alerts_page" and v}
     enterprises = session.scalars(select(Enterprise).order_by(Enterprise.code)).all()
     return render_template("dashboard/league.html", rows=rows, day=day, threshold=threshold, alerts=alerts,
                            alert_count=alert_count, alert_page=page, alert_pages=pages,
                            alert_page_url=lambda n: url_for(".league", alerts_page=n, **kept),
                            default_day=day == last_complete_day(),
-                           findings=findings, region=region, enterprise=enterprise,
+                           findings=findings, region=region, enterprise=enterprise, coverage=coverage,
                            regions=session.scalars(select(Region).order_by(Region.code)).all(),
                            enterprises=enterprises, enterprise_names={e.code: e.name for e in enterprises})
 

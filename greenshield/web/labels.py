@@ -183,6 +183,11 @@ def notification_text(kind: str, data: dict | None, fallback: str = "") -> str:
         return ngettext("%(num)s new match for watchlist %(name)s of case %(case_no)s",
                         "%(num)s new matches for watchlist %(name)s of case %(case_no)s", data.get("count") or 0,
                         name=data.get("watchlist", ""), case_no=data.get("case_no", ""))
+    if kind == "xray_review_overdue":
+        return ngettext("%(num)s flagged X-ray image of %(outlet)s (%(day)s) not reviewed within %(hours)s h",
+                        "%(num)s flagged X-ray images of %(outlet)s (%(day)s) not reviewed within %(hours)s h",
+                        data.get("count") or 0, outlet=data.get("outlet_code", ""), day=data.get("day", ""),
+                        hours=data.get("sla_hours", ""))
     if kind == "case_decision":
         text = _("Case %(case_no)s: %(status)s", case_no=data.get("case_no", ""),
                  status=label(CASE_STATUS, data.get("status")))

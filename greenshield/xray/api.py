@@ -188,5 +188,6 @@ def activate_model(version):
 @blp.response(200, s.ReviewerStatsOut(many=True))
 @allow(Capability.REVIEW_XRAY)
 def reviewer_stats():
-    """Reviews per reviewer and their hits, misses and false alarms on projected test images (TIP)."""
-    return services.reviewer_stats(db.session(), current_user())
+    """Reviews per reviewer, their hits, misses and false alarms on projected test images (TIP), and how long flags
+    waited for their decision, in all and per machine."""
+    return services.reviewer_stats(db.session(), current_user(), settings().xray_review_sla_hours)

@@ -132,3 +132,8 @@ class ReviewerStatsOut(Schema):
     tip_false_alarms = fields.Integer()
     tip_correct_rejects = fields.Integer()
     tip_hit_rate = fields.Float(allow_none=True)
+    mean_review_minutes = fields.Float(allow_none=True, metadata={"description": "from the flag to the decision"})
+    median_review_minutes = fields.Float(allow_none=True)
+    reviews_after_sla = fields.Integer(metadata={"description": "decisions later than XRAY_REVIEW_SLA_HOURS"})
+    machines = fields.List(fields.Dict(), metadata={
+        "description": "per machine: machine_code, reviews, mean/median_review_minutes, reviews_after_sla"})

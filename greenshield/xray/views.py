@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from greenshield import db
 from greenshield.auth.permissions import Capability
 from greenshield.auth.policy import allow, current_user, scope_outlets
+from greenshield.context import settings
 from greenshield.errors import DomainError, form_errors
 from greenshield.xray import services
 from greenshield.xray.api import event_in_scope
@@ -36,7 +37,7 @@ def _review_page(event: XrayEvent | None, errors: dict | None = None, values: di
     waiting = session.scalar(select(func.count()).select_from(_queue().subquery()))
     categories = session.scalars(select(ProhibitedCategory).order_by(ProhibitedCategory.code)).all()
     return render_template("xray/review.html", event=event, waiting=waiting, categories=categories,
-                           stats=services.reviewer_stats(session, current_user()), errors=errors or {},
+                           stats=services.reviewer_stats(session, current_user(), settings().xray_review_sla_hours), errors=errors or {},
                            values=values or {}), 422 if errors else 200
 
 
