@@ -4,7 +4,7 @@ Imports nothing else of the project; every other package builds on it.
 """
 from models.base import Base, UTCDateTime, utcnow
 from models.trace import AccessLogEntry, Case, CaseResult, CaseStatus, Notification, Watchlist
-from models.xray import MachineStatus, ReviewStatus, XrayEvent, XrayModelVersion, XrayReview
+from models.xray import Clue, ClueStatus, MachineStatus, ReviewStatus, XrayEvent, XrayModelVersion, XrayReview
 from models.registry import (
     ContractCustomer,
     Enterprise,
@@ -77,6 +77,8 @@ __all__ = [
     "XrayReview",
     "XrayModelVersion",
     "XrayEvent",
+    "Clue",
+    "ClueStatus",
     "ReviewStatus",
     "MachineStatus",
     "Watchlist",

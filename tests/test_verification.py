@@ -212,3 +212,63 @@ def test_reviewer_statistics_give_review_times_per_reviewer_and_machine(client, 
             stats["reviews_after_sla"]) == (3, 113.3, 30, 1)
     assert [(m["machine_code"], m["reviews"], m["mean_review_minutes"]) for m in stats["machines"]] == [
         ("XR-OUT-01-X1", 2, 20), ("XR-SC-01-X1", 1, 300)]
+
+
+# --- seizures followed through ----------------------------------------------------------------------------------
+
+def test_seized_and_referred_events_become_clues_handed_over_and_closed(client, session, site, make_user, bearer,
+                                                                       login):
+    machine = session.scalar(select(XrayMachine).where(XrayMachine.code == "XR-OUT-01-X1"))
+    other = session.scalar(select(XrayMachine).where(XrayMachine.code == "XR-SC-01-X1"))
+    inspector = make_user("inspector", region="150000")
+    headers = bearer(inspector)
+    at = dt.datetime(2026, 10, 30, 2, 0, tzinfo=dt.UTC)
+    decisions = [(machine, "seized", 3), (machine, "seized", 3), (other, "seized", 12), (machine, "referred", None),
+                 (machine, "cleared", None)]
+    events = [_flagged(session, where, f"SF0000200{n}", at + dt.timedelta(days=n)) for n, (where, *_) in
+              enumerate(decisions)]
+    tip = _flagged(session, machine, "SF00002099", at, is_tip=True, tip_threat=True)
+    for event, (_, decision, category) in zip([*events, tip], [*decisions, (None, "seized", 1)]):
+        response = client.post(f"/api/v1/xray-events/{event.id}/review", headers=headers,
+                               json={"decision": decision, **({"category": category} if category else {})})
+        assert response.status_code in (200, 201), response.get_json()
+    clues = client.get("/api/v1/clues", headers=headers).get_json()
+    assert sorted((c["waybill_no"], c["decision"], c["category"], c["status"]) for c in clues) == [
+        ("SF00002000", "seized", 3, "open"), ("SF00002001", "seized", 3, "open"),
+        ("SF00002002", "seized", 12, "open"), ("SF00002003", "referred", None, "open")]  # no clue of a test image
+    clue = next(c for c in clues if c["waybill_no"] == "SF00002002")
+    missing = client.post(f"/api/v1/clues/{clue['id']}/hand-over", json={"agency": "呼和浩特市公安局",
+                                                                          "agency_case_no": " "}, headers=headers)
+    assert missing.status_code == 422 and "agency_case_no" in missing.get_json()["error"]["details"]
+    handed = client.post(f"/api/v1/clues/{clue['id']}/hand-over", headers=headers,
+                         json={"agency": "呼和浩特市公安局", "agency_case_no": "呼公刑〔2026〕88号"}).get_json()
+    assert (handed["status"], handed["agency"], handed["agency_case_no"]) == ("handed_over", "呼和浩特市公安局",
+                                                                              "呼公刑〔2026〕88号")
+    again = client.post(f"/api/v1/clues/{clue['id']}/hand-over", headers=headers,
+                        json={"agency": "海关", "agency_case_no": "1"})
+    assert again.status_code == 409
+    closed = client.post(f"/api/v1/clues/{clue['id']}/close", json={"outcome": "已立案侦查"}, headers=headers).get_json()
+    assert (closed["status"], closed["outcome"]) == ("closed", "已立案侦查")
+    assert [c["waybill_no"] for c in client.get("/api/v1/clues?status=closed", headers=headers).get_json()] == [
+        "SF00002002"]
+    manager = bearer(make_user("outlet_manager", outlets=["XR-OUT-01"]))
+    assert client.get("/api/v1/clues", headers=manager).status_code == 403
+    far = bearer(make_user("inspector", region="150200"))
+    assert client.get("/api/v1/clues", headers=far).get_json() == []
+    assert client.get(f"/api/v1/clues/{clue['id']}", headers=far).status_code == 404
+
+    stats = client.get("/api/v1/xray-seizures/stats?from=2026-10-01&to=2026-11-30", headers=headers).get_json()
+    assert stats["total"] == 3 and len(stats["by_category"]) == 19
+    assert {c["code"]: c["count"] for c in stats["by_category"] if c["count"]} == {3: 2, 12: 1}
+    assert stats["by_month"] == [{"month": "2026-10", "count": 2}, {"month": "2026-11", "count": 1}]
+    assert stats["by_region"] == [{"key": "150100", "name": "呼和浩特市", "count": 3}]
+    assert [(e["key"], e["count"]) for e in stats["by_enterprise"]] == [("SF", 3)]
+    october = client.get("/api/v1/xray-seizures/stats?from=2026-10-01&to=2026-10-31&region=150200",
+                         headers=headers).get_json()
+    assert october["total"] == 0
+
+    login(client, inspector)
+    page = client.get("/xray/clues", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "呼公刑〔2026〕88号" in page and "已立案侦查" in page and page.count('class="inline hand-over"') == 3
+    chart = client.get("/xray/seizures?from=2026-10-01&to=2026-11-30").get_data(as_text=True)
+    assert chart.count('class="bar"') == 19 and "爆炸物品" in chart

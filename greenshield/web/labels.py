@@ -196,6 +196,7 @@ def notification_text(kind: str, data: dict | None, fallback: str = "") -> str:
 
 
 REVIEW_DECISIONS = {"cleared": _l("Cleared"), "seized": _l("Seized"), "referred": _l("Referred")}
+CLUE_STATUS = {"open": _l("Open"), "handed_over": _l("Handed over"), "closed": _l("Closed")}
 REVIEW_STATUS = {"pending": _l("Waiting for review"), "reviewed": _l("Reviewed"), "not_flagged": _l("Not flagged")}
 
 
@@ -267,6 +268,8 @@ def register(app) -> None:
     app.add_template_global(lambda code: label(REVIEW_DECISIONS, code), "decision_label")
     app.add_template_global(lambda code: label(REVIEW_STATUS, code), "review_status_label")
     app.add_template_global(notification_text, "notification_text")
+    app.add_template_global(lambda code: label(CLUE_STATUS, code), "clue_status_label")
+    app.add_template_global(lambda code: label(REVIEW_DECISIONS, code), "review_decision_label")
     app.add_template_global(finding_detail, "finding_detail")
     app.add_template_global(risk_factors, "risk_factors")
     app.add_template_filter(weekday, "weekday")

@@ -219,6 +219,9 @@ def review(session: Session, event: XrayEvent, reviewer: User, *, decision: str,
     event.status = ReviewStatus.REVIEWED
     session.add(row)
     session.flush()
+    from greenshield.xray.clues import open_clue
+
+    open_clue(session, event, row)
     return row
 
 
