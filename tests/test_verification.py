@@ -48,7 +48,8 @@ def scan(client, sender, waybill: str, at: dt.datetime, machine="XR-OUT-01-X1"):
     return response.get_json()
 
 
-def test_scans_in_the_window_verify_declarations_whichever_arrives_first(client, admin, site, sender):
+def test_scans_in_the_window_verify_declarations_whichever_arrives_first(client, session, settings, admin, site,
+                                                                         sender):
     outlet, _, _ = site
     scan(client, sender, "SF00000001", NOON - dt.timedelta(minutes=30))  # before the log, in the window
     scan(client, sender, "SF00000002", NOON - dt.timedelta(hours=2))  # too early: more than 1 h before
@@ -65,6 +66,10 @@ def test_scans_in_the_window_verify_declarations_whichever_arrives_first(client,
     assert [r["xray_rate_verified"] for r in league if r["outlet_code"] == outlet.code] == [pytest.approx(2 / 5)]
     rollup = client.get(f"/api/v1/compliance/rollup?by=month&from={DAY}&to={DAY}", headers=admin).get_json()
     assert rollup[0]["xray_rate_verified"] == pytest.approx(2 / 5)
+    from audits.plans import risk_factors
+
+    factors = risk_factors(session, [outlet], DAY, settings.thresholds)[outlet.id]
+    assert factors.xray_unverified == pytest.approx(1 - 2 / 4)  # of the four declared, two were seen
 
 
 def test_a_designated_screening_site_verifies_an_outlet_without_a_machine(client, admin, site, sender, make_user, bearer,
