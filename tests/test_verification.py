@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from greenshield.compliance.verification import Window, declared_not_scanned
+from greenshield.compliance.verification import Window, days_closing, declared_not_scanned
 from models import Finding, Notification, ReviewStatus, Staff, StaffRole, XrayEvent, XrayMachine, XrayReview
 from models.base import CHINA
 from tests.helpers import DAY, log_row, png, send, upload_rows
@@ -108,6 +108,28 @@ def test_declared_not_scanned_is_listed_once_the_window_has_closed(client, admin
     assert window.closed_for_day(DAY, dt.datetime.combine(DAY + dt.timedelta(days=4), dt.time(), CHINA))
     declared_not_scanned(session, outlet.id, DAY, 2, 1, window, now=NOON + dt.timedelta(hours=40))  # still open
     assert session.scalar(select(Finding).where(Finding.kind == "declared_not_scanned")) is None
+    # 72 h 15 min after noon: the 12:00 item's window has closed, the 12:30 item's has not
+    declared_not_scanned(session, outlet.id, DAY, 2, 0, window, now=NOON + dt.timedelta(hours=72, minutes=15))
+    session.flush()
+    partial = session.scalar(select(Finding).where(Finding.kind == "declared_not_scanned"))
+    assert partial is None  # SF00000021 was scanned, and SF00000022 still has a quarter of an hour
+
+
+def test_each_record_is_listed_when_its_own_window_closes(session, client, admin, site):
+    outlet, _, _ = site
+    upload_rows(client, admin, outlet.code, [log_row("SF00000041", at="12:00:00"),
+                                              log_row("SF00000042", at="12:30:00")])
+    window = Window()
+    declared_not_scanned(session, outlet.id, DAY, 2, 0, window, now=NOON + dt.timedelta(hours=72, minutes=15))
+    session.flush()
+    found = session.scalar(select(Finding).where(Finding.kind == "declared_not_scanned"))
+    assert (found.records, found.detail["waybills"], found.detail["window_closed"]) == (1, ["SF00000041"], False)
+    declared_not_scanned(session, outlet.id, DAY, 2, 0, window, now=NOON + dt.timedelta(hours=72, minutes=45))
+    session.flush()
+    assert (found.records, found.detail["waybills"]) == (2, ["SF00000041", "SF00000042"])
+    assert (outlet.id, DAY) in days_closing(session, window, NOON + dt.timedelta(hours=72, minutes=15))
+    assert (outlet.id, DAY) in days_closing(session, window, NOON + dt.timedelta(hours=100))
+    assert (outlet.id, DAY) not in days_closing(session, window, NOON + dt.timedelta(days=5))
 
 
 def test_scans_while_powered_off_or_without_a_screener_are_findings(client, admin, site, sender):

@@ -69,24 +69,33 @@ def verified(session: Session, window: Window) -> ColumnElement[bool]:
 
 def declared_not_scanned(session: Session, outlet_id: int, day: dt.date, declared: int, verified_ok: int,
                          window: Window, now: dt.datetime | None = None) -> None:
-    """Open, refresh or drop the outlet-day's ``declared_not_scanned`` finding: listed once the day's windows
-    have closed (at once for a log uploaded after them), with the waybills declared screened and never seen, for
-    outlets a machine covers (``is_covered``)."""
+    """Open, refresh or drop the outlet-day's ``declared_not_scanned`` finding: the records declared screened that
+    no machine saw, each listed once its own window has closed (at once for a log uploaded after it), for outlets
+    a machine covers (``is_covered``). ``records`` counts them; the detail lists the first waybills."""
     now = now or utcnow()
     existing = session.scalar(select(Finding).where(Finding.kind == DECLARED_NOT_SCANNED,
                                                     Finding.outlet_id == outlet_id, Finding.day == day))
+    start_of_day = dt.datetime.combine(day, dt.time(), CHINA)
+    closed = window.closed_for_day(day, now)
     missing = declared - verified_ok
-    if missing <= 0 or not window.closed_for_day(day, now) or not is_covered(session, outlet_id):
+    if missing <= 0 or now - window.after < start_of_day or not is_covered(session, outlet_id):
         if existing is not None:
             session.delete(existing)
         return
-    waybills = list(session.scalars(
-        select(CollectionRecord.waybill_no)
-        .where(CollectionRecord.outlet_id == outlet_id, CollectionRecord.collected_on == day,
-               CollectionRecord.is_current.is_(True), CollectionRecord.xray_screened.is_(True),
-               ~verified(session, window))
-        .order_by(CollectionRecord.collected_at, CollectionRecord.waybill_no).limit(LISTED)))
-    detail = {"waybills": waybills, "declared": declared, "verified": verified_ok}
+    unseen = [CollectionRecord.outlet_id == outlet_id, CollectionRecord.collected_on == day,
+              CollectionRecord.is_current.is_(True), CollectionRecord.xray_screened.is_(True),
+              ~verified(session, window)]
+    if not closed:  # part of the day: only the records whose window has closed
+        unseen.append(CollectionRecord.collected_at <= now - window.after)
+        missing = session.scalar(select(func.count()).select_from(CollectionRecord).where(*unseen)) or 0
+        if not missing:
+            if existing is not None:
+                session.delete(existing)
+            return
+    waybills = list(session.scalars(select(CollectionRecord.waybill_no).where(*unseen)
+                                    .order_by(CollectionRecord.collected_at, CollectionRecord.waybill_no)
+                                    .limit(LISTED)))
+    detail = {"waybills": waybills, "declared": declared, "verified": verified_ok, "window_closed": closed}
     if existing is None:
         session.add(Finding(kind=DECLARED_NOT_SCANNED, outlet_id=outlet_id, day=day, subject=DECLARED_NOT_SCANNED,
                             records=missing, detail=detail))
@@ -167,9 +176,9 @@ def refresh_outlet(session: Session, outlet: Outlet, thresholds: dict[str, float
 
 
 def days_closing(session: Session, window: Window, now: dt.datetime) -> set[tuple[int, dt.date]]:
-    """The outlet-days whose windows closed in the last two days: their ``declared_not_scanned`` findings are due
-    (the scheduler's ``verify_screening`` job recounts them)."""
-    newest = (now - window.after).astimezone(CHINA).date() - dt.timedelta(days=1)
-    oldest = newest - dt.timedelta(days=2)
+    """The outlet-days whose records' windows are closing now or closed within the last day: their
+    ``declared_not_scanned`` findings grow (the scheduler's ``verify_screening`` job recounts them hourly)."""
+    newest = (now - window.after).astimezone(CHINA).date()
+    oldest = newest - dt.timedelta(days=1)
     return {(outlet_id, day) for outlet_id, day in session.execute(
         select(OutletDay.outlet_id, OutletDay.day).where(OutletDay.day >= oldest, OutletDay.day <= newest))}
