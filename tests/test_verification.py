@@ -299,3 +299,30 @@ def test_seized_and_referred_events_become_clues_handed_over_and_closed(client, 
     assert "呼公刑〔2026〕88号" in page and "已立案侦查" in page and page.count('class="inline hand-over"') == 3
     chart = client.get("/xray/seizures?from=2026-10-01&to=2026-11-30").get_data(as_text=True)
     assert chart.count('class="bar"') == 19 and "爆炸物品" in chart
+
+
+def test_the_scheduled_jobs_list_closing_days_and_overdue_flags(app, client, session, admin, site):
+    from greenshield import jobs
+    from greenshield.compliance.jobs import verify_screening
+    from greenshield.xray.jobs import review_overdue
+    from models import Alert, utcnow
+
+    outlet, _, _ = site
+    machine = session.scalar(select(XrayMachine).where(XrayMachine.code == "XR-OUT-01-X1"))
+    closing = (utcnow() - dt.timedelta(hours=73)).astimezone(CHINA)  # its window closed an hour ago
+    upload_rows(client, admin, outlet.code, [log_row("SF00000051", day=closing.date(),
+                                                     at=closing.strftime("%H:%M:%S"))])
+    for finding in session.scalars(select(Finding).where(Finding.kind == "declared_not_scanned")):
+        session.delete(finding)  # as if the log had come before its window closed
+    _flagged(session, machine, "SF00000052", utcnow() - dt.timedelta(hours=5))
+    session.flush()
+    jobs.bind(app)
+    try:
+        assert verify_screening() >= 1
+        assert verify_screening() == 0  # this hour's firing is claimed
+        assert review_overdue() == 1
+    finally:
+        jobs.bind(None)
+    found = session.scalar(select(Finding).where(Finding.kind == "declared_not_scanned"))
+    assert found.detail["waybills"] == ["SF00000051"]
+    assert session.scalar(select(Alert).where(Alert.metric == "xray_review_overdue")).status.value == "open"

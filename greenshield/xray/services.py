@@ -10,7 +10,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from greenshield.errors import Conflict, DomainError, Invalid, NotFound
@@ -294,7 +294,9 @@ def open_overdue_reviews(session: Session, settings: Settings, now: dt.datetime)
             .where(XrayEvent.flagged.is_(True), XrayEvent.status == ReviewStatus.PENDING,
                    XrayEvent.created_at <= deadline)):
         waiting.setdefault((outlet_id, created.astimezone(CHINA).date()), []).append(event_id)
-    existing = {(a.outlet_id, a.day): a for a in session.scalars(select(Alert).where(Alert.metric == REVIEW_OVERDUE))}
+    existing = {(a.outlet_id, a.day): a for a in session.scalars(select(Alert).where(
+        Alert.metric == REVIEW_OVERDUE,
+        or_(Alert.status == AlertStatus.OPEN, Alert.day.in_({day for _, day in waiting} or {dt.date.min}))))}
     opened = []
     for (outlet_id, day), events in waiting.items():
         alert = existing.get((outlet_id, day))
