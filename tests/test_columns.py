@@ -233,3 +233,15 @@ def test_row_errors_name_columns_by_key_and_never_echo_the_cell():
 def test_types_have_parsers():
     assert {column.type for column in COLUMNS.values()} <= set(Type)
     assert set(dailylog._PARSERS) == set(Type)
+
+
+def test_every_personal_column_is_masked_in_error_reports_and_record_views():
+    from greenshield.ingest import report
+    from greenshield.ingest.api import _SHOWN
+
+    personal = {c.personal for c in COLUMNS.values() if c.personal is not Personal.NONE}
+    assert personal <= set(report._MASKS)
+    assert {c.personal for c in columns.ENCRYPTED} <= set(_SHOWN)
+    assert report._shown("recipient_address", "北京市海淀区中关村大街27号") == "北京市海淀区********"
+    assert report._shown("recipient_phone", "13712345678") == "137****5678"
+    assert report._shown("recipient_name", "赵收件") == "赵**"
