@@ -405,6 +405,14 @@ def test_one_id_for_three_sender_names_is_a_shared_id_finding(client, admin, out
     assert day["adjusted_real_name_rate"] == 7 / 10
 
 
+def test_a_company_credit_code_on_many_items_is_no_finding(client, admin, outlet):
+    rows = [log_row(f"SF000043{n:02d}", sender_id_type="CREDIT_CODE", sender_id_no="91330100716105852F",
+                    sender_name=f"阿里员工{n}") for n in range(25)]
+    upload_rows(client, admin, outlet.code, rows)
+    assert findings(client, admin, outlet=outlet.code) == []
+    assert series(client, admin, outlet.code)[str(DAY)]["adjusted_real_name_rate"] == 1.0
+
+
 def test_two_names_on_one_id_is_no_finding(client, admin, outlet):
     shared = resident_id(502)
     upload_rows(client, admin, outlet.code, [log_row("SF00004201", sender_id_no=shared, sender_name="张伟"),

@@ -190,7 +190,7 @@ class _RecordWriter:
             rows.append(row)
             touched.add(day)
             id_no = rec.sender_id_no
-            if id_no:
+            if id_no and rec.sender_id_type != "CREDIT_CODE":  # a company's code serves many senders: not screened
                 id_hmac = indexes[_SENDER_ID]
                 problem = ""
                 if rec.sender_id_type in BIRTH_DATE_TYPES:
