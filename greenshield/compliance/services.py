@@ -31,8 +31,8 @@ def refresh_outlet_days(session: Session, pairs: Iterable[Pair], thresholds: dic
     for outlet_id, day in pairs:
         by_outlet[outlet_id].add(day)
     flagged = exists().where(FindingRecord.record_id == CollectionRecord.id)
-    seen = verified(session, window)
     for outlet_id, days in by_outlet.items():
+        seen = verified(session, window, days)
         rows = session.execute(
             select(CollectionRecord.collected_on, func.count(),
                    _count(CollectionRecord.real_name_compliant),

@@ -9,6 +9,7 @@ Functions here take a session and flush, never commit.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, exists, func, literal, or_, select
@@ -52,11 +53,13 @@ def _shifted(session: Session, column, seconds: int, *, upper: bool):
     return shifted.op("||")(".999999") if upper else shifted
 
 
-def verified(session: Session, window: Window) -> ColumnElement[bool]:
-    """An SQL condition on ``CollectionRecord``: an X-ray event verifies it (see the module)."""
+def verified(session: Session, window: Window, days: Iterable[dt.date] = ()) -> ColumnElement[bool]:
+    """An SQL condition on ``CollectionRecord``: an X-ray event verifies it (see the module). With the collection
+    ``days`` the records are on, the scans are also kept to those days' windows by constant bounds, so that
+    PostgreSQL looks only into the months of X-ray events that can hold them (partition pruning)."""
     sites = (select(ScreeningSite.site_id).where(ScreeningSite.outlet_id == CollectionRecord.outlet_id)
              .correlate(CollectionRecord).scalar_subquery())
-    return exists().where(
+    conditions = [
         XrayEvent.waybill_no == CollectionRecord.waybill_no,
         XrayEvent.is_tip.is_(False),
         or_(XrayEvent.outlet_id == CollectionRecord.outlet_id, XrayEvent.outlet_id == sites),
@@ -64,7 +67,13 @@ def verified(session: Session, window: Window) -> ColumnElement[bool]:
                                          -int(window.before.total_seconds()), upper=False),
         XrayEvent.scanned_at <= _shifted(session, CollectionRecord.collected_at,
                                          int(window.after.total_seconds()), upper=True),
-    ).correlate(CollectionRecord)
+    ]
+    days = sorted(days)
+    if days:
+        first = dt.datetime.combine(days[0], dt.time(), CHINA) - window.before
+        last = dt.datetime.combine(days[-1] + dt.timedelta(days=1), dt.time(), CHINA) + window.after
+        conditions += [XrayEvent.scanned_at >= first, XrayEvent.scanned_at <= last]
+    return exists().where(*conditions).correlate(CollectionRecord)
 
 
 def declared_not_scanned(session: Session, outlet_id: int, day: dt.date, declared: int, verified_ok: int,
