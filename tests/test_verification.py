@@ -326,3 +326,21 @@ def test_the_scheduled_jobs_list_closing_days_and_overdue_flags(app, client, ses
     found = session.scalar(select(Finding).where(Finding.kind == "declared_not_scanned"))
     assert found.detail["waybills"] == ["SF00000051"]
     assert session.scalar(select(Alert).where(Alert.metric == "xray_review_overdue")).status.value == "open"
+
+
+def test_the_outlet_form_names_and_clears_the_screening_site(client, session, site, make_user, login):
+    _, centre, bare = site
+    login(client, make_user("admin"))
+    assert 'name="screening_site_code"' not in client.get("/registry/outlets/new").get_data(as_text=True)
+    form = client.get(f"/registry/outlets/{bare.code}/edit").get_data(as_text=True)
+    assert 'name="screening_site_code"' in form and "代检场地" in form
+    assert client.post(f"/registry/outlets/{bare.code}/edit",
+                       data={"name": bare.name, "screening_site_code": centre.code}).status_code == 302
+    session.refresh(bare)
+    assert bare.screening_site is centre
+    own = client.post(f"/registry/outlets/{bare.code}/edit", data={"name": bare.name,
+                                                                    "screening_site_code": bare.code})
+    assert own.status_code == 422 and "网点不能指定自己为代检场地" in own.get_data(as_text=True)
+    client.post(f"/registry/outlets/{bare.code}/edit", data={"name": bare.name, "screening_site_code": ""})
+    session.refresh(bare)
+    assert bare.screening_site is None
