@@ -101,7 +101,7 @@ def test_declared_not_scanned_is_listed_once_the_window_has_closed(client, admin
     assert [(f["date"], f["records"], f["detail"]["waybills"]) for f in found] == [
         (str(DAY), 2, ["SF00000021", "SF00000022"])]
     scan(client, sender, "SF00000021", NOON + dt.timedelta(hours=3))
-    found = client.get(f"/api/v1/findings?kind=declared_not_scanned", headers=admin).get_json()
+    found = client.get("/api/v1/findings?kind=declared_not_scanned", headers=admin).get_json()
     assert [(f["records"], f["detail"]["waybills"]) for f in found] == [(1, ["SF00000022"])]
     window = Window()
     assert not window.closed_for_day(DAY, NOON + dt.timedelta(hours=40))
@@ -156,7 +156,7 @@ def test_scans_while_powered_off_or_without_a_screener_are_findings(client, admi
 
 def test_machine_coverage_counts_own_machines_and_screening_sites(client, session, admin, site, make_outlet, login,
                                                                    make_user, bearer):
-    outlet, centre, bare = site
+    _, centre, bare = site
     far = make_outlet("XR-OUT-09", region="150200", enterprise="EMS")
     off = make_outlet("XR-OUT-10", region="150200", enterprise="EMS")
     session.add(XrayMachine(code="XR-OUT-10-X1", outlet=off, model="CX1", installed_on=dt.date(2024, 1, 1),
@@ -200,7 +200,8 @@ def test_flags_waiting_past_the_sla_open_an_alert_for_the_outlets_inspectors(app
 
     outlet, _, _ = site
     machine = session.scalar(select(XrayMachine).where(XrayMachine.code == "XR-OUT-01-X1"))
-    inspector, far = make_user("inspector", region="150100"), make_user("inspector", region="150200")
+    inspector = make_user("inspector", region="150100")
+    make_user("inspector", region="150200")  # of another city: not told
     province = make_user("inspector", region="150000")
     reviewer = bearer(province)
     now = dt.datetime(2026, 12, 6, 12, 0, tzinfo=dt.UTC)

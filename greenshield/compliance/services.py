@@ -10,7 +10,7 @@ from sqlalchemy import String, any_, bindparam, case, delete, exists, func, inse
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from greenshield.compliance.verification import Window, declared_not_scanned, verified
+from greenshield.compliance.verification import DEFAULT_WINDOW, Window, declared_not_scanned, verified
 from inspection import screening
 from inspection.identity import mask_id_no
 from inspection.rates import METRICS, DayCounts, below
@@ -24,7 +24,7 @@ def _count(condition):
 
 
 def refresh_outlet_days(session: Session, pairs: Iterable[Pair], thresholds: dict[str, float], *,
-                        window: Window = Window(), now: dt.datetime | None = None) -> None:
+                        window: Window = DEFAULT_WINDOW, now: dt.datetime | None = None) -> None:
     """Recount the given outlet-days from their current records (the X-ray declarations against what the
     machines saw in ``window``), then open or close their alerts and ``declared_not_scanned`` findings."""
     by_outlet: dict[int, set[dt.date]] = defaultdict(set)

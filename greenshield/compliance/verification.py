@@ -44,6 +44,9 @@ class Window:
         return now >= end_of_day + self.after
 
 
+DEFAULT_WINDOW = Window()
+
+
 def _shifted(session: Session, column, seconds: int, *, upper: bool):
     """``column`` + ``seconds`` in SQL: SQLite keeps UTC times as text (``YYYY-MM-DD HH:MM:SS.ffffff``),
     PostgreSQL as timestamptz."""
