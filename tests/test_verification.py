@@ -345,3 +345,22 @@ def test_the_outlet_form_names_and_clears_the_screening_site(client, session, si
     client.post(f"/registry/outlets/{bare.code}/edit", data={"name": bare.name, "screening_site_code": ""})
     session.refresh(bare)
     assert bare.screening_site is None
+
+
+def test_an_import_of_scans_recounts_the_days_once(client, session, settings, admin, site, monkeypatch):
+    from greenshield.compliance import services as compliance
+    from greenshield.xray import services as xray
+
+    outlet, _, _ = site
+    upload_rows(client, admin, outlet.code, [log_row(f"SF0000006{n}", at="12:00:00") for n in range(3)])
+    lines = "".join(f"XR-OUT-01-X1,SF0000006{n},{(NOON + dt.timedelta(hours=2)).isoformat()},OP-1,s.png\n"
+                    for n in range(2))
+    files = {"manifest.csv": ("machine_code,waybill_no,scanned_at,operator_id,file\n" + lines).encode(),
+             "s.png": IMAGE}
+    recounts = []
+    real = compliance.refresh_outlet_days
+    monkeypatch.setattr(compliance, "refresh_outlet_days",
+                        lambda *args, **kwargs: recounts.append(set(args[1])) or real(*args, **kwargs))
+    assert xray.import_events(session, settings, files.__getitem__)["imported"] == 2
+    assert recounts == [{(outlet.id, DAY)}]
+    assert day_row(client, admin, outlet.code)["xray_rate_verified"] == pytest.approx(2 / 3)

@@ -156,14 +156,16 @@ def _add_to_finding(session: Session, kind: str, event: XrayEvent) -> None:
     finding.detail = detail
 
 
-def event_recorded(session: Session, event: XrayEvent, thresholds: dict[str, float], window: Window) -> None:
+def event_recorded(session: Session, event: XrayEvent, thresholds: dict[str, float], window: Window, *,
+                   recount: bool = True) -> set[tuple[int, dt.date]]:
     """After an X-ray event is stored: its machine-side findings (a scan while the machine reported itself off,
     a scan with no screener checked in), and the verified counts of the records it may verify (a log that came
-    before its scans). Test images (TIP) are neither."""
+    before its scans). Test images (TIP) are neither. Returns the outlet-days to recount; with ``recount``
+    (default) recounts them now — a bulk import passes False and recounts the union once at the end."""
     from greenshield.compliance.services import refresh_outlet_days
 
     if event.is_tip:
-        return
+        return set()
     if _powered_off(session, event):
         _add_to_finding(session, SCANNED_WHILE_POWERED_OFF, event)
     if event.screener_on_duty is None:
@@ -174,9 +176,10 @@ def event_recorded(session: Session, event: XrayEvent, thresholds: dict[str, flo
         select(CollectionRecord.outlet_id, CollectionRecord.collected_on)
         .where(CollectionRecord.waybill_no == event.waybill_no, CollectionRecord.is_current.is_(True),
                CollectionRecord.outlet_id.in_(served)))}
-    if pairs:
+    if pairs and recount:
         refresh_outlet_days(session, pairs, thresholds, window=window)
     session.flush()
+    return pairs
 
 
 def refresh_outlet(session: Session, outlet: Outlet, thresholds: dict[str, float], window: Window) -> None:

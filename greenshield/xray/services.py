@@ -122,8 +122,9 @@ def screener_on_duty(session: Session, machine: XrayMachine, at: dt.datetime) ->
 
 def record_event(session: Session, settings: Settings, *, machine: XrayMachine, data: bytes, waybill_no: str,
                  scanned_at: dt.datetime, operator_id: str, is_tip: bool = False,
-                 tip_threat: bool | None = None) -> XrayEvent:
-    """Check, store and score an image; the event records the model version that scored it.
+                 tip_threat: bool | None = None, to_recount: set | None = None) -> XrayEvent:
+    """Check, store and score an image; the event records the model version that scored it. The verified X-ray
+    counts it changes are recounted now, or added to ``to_recount`` for the caller to recount once.
 
     Raises Invalid (422, or 413 for size limits) before anything is stored.
     """
@@ -151,7 +152,9 @@ def record_event(session: Session, settings: Settings, *, machine: XrayMachine, 
     store.put(heatmap_key(event), imaging.encode_png(result.heatmap))
     session.add(event)
     session.flush()
-    event_recorded(session, event, settings.thresholds, Window.of(settings))
+    pairs = event_recorded(session, event, settings.thresholds, Window.of(settings), recount=to_recount is None)
+    if to_recount is not None:
+        to_recount |= pairs
     return event
 
 
@@ -400,6 +403,7 @@ def import_events(session: Session, settings: Settings, read: Callable[[str], by
         raise Invalid("validation_error.manifest_encoding", field="file") from None
     machines = {m.code: m for m in session.scalars(select(XrayMachine).where(XrayMachine.active.is_(True)))}
     flagged = count = 0
+    to_recount: set = set()
     for line, row in enumerate(manifest, start=2):
         machine = machines.get((row.get("machine_code") or "").strip().upper())
         if machine is None or not may_use(machine):
@@ -415,7 +419,7 @@ def import_events(session: Session, settings: Settings, read: Callable[[str], by
             scanned = scanned.replace(tzinfo=CHINA)
         try:
             event = record_event(session, settings, machine=machine, data=data, waybill_no=waybill,
-                                 scanned_at=scanned, operator_id=operator)
+                                 scanned_at=scanned, operator_id=operator, to_recount=to_recount)
         except DomainError as exc:
             raise Invalid("validation_error.manifest_image", field="file", line=line, reason_code=exc.code,
                           reason_params=exc.params) from None
@@ -423,6 +427,10 @@ def import_events(session: Session, settings: Settings, read: Callable[[str], by
         flagged += event.flagged
         if progress is not None:
             progress(count)
+    if to_recount:  # the verified X-ray counts of the logged items the import's scans verify: once, at the end
+        from greenshield.compliance.services import refresh_outlet_days
+
+        refresh_outlet_days(session, to_recount, settings.thresholds, window=Window.of(settings))
     return {"imported": count, "flagged": flagged}
 
 
