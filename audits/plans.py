@@ -24,6 +24,12 @@ MAX_PERIOD_DAYS = 366
 """The longest period a plan spreads over (a year: longer plans are drawn again, with fresher risk)."""
 
 
+def outlet_inspectors(session: Session, outlet: Outlet) -> list[User]:
+    """Active inspectors whose region holds the outlet (they see it, and answer for it)."""
+    inspectors = session.scalars(select(User).where(User.role == Role.INSPECTOR, User.active.is_(True))).all()
+    return [u for u in inspectors if u.region_code and outlet.region_code.startswith(prefix_of(u.region_code))]
+
+
 def region_inspectors(session: Session, region: Region) -> list[User]:
     """Active inspectors whose scope covers the whole region (so they may see every outlet drawn in it)."""
     inspectors = session.scalars(select(User).where(User.role == Role.INSPECTOR, User.active.is_(True))).all()
@@ -36,8 +42,11 @@ def risk_factors(session: Session, outlets: list[Outlet], as_of: dt.date, thresh
     ids = [o.id for o in outlets]
     since30, since90, since2y = (as_of - dt.timedelta(days=d) for d in (30, 90, 730))
     below = defaultdict(int)
+    declared, seen = defaultdict(int), defaultdict(int)
     for day in session.scalars(select(OutletDay).where(OutletDay.outlet_id.in_(ids), OutletDay.day > since30,
                                                        OutletDay.day <= as_of)):
+        declared[day.outlet_id] += day.xray_ok
+        seen[day.outlet_id] += day.xray_verified_ok
         rates = [(day.real_name_ok, thresholds["real_name"]), (day.inspected_ok, thresholds["inspection"]),
                  (day.xray_ok, thresholds["xray"])]
         if day.parcels and any(ok / day.parcels < t for ok, t in rates):
@@ -59,6 +68,7 @@ def risk_factors(session: Session, outlets: list[Outlet], as_of: dt.date, thresh
     credit = draw_levels(session, outlets, as_of, thresholds)
     return {o.id: RiskFactors(days_below_threshold=below[o.id], open_alerts=alerts.get(o.id, 0),
                               findings=findings.get(o.id, 0), flagged_xray=flagged_xray.get(o.id, 0),
+                              xray_unverified=round(1 - seen[o.id] / declared[o.id], 4) if declared[o.id] else 0.0,
                               past_rectifications=orders.get(o.id, 0),
                               days_since_last_audit=(as_of - last[o.id]).days if o.id in last else None,
                               credit_level=credit[o.id])

@@ -14,6 +14,7 @@ class RiskFactors:
     open_alerts: int = 0
     findings: int = 0                # abnormal real-name findings, last 90 days
     flagged_xray: int = 0            # flagged X-ray events, last 30 days
+    xray_unverified: float = 0.0     # share of items declared X-ray screened that no machine saw, last 30 days
     past_rectifications: int = 0     # rectification orders, last 2 years
     days_since_last_audit: int | None = None  # None: never audited
     credit_level: str = "A"          # the worse of the outlet's and its enterprise's credit (audits.credit)
@@ -27,6 +28,7 @@ def risk_weight(f: RiskFactors) -> float:
     weight += min(f.open_alerts, 10) * 0.3
     weight += min(f.findings, 10) * 0.3
     weight += min(f.flagged_xray, 20) * 0.1
+    weight += min(max(f.xray_unverified, 0.0), 1.0) * 3
     weight += min(f.past_rectifications, 5) * 0.5
     weight += 1.0 if f.days_since_last_audit is None else min(f.days_since_last_audit, 365) / 365
     return round(weight * DRAW_FACTOR.get(f.credit_level, 1.0), 4)

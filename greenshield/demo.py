@@ -29,7 +29,12 @@ OUTLETS = (
     ("HLBE-YTO-010", "圆通呼伦贝尔海拉尔网点", "YTO", "150700", "outlet"),
     ("WLCB-YD-011", "韵达乌兰察布集宁区网点", "YD", "150900", "outlet"),
     ("XLGL-EMS-012", "锡林浩特邮政营业部", "EMS", "152500", "outlet"),
+    ("HLBE-JT-013", "极兔满洲里网点", "JT", "150700", "outlet"),
+    ("BT-YD-014", "韵达包头东河区网点", "YD", "150200", "outlet"),
 )
+NO_MACHINE = {"HLBE-JT-013", "BT-YD-014"}
+"""Outlets without an X-ray machine of their own: one uncovered, one screened by its enterprise's sorting centre."""
+SCREENING_SITES = {"BT-YD-014": "BT-YD-SC02"}
 
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建文辉力斌宇浩凯"
@@ -76,7 +81,7 @@ def seed_registry(session: Session, rng: random.Random) -> list[Outlet]:
             for i in range(1, couriers + 1):
                 session.add(Staff(staff_id=f"{code}-C{i:02d}", name=_person(rng), outlet=outlet,
                                   role=StaffRole.COURIER, active=True))
-            for i in range(1, 3 if kind == "sorting_centre" else 2):
+            for i in range(1, 0 if code in NO_MACHINE else 3 if kind == "sorting_centre" else 2):
                 session.add(Staff(staff_id=f"{code}-S{i:02d}", name=_person(rng), outlet=outlet,
                                   role=StaffRole.SCREENER, certificate_no=f"AJY{rng.randrange(10**8):08d}", active=True))
                 session.add(XrayMachine(code=f"{code}-X{i}", outlet=outlet, active=True,
@@ -84,8 +89,12 @@ def seed_registry(session: Session, rng: random.Random) -> list[Outlet]:
                                         installed_on=dt.date(2023, 1, 1) + dt.timedelta(days=rng.randrange(900))))
         outlets.append(outlet)
     session.flush()
-    known = set(session.scalars(select(ContractCustomer.code)))
     by_code = {o.code: o for o in outlets}
+    for code, site in SCREENING_SITES.items():
+        if by_code[code].screening_site is None:
+            by_code[code].screening_site = by_code[site]
+    session.flush()
+    known = set(session.scalars(select(ContractCustomer.code)))
     for code, name, outlet_code in CUSTOMERS:
         if code not in known:
             filed = today() - dt.timedelta(days=200)
@@ -113,13 +122,15 @@ def seed_demo_province(session: Session, settings: Settings, *, days: int, seed:
     from greenshield.audits.demo import seed_audits
     from greenshield.incidents.demo import seed_incidents
     from greenshield.ingest.demo import seed_logs
-    from greenshield.xray.demo import seed_xray
+    from greenshield.xray.demo import seed_follow_up, seed_scans, seed_xray
 
     rng = random.Random(seed)
     outlets = seed_registry(session, rng)
     accounts = seed_accounts(session)
     seed_logs(session, settings, outlets, rng=rng, days=days)
     seed_xray(session, settings, outlets, rng=rng, days=days)
+    seed_scans(session, settings, outlets, rng=rng)
+    seed_follow_up(session, settings)
     seed_audits(session, settings)
     seed_incidents(session, settings)
     return accounts

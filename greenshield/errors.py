@@ -100,6 +100,8 @@ MESSAGES: dict[str, Entry] = {
     "forbidden.outlet_scope": E(_l("Outlet %(code)s is outside your scope.")),
     "forbidden.machine_scope": E(_l("X-ray machine %(code)s is outside your scope.")),
     "forbidden.region_scope": E(_l("Region %(code)s is outside your scope.")),
+    "validation_error.screening_site_self": E(_l("An outlet cannot be its own screening site.")),
+    "validation_error.unknown_screening_site": E(_l("No outlet or sorting centre has the code %(code)s.")),
     "validation_error.unknown_region": E(_l("There is no region %(code)s.")),
     "validation_error.unknown_enterprise": E(_l("There is no enterprise %(code)s.")),
     "validation_error.unknown_outlet": E(_l("There is no outlet %(code)s.")),
@@ -167,6 +169,11 @@ MESSAGES: dict[str, Entry] = {
     "validation_error.id_hk_mo_shape": E(_l("A Hong Kong/Macao permit number is H or M followed by 8 or 10 digits.")),
     "validation_error.id_tw_shape": E(_l("A Taiwan permit number is 8 digits.")),
     "validation_error.id_shape": E(_l("An ID number of this type is 4-32 letters and digits.")),
+    "validation_error.id_service_card_shape": E(_l(
+            "A military or armed-police card number is 4-20 letters and digits as printed, optionally with its "
+            "prefix such as 军字第…号, 士 or 武警.")),
+    "validation_error.unknown_destination": E(_l(
+            "The destination is neither a GB/T 2260 region code nor a known region name.")),
     "validation_error.phone_empty": E(_l("The phone number is empty.")),
     "validation_error.phone_characters": E(_l(
             "A phone number may only contain digits, a leading +, -, spaces and parentheses.")),
@@ -285,6 +292,12 @@ MESSAGES: dict[str, Entry] = {
                                            "import.")),
     "validation_error.manifest_image": E(_l("manifest.csv line %(line)s: %(reason)s")),
     "conflict.already_reviewed": E(_l("This event has been reviewed already.")),
+    "conflict.clue_not_open": E(_l("Only an open clue can be handed over.")),
+    "conflict.clue_closed": E(_l("This clue is closed already.")),
+    "validation_error.clue_agency_required": E(_l("Name the agency that takes the clue over.")),
+    "validation_error.clue_case_no_required": E(_l("Give the receiving agency's case number.")),
+    "validation_error.clue_outcome_required": E(_l("Say what came of the clue.")),
+    "not_found.clue": E(_l("There is no clue %(id)s.")),
     "validation_error.seizure_category": E(_l("A seizure needs a prohibited-item category (1–19).")),
     "validation_error.unknown_category": E(_l("There is no prohibited-item category %(category)s.")),
     "validation_error.not_screener_here": E(_l("Check-ins need a screener of this machine's outlet.")),

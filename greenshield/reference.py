@@ -10,23 +10,8 @@ from audits.calendar import load_library_years
 from audits.checklist import load_default_items
 from audits.penalties import load_default_provisions
 from inspection.identity import ID_TYPES
+from inspection.regions import LEAGUES, PROVINCE
 from models import Enterprise, IdType, ProhibitedCategory, Region
-
-PROVINCE = ("150000", "内蒙古自治区", "Inner Mongolia")
-LEAGUES = (
-    ("150100", "呼和浩特市", "Hohhot"),
-    ("150200", "包头市", "Baotou"),
-    ("150300", "乌海市", "Wuhai"),
-    ("150400", "赤峰市", "Chifeng"),
-    ("150500", "通辽市", "Tongliao"),
-    ("150600", "鄂尔多斯市", "Ordos"),
-    ("150700", "呼伦贝尔市", "Hulunbuir"),
-    ("150800", "巴彦淖尔市", "Bayannur"),
-    ("150900", "乌兰察布市", "Ulanqab"),
-    ("152200", "兴安盟", "Hinggan League"),
-    ("152500", "锡林郭勒盟", "Xilingol League"),
-    ("152900", "阿拉善盟", "Alxa League"),
-)
 
 ENTERPRISES = (
     ("EMS", "中国邮政"),

@@ -46,6 +46,9 @@ class Settings:
     xray_false_flag_budget: float = 0.03  # share of clean scans an operating threshold may flag
     xray_calibration_min_scans: int = 200  # a machine's own threshold needs this many eligible recent scans
     xray_calibration_max_scans: int = 1000  # ... and is chosen on at most this many, the most recent
+    xray_verify_before_hours: float = 1  # a scan this long before the collection verifies the record ...
+    xray_verify_after_hours: float = 72  # ... and this long after it
+    xray_review_sla_hours: float = 4  # a flagged event not reviewed within this opens xray_review_overdue
     # traceability
     trace_rate_limit: str = "60 per minute"
     trace_max_results: int = 1000

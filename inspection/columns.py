@@ -27,6 +27,7 @@ class Type(enum.Enum):
     ID_TYPE = "id_type"    # an identity-document type (code or Chinese name), stored as its code
     ID_NO = "id_no"        # an identity-document number, validated by the ID type column named in id_type_column
     PHONE = "phone"        # a phone number, normalised to its digits (a leading + for international numbers)
+    REGION = "region"      # a GB/T 2260 division, as its code or a known name; stored as its six-digit code
 
 
 class Personal(enum.Enum):
@@ -36,11 +37,12 @@ class Personal(enum.Enum):
     NAME = "name"    # stored in clear (traced by name), shown masked to roles that may not see it
     ID_NO = "id_no"  # stored only encrypted and as a blind index (keyed hash); shown masked
     PHONE = "phone"  # as ID_NO
+    ADDRESS = "address"  # as ID_NO (the blind index only tells two versions apart); shown cut short
 
     @property
     def encrypted(self) -> bool:
         """Stored as ``(ciphertext, blind index)`` columns, never in clear."""
-        return self in (Personal.ID_NO, Personal.PHONE)
+        return self in (Personal.ID_NO, Personal.PHONE, Personal.ADDRESS)
 
 
 class Hashed(enum.Enum):
@@ -106,6 +108,15 @@ COLUMNS: dict[str, Column] = {
         Column("xray_screened", "是否过机", Type.BOOL, default=False, hashed=_POS, example="是"),
         Column("courier_id", "收寄人员", Type.CODE, max_length=32, hashed=_POS, example="C001"),
         Column("contract_customer_code", "协议客户编号", Type.CODE, max_length=32, hashed=_POS),
+        Column("sender_address", "寄件地址", Type.TEXT, max_length=200, personal=Personal.ADDRESS,
+               stored_in=("sender_address_enc", "sender_address_hmac"), example="呼和浩特市新城区新华大街1号"),
+        Column("recipient_name", "收件人姓名", Type.TEXT, max_length=64, personal=Personal.NAME, example="李四"),
+        Column("recipient_phone", "收件人电话", Type.PHONE, personal=Personal.PHONE,
+               stored_in=("recipient_phone_enc", "recipient_phone_hmac"), example="13912345678"),
+        Column("recipient_address", "收件地址", Type.TEXT, max_length=200, personal=Personal.ADDRESS,
+               stored_in=("recipient_address_enc", "recipient_address_hmac"), example="北京市海淀区中关村大街27号"),
+        Column("destination_region", "寄达地", Type.REGION, max_length=6, example="110000"),
+        Column("is_letter", "是否信件", Type.BOOL, default=False, example="否"),
     )
 }
 """The daily-log columns in the order of PRODUCT.md, by English key."""

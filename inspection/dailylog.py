@@ -28,6 +28,7 @@ from typing import TextIO
 
 from inspection.columns import COLUMNS, PYTHON_TYPES, Column, Type
 from inspection.identity import normalise_phone, normalise_text, parse_id_type, validate_id_no
+from inspection.regions import region_code
 from models.base import CHINA
 from models.errors import DomainError
 
@@ -911,6 +912,16 @@ def _parse_phone(value: str, ctx: _Context) -> str | None:
     return normalise_phone(value)
 
 
+def _parse_region(value: str, ctx: _Context) -> str | None:
+    text = _code(value)
+    if not text:
+        return None
+    code = region_code(text)
+    if code is None:
+        raise _Invalid("validation_error.unknown_destination")
+    return code
+
+
 _PARSERS: dict[Type, Callable[[Column], _Parser]] = {
     Type.WAYBILL: _waybill_parser,
     Type.DATETIME: lambda column: _parse_datetime,
@@ -922,6 +933,7 @@ _PARSERS: dict[Type, Callable[[Column], _Parser]] = {
     Type.ID_TYPE: lambda column: _parse_id_type,
     Type.ID_NO: lambda column: _parse_id_no,
     Type.PHONE: lambda column: _parse_phone,
+    Type.REGION: lambda column: _parse_region,
 }
 # (position, key, parser, required) per column in table order; the parsers are chosen once, here. Yes/no
 # columns, a fifth of a row, take a shortcut: one look-up of the usual spellings before their parser.

@@ -23,6 +23,7 @@ __all__ = [
     "birth_date_problem",
     "credit_code_check_char",
     "gb11643_check_char",
+    "mask_address",
     "mask_id_no",
     "mask_phone",
     "normalise_id_no",
@@ -56,6 +57,7 @@ ID_TYPES: dict[str, IdType] = {
         IdType("PASSPORT", "护照", "passport"),
         IdType("MILITARY", "军人身份证件", "military identity document"),
         IdType("POLICE", "武警身份证件", "armed police identity document"),
+        IdType("CREDIT_CODE", "统一社会信用代码", "unified social credit code (company senders)"),
         IdType("OTHER", "其他", "other document"),
     )
 }
@@ -82,6 +84,12 @@ _ID_TYPE_LOOKUP: dict[str, str] = {
     "港澳台居住证": "HMT_RESIDENCE",
     "外国人永久居留证": "FOREIGN_PERMANENT",
     "军官证": "MILITARY",
+    "士兵证": "MILITARY",
+    "文职干部证": "MILITARY",
+    "武警证": "POLICE",
+    "警官证": "POLICE",
+    "营业执照": "CREDIT_CODE",
+    "信用代码": "CREDIT_CODE",
     "其它": "OTHER",
 }
 
@@ -168,6 +176,8 @@ _FOREIGN_OLD_SHAPE = re.compile(r"[A-Z]{3}[0-9]{12}")
 _HK_MO_SHAPE = re.compile(r"[HM][0-9]{8}(?:[0-9]{2})?")
 _TW_SHAPE = re.compile(r"[0-9]{8}")
 _GENERIC_SHAPE = re.compile(r"[A-Z0-9]{4,32}")
+# Military and armed-police cards as printed: 军字第1234567号, 士12345678, 文职字第…号, 武警1234567, 警字第…号.
+_SERVICE_CARD_SHAPE = re.compile(r"(?:[军兵士文武警][职警官]?(?:字)?(?:第)?)?[A-Z0-9]{4,20}号?")
 
 
 def _check_gb11643(id_no: str, today: datetime.date) -> None:
@@ -224,9 +234,16 @@ _VALIDATORS: dict[str, _Check] = {
     "TW_PERMIT": _shape(_TW_SHAPE, "validation_error.id_tw_shape"),
     **{
         code: _shape(_GENERIC_SHAPE, "validation_error.id_shape", id_type=code)
-        for code in ("PASSPORT", "MILITARY", "POLICE", "OTHER")
+        for code in ("PASSPORT", "OTHER")
     },
+    **{code: _shape(_SERVICE_CARD_SHAPE, "validation_error.id_service_card_shape", id_type=code)
+       for code in ("MILITARY", "POLICE")},
+    "CREDIT_CODE": lambda number, today: _credit_code(number),
 }
+
+
+def _credit_code(number: str) -> None:
+    validate_credit_code(number)
 
 
 def validate_id_no(id_type: str, id_no: str, *, today: datetime.date | None = None) -> str:
@@ -332,6 +349,12 @@ def mask_id_no(id_no: str) -> str:
     if n >= 9:
         return id_no[:2] + "*" * (n - 4) + id_no[-2:]
     return "*" * n
+
+
+def mask_address(address: str) -> str:
+    """Mask an address for display: the first 6 characters (usually province and city) stay, the rest is
+    ``*`` (at most 8), so that a street and house number never show: ``呼和浩特市新********``."""
+    return address[:6] + "*" * min(8, max(len(address) - 6, 0))
 
 
 def mask_phone(phone: str) -> str:

@@ -22,6 +22,7 @@ class DayCounts:
     real_name_adjusted_ok: int
     inspected_ok: int
     xray_ok: int
+    xray_verified_ok: int = 0  # declared screened and seen by a networked machine in the window
 
     @property
     def real_name_rate(self) -> float | None:
@@ -38,6 +39,10 @@ class DayCounts:
     @property
     def xray_rate(self) -> float | None:
         return rate(self.xray_ok, self.parcels)
+
+    @property
+    def xray_rate_verified(self) -> float | None:
+        return rate(self.xray_verified_ok, self.parcels)
 
     def metric_rate(self, metric: str) -> float | None:
         return {"real_name": self.real_name_rate, "inspection": self.inspection_rate, "xray": self.xray_rate}[metric]

@@ -23,6 +23,7 @@ from typing import Literal
 from openpyxl import Workbook
 
 from inspection.columns import COLUMNS as DAILY_LOG_COLUMNS
+from inspection.regions import PROVINCES
 from inspection.identity import ID_TYPES, credit_code_check_char, gb11643_check_char
 from models.base import china_today
 
@@ -230,6 +231,7 @@ class _RowMaker:
         contract_customer_codes: Sequence[str],
         waybill_prefix: str | None,
         defects: Sequence[str],
+        seed: object = 0,
     ) -> None:
         self.rng = rng
         self.outlet_code = outlet_code
@@ -238,6 +240,9 @@ class _RowMaker:
         self.contract_codes = tuple(self.contracts)
         self.waybills = _Waybills(rng, outlet_code, waybill_prefix)
         self.defects = tuple(defects)
+        # The recipient side of the waybill draws from its own generator, so adding it left the sender side,
+        # counts and defects of every seed as they were.
+        self.recipients = random.Random(f"{outlet_code}:{seed}:recipients")
         self.booleans = rng.choice(_BOOLEAN_SPELLINGS)
         self.types_in_chinese = rng.random() < 0.7
         self.recent: list[_Sender] = []
@@ -270,12 +275,27 @@ class _RowMaker:
             "xray_screened": self._bool(True),
             "courier_id": rng.choice(self.courier_ids) if self.courier_ids else "",
             "contract_customer_code": contract,
+            **self._recipient(),
         }
         if kind == "noncompliant":
             self._break_compliance(row)
         elif kind == "invalid":
             self._break_validity(row, at)
         return row
+
+    def _recipient(self) -> dict[str, str]:
+        """The other half of the waybill: where the item goes and to whom (one in 40 is a letter)."""
+        rng = self.recipients
+        code, province, _ = rng.choice(_DESTINATIONS)
+        letter = rng.random() < 0.025
+        return {
+            "sender_address": f"{rng.choice(_CITIES)}{rng.choice(_STREETS)}{rng.randrange(1, 300)}号",
+            "recipient_name": rng.choice(_SURNAMES) + rng.choice(_GIVEN) + rng.choice(_GIVEN),
+            "recipient_phone": rng.choice(_MOBILE_PREFIXES) + f"{rng.randrange(10**8):08d}",
+            "recipient_address": f"{province}{rng.choice(_STREETS)}{rng.randrange(1, 300)}号",
+            "destination_region": code if rng.random() < 0.7 else province,
+            "is_letter": self._bool(letter),
+        }
 
     def _sender(self, day: datetime.date) -> _Sender:
         rng = self.rng
@@ -451,6 +471,10 @@ _ITEM_CUM_WEIGHTS = tuple(itertools.accumulate(_ITEM_WEIGHTS))
 _FULL_WIDTH = str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")
 
 
+_DESTINATIONS = tuple(PROVINCES)
+_STREETS = ("人民路", "新华大街", "中山路", "解放路", "建设路", "文化路", "胜利街", "友谊大街", "和平路", "光明路")
+
+
 def _yesterday_in_china() -> datetime.date:
     return china_today() - datetime.timedelta(days=1)
 
@@ -486,7 +510,7 @@ def generate_rows(
     if unknown or not defects:
         raise ValueError(f"defects must be a non-empty subset of {DEFECTS}")
     rng = random.Random(seed)
-    maker = _RowMaker(rng, outlet_code, courier_ids, contract_customer_codes, waybill_prefix, defects)
+    maker = _RowMaker(rng, outlet_code, courier_ids, contract_customer_codes, waybill_prefix, defects, seed)
     return _rows(maker, n, day or _yesterday_in_china(), days, round(n * invalid_ratio), round(n * noncompliant_ratio))
 
 

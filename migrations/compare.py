@@ -15,6 +15,7 @@ DROPPED_FOREIGN_KEYS = {
     "fk_case_results_record_id_collection_records",
     "fk_finding_records_record_id_collection_records",
     "fk_xray_reviews_event_id_xray_events",
+    "fk_clues_event_id_xray_events",  # revision e5f9c2d3b4a8 makes it on SQLite only
 }
 WIDENED_UNIQUE = {"uq_collection_records_outlet_id_waybill_no_version"}  # in PostgreSQL: ..._collected_on below
 KEY_INDEXES = {  # unique indexes of the partitioned tables in PostgreSQL -> their columns

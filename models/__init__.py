@@ -4,8 +4,8 @@ Imports nothing else of the project; every other package builds on it.
 """
 from models.base import Base, UTCDateTime, utcnow
 from models.trace import AccessLogEntry, Case, CaseResult, CaseStatus, Notification, Watchlist
-from models.xray import (MachineStatus, ReviewStatus, XrayCalibration, XrayEvent, XrayMachineModel, XrayModelVersion,
-                         XrayReview)
+from models.xray import (Clue, ClueStatus, MachineStatus, ReviewStatus, XrayCalibration, XrayEvent, XrayMachineModel,
+                         XrayModelVersion, XrayReview)
 from models.registry import (
     ContractCustomer,
     Enterprise,
@@ -14,6 +14,7 @@ from models.registry import (
     OutletKind,
     ProhibitedCategory,
     Region,
+    ScreeningSite,
     Staff,
     StaffRole,
     XrayMachine,
@@ -89,6 +90,8 @@ __all__ = [
     "XrayMachineModel",
     "XrayCalibration",
     "XrayEvent",
+    "Clue",
+    "ClueStatus",
     "ReviewStatus",
     "MachineStatus",
     "Watchlist",
@@ -128,6 +131,7 @@ __all__ = [
     "Enterprise",
     "IdType",
     "Outlet",
+    "ScreeningSite",
     "OutletKind",
     "ProhibitedCategory",
     "Region",

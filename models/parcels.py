@@ -5,7 +5,7 @@ import datetime as dt
 import enum
 
 from sqlalchemy import (JSON, Boolean, Date, Float, ForeignKey, Index, Integer, LargeBinary, String,
-                        UniqueConstraint)
+                        UniqueConstraint, false)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, BigId, UTCDateTime, str_enum, utcnow
@@ -80,7 +80,8 @@ class RejectedRow(Base):
 class CollectionRecord(Base):
     """One version of one item's collection record. A correction adds a version; none is ever overwritten.
 
-    ID and phone numbers are stored only encrypted (``*_enc``) and as keyed hashes (``*_hmac``) for lookup.
+    ID and phone numbers and addresses are stored only encrypted (``*_enc``) and as keyed hashes (``*_hmac``) for
+    lookup (and to tell two versions apart).
     """
 
     __tablename__ = "collection_records"
@@ -90,6 +91,7 @@ class CollectionRecord(Base):
         Index("ix_collection_records_current_waybill", "outlet_id", "waybill_no", "is_current"),
         Index("ix_collection_records_sender_id_day", "sender_id_hmac", "collected_on"),
         Index("ix_collection_records_sender_name_day", "sender_name", "collected_on"),
+        Index("ix_collection_records_recipient_name_day", "recipient_name", "collected_on"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -116,6 +118,15 @@ class CollectionRecord(Base):
     real_name_compliant: Mapped[bool] = mapped_column(Boolean)
     courier_id: Mapped[str | None] = mapped_column(String(32))
     contract_customer_code: Mapped[str | None] = mapped_column(String(32))
+    sender_address_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    sender_address_hmac: Mapped[str | None] = mapped_column(String(64))
+    recipient_name: Mapped[str | None] = mapped_column(String(64))
+    recipient_phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    recipient_phone_hmac: Mapped[str | None] = mapped_column(String(64), index=True)
+    recipient_address_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    recipient_address_hmac: Mapped[str | None] = mapped_column(String(64))
+    destination_region: Mapped[str | None] = mapped_column(String(6))
+    is_letter: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     content_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -134,6 +145,8 @@ class OutletDay(Base):
     real_name_adjusted_ok: Mapped[int] = mapped_column(Integer, default=0)
     inspected_ok: Mapped[int] = mapped_column(Integer, default=0)
     xray_ok: Mapped[int] = mapped_column(Integer, default=0)
+    # declared screened and seen by a machine of the outlet or its screening site in the window (PRODUCT.md)
+    xray_verified_ok: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     real_name_rate: Mapped[float] = mapped_column(Float, default=1.0)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -154,7 +167,7 @@ class Alert(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     outlet_id: Mapped[int] = mapped_column(ForeignKey("outlets.id"), index=True)
     day: Mapped[dt.date] = mapped_column(Date)
-    metric: Mapped[str] = mapped_column(String(16))
+    metric: Mapped[str] = mapped_column(String(32))
     rate: Mapped[float] = mapped_column(Float)
     threshold: Mapped[float] = mapped_column(Float)
     status: Mapped[AlertStatus] = mapped_column(str_enum(AlertStatus, "alert_status"), index=True)

@@ -69,6 +69,19 @@ class Outlet(Base):
 
     enterprise: Mapped[Enterprise] = relationship(lazy="joined")
     region: Mapped[Region] = relationship(lazy="joined")
+    # 代检: an outlet without a machine names the sorting centre (or outlet) whose machines screen its parcels
+    screening_site: Mapped[Outlet | None] = relationship(
+        secondary="screening_sites", primaryjoin="Outlet.id == ScreeningSite.outlet_id",
+        secondaryjoin="Outlet.id == ScreeningSite.site_id", uselist=False, lazy="select")
+
+
+class ScreeningSite(Base):
+    """An outlet's designated screening site (代检): the sorting centre or outlet whose machines screen its parcels."""
+
+    __tablename__ = "screening_sites"
+
+    outlet_id: Mapped[int] = mapped_column(ForeignKey("outlets.id"), primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("outlets.id"), index=True)
 
 
 class XrayMachine(Base):

@@ -130,3 +130,31 @@ class XrayCalibration(Base):
     calibrated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     machine: Mapped[XrayMachine] = relationship(lazy="joined")
+class ClueStatus(enum.Enum):
+    OPEN = "open"                  # seized or referred, not yet with another agency
+    HANDED_OVER = "handed_over"    # with the receiving agency, under its case number
+    CLOSED = "closed"              # the outcome is known
+
+
+class Clue(Base):
+    """A seized or referred X-ray event followed through (线索): handed over to an agency, then closed."""
+
+    __tablename__ = "clues"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("xray_events.id"), unique=True)
+    waybill_no: Mapped[str] = mapped_column(String(32), index=True)
+    outlet_id: Mapped[int] = mapped_column(ForeignKey("outlets.id"), index=True)
+    decision: Mapped[str] = mapped_column(String(16))
+    category_code: Mapped[int | None] = mapped_column(ForeignKey("prohibited_categories.code"))
+    status: Mapped[ClueStatus] = mapped_column(str_enum(ClueStatus, "clue_status"), index=True)
+    agency: Mapped[str | None] = mapped_column(String(128))
+    agency_case_no: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    handed_over_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    event: Mapped[XrayEvent] = relationship(lazy="joined")
+    outlet: Mapped[Outlet] = relationship(lazy="joined")

@@ -38,6 +38,7 @@ def test_seed_demo_makes_a_province_and_can_run_again(runner, client, session):
     first = runner.invoke(args=["seed-demo", "--days", "2"])
     assert first.exit_code == 0, first.output
     assert session.scalar(select(func.count()).select_from(Outlet)) >= 12
+    _the_demo_shows_its_gaps(client, session)
     second = runner.invoke(args=["seed-demo", "--days", "2"])
     assert second.exit_code == 0, second.output
     for line in first.output.splitlines()[1:]:
@@ -46,6 +47,27 @@ def test_seed_demo_makes_a_province_and_can_run_again(runner, client, session):
         assert response.status_code == 302, username
         assert client.get("/api/v1/me").get_json()["role"] == role
         client.post("/logout")
+
+
+def _the_demo_shows_its_gaps(client, session):
+    """Issue 15: declarations that outrun the scans, an uncovered outlet, a flag nobody reviewed, clues."""
+    from models import Alert, Clue, OutletDay, User
+
+    from greenshield.auth.services import issue_token
+
+    days = {code: (declared, seen) for code, declared, seen in session.execute(
+        select(Outlet.code, func.sum(OutletDay.xray_ok), func.sum(OutletDay.xray_verified_ok))
+        .join(OutletDay, OutletDay.outlet_id == Outlet.id).group_by(Outlet.code))}
+    declared, seen = days["CF-EMS-006"]
+    assert 0.5 < seen / declared < 0.9
+    assert days["HLBE-JT-013"][1] == 0 and days["BT-YD-014"][1] > 0.95 * days["BT-YD-014"][0]
+    assert days["HHHT-EMS-001"][1] > 0.98 * days["HHHT-EMS-001"][0]
+    admin = session.scalar(select(User).where(User.username == "admin"))
+    headers = {"Authorization": f"Bearer {issue_token(session, admin, days=1)[1]}"}
+    coverage = client.get("/api/v1/compliance/machine-coverage", headers=headers).get_json()
+    assert [u["code"] for u in coverage["uncovered"]] == ["HLBE-JT-013"]
+    assert session.scalar(select(func.count()).select_from(Alert).where(Alert.metric == "xray_review_overdue")) == 1
+    assert sorted(c.status.value for c in session.scalars(select(Clue))) == ["handed_over", "open"]
 
 
 def test_help_texts(runner):

@@ -34,7 +34,8 @@ def expected_days(rows: list[dict[str, str]], filings: dict[str, tuple[dt.date, 
         day = local_day(row["collected_at"])
         code = row.get("contract_customer_code") or ""
         filing = (filings or {}).get(code.upper())
-        real_name = (truthy(row["real_name_verified"]) and bool(row["sender_id_type"]) and bool(row["sender_id_no"])
+        real_name = (truthy(row.get("is_letter") or "否")
+                     or truthy(row["real_name_verified"]) and bool(row["sender_id_type"]) and bool(row["sender_id_no"])
                      or filing is not None and filing[0] <= day <= filing[1])
         counts = tally[day]
         counts[0] += 1
@@ -114,6 +115,19 @@ def test_rates_from_a_realistic_log_over_several_days(client, admin, outlet):
         for key, value in values.items():
             assert got[str(day)][key] == value, (day, key)
     assert sum(v["parcels"] for v in got.values()) == 300
+
+
+def test_letters_are_exempt_and_company_senders_show_a_credit_code(client, admin, outlet):
+    rows = [log_row("SF00000501", sender_id_type="", sender_id_no="", real_name_verified="否", is_letter="是"),
+            log_row("SF00000502", sender_id_type="", sender_id_no="", real_name_verified="否"),
+            log_row("SF00000503", sender_id_type="统一社会信用代码", sender_id_no="91330100716105852F"),
+            log_row("SF00000504", sender_id_type="MILITARY", sender_id_no="军字第1234567号")]
+    body = upload_rows(client, admin, outlet.code, rows)
+    assert (body["rows_accepted"], body["rows_rejected"]) == (4, 0)
+    assert series(client, admin, outlet.code)[str(DAY)]["real_name_rate"] == pytest.approx(3 / 4)
+    bad = upload_rows(client, admin, outlet.code, [log_row("SF00000505", sender_id_type="CREDIT_CODE",
+                                                           sender_id_no="91330100716105852G")])
+    assert bad["rows_rejected"] == 1
 
 
 def test_threshold_boundary_is_strictly_below(client, admin, make_outlet):
@@ -389,6 +403,14 @@ def test_one_id_for_three_sender_names_is_a_shared_id_finding(client, admin, out
     day = series(client, admin, outlet.code)[str(DAY)]
     assert day["real_name_rate"] == 1.0 and day["below_threshold"] is False
     assert day["adjusted_real_name_rate"] == 7 / 10
+
+
+def test_a_company_credit_code_on_many_items_is_no_finding(client, admin, outlet):
+    rows = [log_row(f"SF000043{n:02d}", sender_id_type="CREDIT_CODE", sender_id_no="91330100716105852F",
+                    sender_name=f"阿里员工{n}") for n in range(25)]
+    upload_rows(client, admin, outlet.code, rows)
+    assert findings(client, admin, outlet=outlet.code) == []
+    assert series(client, admin, outlet.code)[str(DAY)]["adjusted_real_name_rate"] == 1.0
 
 
 def test_two_names_on_one_id_is_no_finding(client, admin, outlet):

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from audits import incidents
 from audits.credit import CreditFacts, score_credit
-from models import Incident, IncidentGrade as G, IncidentType as T, Notification, utcnow
+from models import Incident, IncidentGrade as G, IncidentType as T, Notification, OutletDay
 from models.base import CHINA
 from tests.helpers import png_header
 
@@ -310,6 +310,20 @@ def test_daily_report_counts_incidents_by_grade_and_prints(client, province, ses
     pdf = client.get(f"/api/v1/daily-safety-report.pdf?region=150200&date={today}", headers=h["bt"])
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
     assert b"STSong-Light" in pdf.data
+
+
+def test_daily_report_carries_the_verified_screening_rate(client, province, session):
+    """Declared screening beside what the machines saw: 10 parcels declared screened, 7 of them scanned."""
+    bt1, bt2, _ = province["outlets"]
+    yesterday = dt.datetime.now(CHINA).date() - dt.timedelta(days=1)
+    session.add_all([OutletDay(outlet_id=bt1.id, day=yesterday, parcels=10, real_name_ok=10, inspected_ok=10,
+                               xray_ok=10, xray_verified_ok=7),
+                     OutletDay(outlet_id=bt2.id, day=yesterday, parcels=10, real_name_ok=10, inspected_ok=10,
+                               xray_ok=10, xray_verified_ok=10)])
+    session.commit()
+    report = client.get(f"/api/v1/daily-safety-report?region=150200&date={yesterday}",
+                        headers=province["h"]["bt"]).get_json()
+    assert report["xray_rate"] == 1.0 and report["xray_rate_verified"] == 0.85
 
 
 # --- the pages -----------------------------------------------------------------------------------------------------

@@ -172,6 +172,6 @@ def test_reference_data_is_loaded(client, make_user, bearer):
     categories = client.get("/api/v1/prohibited-categories", headers=headers).get_json()
     assert [c["code"] for c in categories] == list(range(1, 20))
     id_types = {t["code"] for t in client.get("/api/v1/id-types", headers=headers).get_json()}
-    assert {"RESIDENT_ID", "PASSPORT", "HK_MO_PERMIT", "OTHER"} <= id_types and len(id_types) == 10
+    assert {"RESIDENT_ID", "PASSPORT", "HK_MO_PERMIT", "CREDIT_CODE", "OTHER"} <= id_types and len(id_types) == 11
     enterprises = {e["code"] for e in client.get("/api/v1/enterprises", headers=headers).get_json()}
     assert {"EMS", "SF", "ZTO", "YTO", "STO", "YD", "JD", "JT"} <= enterprises

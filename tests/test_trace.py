@@ -20,7 +20,7 @@ from greenshield.extensions import limiter
 from greenshield.trace import accesslog
 from greenshield.trace.services import today
 from inspection.identity import mask_id_no, mask_phone
-from models import (AccessLogEntry, Case, CaseResult, Notification, ReviewStatus, Watchlist,
+from models import (AccessLogEntry, Case, CaseResult, CollectionRecord, Notification, ReviewStatus, Watchlist,
                     XrayEvent, XrayMachine, XrayReview)
 from tests.helpers import AGENCY, DAY, approved_case, log_row, register, resident_id, trace, upload_rows
 
@@ -661,3 +661,42 @@ def test_auditors_read_filter_and_verify_the_log(client, session, world, login):
     page = client.get(f"/access-log?user={world.people['investigator'].username}").get_data(as_text=True)
     assert case["case_no"] in page and world.people["manager"].username not in page
     assert 'id="verify-ok"' in client.get("/access-log/verify").get_data(as_text=True)
+
+
+# --- the recipient side of the waybill --------------------------------------------------------------------------
+
+RECIPIENT_PHONE = "13712345678"
+
+
+def test_recipients_are_traced_by_phone_and_by_name_in_a_period_masked_and_logged(app, client, session, world):
+    upload_rows(client, world.h["admin"], world.outlet.code, [
+        log_row("SF3000000001", recipient_name="赵收件", recipient_phone="137-1234-5678",
+                recipient_address="北京市海淀区中关村大街27号", destination_region="北京", sender_address="呼和浩特市新城区1号"),
+        log_row("SF3000000002", at="11:00:00", recipient_name="赵收件"),
+        log_row("SF3000000003", at="12:00:00", recipient_phone=PHONE_1, sender_phone=RECIPIENT_PHONE),
+    ])
+    stored = session.scalar(select(CollectionRecord).where(CollectionRecord.waybill_no == "SF3000000001"))
+    assert RECIPIENT_PHONE.encode() not in stored.recipient_phone_enc and stored.recipient_phone_hmac
+    assert "中关村".encode() not in stored.recipient_address_enc and stored.destination_region == "110000"
+    case = approved_case(client, world)
+    by_phone = trace(client, world, "investigator", case_no=case["case_no"], recipient_phone="+86 137 1234 5678")
+    [chain] = by_phone.get_json()["results"]  # SF3000000003 has the number as the sender's, not the recipient's
+    assert (chain["waybill_no"], chain["recipient_phone"], chain["recipient_name"]) == (
+        "SF3000000001", RECIPIENT_PHONE, "赵收件")
+    assert (chain["recipient_address"], chain["destination_region"], chain["sender_address"]) == (
+        "北京市海淀区中关村大街27号", "110000", "呼和浩特市新城区1号")
+    by_name = trace(client, world, "investigator", case_no=case["case_no"], recipient_name="赵收件",
+                    **{"from": str(DAY), "to": str(DAY)}).get_json()
+    assert [r["waybill_no"] for r in by_name["results"]] == ["SF3000000001", "SF3000000002"]
+    assert trace(client, world, "investigator", case_no=case["case_no"], recipient_name="赵收件").status_code == 422
+    assert trace(client, world, "inspector", recipient_phone=RECIPIENT_PHONE).status_code == 403
+    masked = trace(client, world, "inspector", waybill_no="SF3000000001").get_json()["results"][0]
+    assert (masked["recipient_phone"], masked["recipient_name"]) == (mask_phone(RECIPIENT_PHONE), "赵**")
+    assert masked["recipient_address"] == "北京市海淀区********" and "1号" not in masked["sender_address"]
+    entries = [e for e in log_entries(session) if e.action == "trace"]
+    assert [e.query_type for e in entries[:2]] == ["recipient_phone", "recipient_name"]
+    dump = json.dumps([{c.name: str(getattr(e, c.name)) for c in AccessLogEntry.__table__.columns} for e in entries],
+                      ensure_ascii=False)
+    assert RECIPIENT_PHONE not in dump and "赵收件" not in dump
+    assert entries[0].subject_hash == accesslog.subject_hash(
+        accesslog.subject_key(app.config["INSTANCE_PATH"]), "recipient_phone", RECIPIENT_PHONE)

@@ -29,6 +29,8 @@ class Capability(enum.Enum):
     UPLOAD_DAILY_LOG = "upload_daily_log", "Upload daily logs of the outlets in scope"
     RECORD_XRAY_EVENTS = "record_xray_events", "Send X-ray events and machine status of the outlets in scope"
     REVIEW_XRAY = "review_xray", "Review flagged X-ray images in scope; see the models and reviewers' statistics"
+    FOLLOW_CLUES = ("follow_clues", "Follow seized and referred X-ray events as clues in scope: hand them over to an "
+                    "agency, close them; seizure statistics")
     MANAGE_XRAY_MODELS = "manage_xray_models", "Activate an X-ray model version"
     READ_REGISTRY = "read_registry", "Read outlets, machines, staff, contract customers and reference data in scope"
     MANAGE_REGISTRY = "manage_registry", "Create, edit and deactivate registry entries"
@@ -91,6 +93,7 @@ GRANTS: dict[Capability, frozenset[Role]] = {
     C.UPLOAD_DAILY_LOG: frozenset({ADMIN, MANAGER}),
     C.RECORD_XRAY_EVENTS: frozenset({ADMIN, MANAGER}),
     C.REVIEW_XRAY: frozenset({ADMIN, INSPECTOR}),
+    C.FOLLOW_CLUES: frozenset({ADMIN, INSPECTOR}),
     C.MANAGE_XRAY_MODELS: frozenset({ADMIN}),
     C.READ_REGISTRY: frozenset({ADMIN, INSPECTOR, MANAGER}),
     C.MANAGE_REGISTRY: frozenset({ADMIN}),

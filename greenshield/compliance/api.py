@@ -49,6 +49,18 @@ def rollup(args):
     return queries.rollup(db.read_session(), scoped, args["by"], args["from_"], args["to"])
 
 
+@blp.route("/compliance/machine-coverage", methods=["GET"])
+@blp.arguments(s.CoverageArgs, location="query")
+@blp.response(200, s.CoverageOut)
+@allow(Capability.READ_COMPLIANCE)
+def machine_coverage(args):
+    """X-ray machine coverage of the sorting centres and outlets in scope (分拨中心、营业网点安检机配备): a site is
+    covered by an active machine of its own or of its designated screening site; by league/city and enterprise,
+    with the uncovered sites listed."""
+    scoped = queries.scoped_outlets(current_user(), region=args.get("region"), enterprise=args.get("enterprise"))
+    return queries.machine_coverage(db.read_session(), scoped)
+
+
 def _scoped(model, args):
     stmt = scope_outlets(select(model).join(Outlet, model.outlet_id == Outlet.id), current_user())
     if args.get("outlet"):
@@ -57,12 +69,16 @@ def _scoped(model, args):
 
 
 @blp.route("/findings", methods=["GET"])
-@blp.arguments(s.OptionalRangeArgs, location="query")
+@blp.arguments(s.FindingArgs, location="query")
 @blp.response(200, s.FindingOut(many=True))
 @allow(Capability.READ_FINDINGS)
 def findings(args):
-    """Abnormal real-name findings in scope (personal data masked), newest day first."""
+    """Findings in scope, newest day first: abnormal real-name data (personal data masked) and what the machines
+    contradict (``declared_not_scanned`` with its waybills, ``scanned_while_powered_off``,
+    ``scanned_without_screener`` with their events); ``kind`` keeps one kind."""
     stmt = _scoped(Finding, args)
+    if args.get("kind"):
+        stmt = stmt.where(Finding.kind == args["kind"])
     if args.get("from_"):
         stmt = stmt.where(Finding.day >= args["from_"])
     if args.get("to"):

@@ -13,7 +13,8 @@ from html import escape
 # key, colour, dash pattern, stroke width, marker
 SERIES = (("real_name_rate", "#1f7a4d", "", 5.0, "circle"),
           ("inspection_rate", "#1d5fa8", "8 4", 3.0, "square"),
-          ("xray_rate", "#b8661b", "2 3", 1.8, "diamond"))
+          ("xray_rate", "#b8661b", "2 3", 1.8, "diamond"),
+          ("xray_rate_verified", "#6b3fa0", "1 2", 1.2, "square"))
 THRESHOLD_COLOUR = "#b3261e"
 LABEL_WIDTH = 44  # the width a "MM-DD" date label needs, with a gap
 
@@ -49,10 +50,12 @@ def date_label_indices(count: int, plot_width: float) -> list[int]:
 
 def trend_svg(days: list[dict], threshold: float, labels: dict[str, str], *, width: int = 880,
               height: int = 300) -> str:
-    """Lines of the real-name, inspection and X-ray rates with a dashed threshold line, a legend above."""
+    """Lines of the real-name, inspection and X-ray rates (and the verified X-ray rate when ``labels`` names it)
+    with a dashed threshold line, a legend above."""
     left, right, top, bottom = 60, 16, 36, 28
     plot_w, plot_h = width - left - right, height - top - bottom
-    values = [d[k] for d in days for k, *_ in SERIES if d.get(k) is not None]
+    series = [s for s in SERIES if s[0] in labels]  # the rates the caller names (the verified X-ray rate is optional)
+    values = [d[k] for d in days for k, *_ in series if d.get(k) is not None]
     low = min([threshold, *values]) if values else threshold
     y_min = max(0.0, math.floor((low - 0.002) * 200) / 200)
     y_max = 1.0
@@ -77,7 +80,7 @@ def trend_svg(days: list[dict], threshold: float, labels: dict[str, str], *, wid
                  f'y2="{threshold_y:.1f}" stroke="{THRESHOLD_COLOUR}" stroke-dasharray="6 4"/>'
                  f'<text class="threshold-label" x="{left - 6}" y="{threshold_y + 4:.1f}" text-anchor="end" '
                  f'font-size="11" font-weight="bold" fill="{THRESHOLD_COLOUR}">{threshold * 100:.1f}%</text>')
-    for key, colour, dash, stroke, shape in SERIES:
+    for key, colour, dash, stroke, shape in series:
         points = " ".join(f"{x(i):.1f},{y(d[key]):.1f}" for i, d in enumerate(days) if d.get(key) is not None)
         if not points:
             continue
@@ -92,7 +95,7 @@ def trend_svg(days: list[dict], threshold: float, labels: dict[str, str], *, wid
         parts.append(f'<text class="date" x="{x(i):.1f}" y="{height - bottom + 16}" text-anchor="middle" '
                      f'font-size="11">{days[i]["date"]:%m-%d}</text>')
     legend_x = left
-    for key, colour, dash, stroke, shape in SERIES:
+    for key, colour, dash, stroke, shape in series:
         dashes = f' stroke-dasharray="{dash}"' if dash else ""
         parts.append(f'<g class="legend"><line x1="{legend_x}" x2="{legend_x + 28}" y1="14" y2="14" stroke="{colour}" '
                      f'stroke-width="{min(stroke, 3)}"{dashes}/>{_marker(shape, legend_x + 14, 14, colour, labels[key])}'

@@ -13,16 +13,18 @@ from models.registry import prefix_of
 
 
 def _counts(day: OutletDay) -> DayCounts:
-    return DayCounts(day.parcels, day.real_name_ok, day.real_name_adjusted_ok, day.inspected_ok, day.xray_ok)
+    return DayCounts(day.parcels, day.real_name_ok, day.real_name_adjusted_ok, day.inspected_ok, day.xray_ok,
+                     day.xray_verified_ok)
 
 
 def day_row(day: dt.date, counts: DayCounts | None, threshold: float) -> dict:
     if counts is None:
         return {"date": day, "parcels": 0, "real_name_rate": None, "adjusted_real_name_rate": None,
-                "inspection_rate": None, "xray_rate": None, "below_threshold": False}
+                "inspection_rate": None, "xray_rate": None, "xray_rate_verified": None, "below_threshold": False}
     return {"date": day, "parcels": counts.parcels, "real_name_rate": counts.real_name_rate,
             "adjusted_real_name_rate": counts.adjusted_real_name_rate, "inspection_rate": counts.inspection_rate,
-            "xray_rate": counts.xray_rate, "below_threshold": below(counts.real_name_rate, threshold)}
+            "xray_rate": counts.xray_rate, "xray_rate_verified": counts.xray_rate_verified,
+            "below_threshold": below(counts.real_name_rate, threshold)}
 
 
 def outlet_series(session: Session, outlet: Outlet, start: dt.date, end: dt.date, threshold: float) -> list[dict]:
@@ -40,13 +42,13 @@ def league_table(session: Session, scoped: Select, day: dt.date, threshold: floa
               .group_by(Alert.outlet_id).subquery())
     stmt = (select(outlets.c.code, outlets.c.name, Enterprise.code, outlets.c.region_code, OutletDay.parcels,
                    OutletDay.real_name_ok, OutletDay.real_name_adjusted_ok, OutletDay.inspected_ok, OutletDay.xray_ok,
-                   alerts.c.n)
+                   OutletDay.xray_verified_ok, alerts.c.n)
             .join(Enterprise, Enterprise.id == outlets.c.enterprise_id)
             .outerjoin(OutletDay, (OutletDay.outlet_id == outlets.c.id) & (OutletDay.day == day))
             .outerjoin(alerts, alerts.c.outlet_id == outlets.c.id))
     rows = []
-    for code, name, enterprise, region, parcels, rn, rna, ins, xr, open_alerts in session.execute(stmt):
-        counts = DayCounts(parcels, rn, rna, ins, xr) if parcels is not None else None
+    for code, name, enterprise, region, parcels, rn, rna, ins, xr, xv, open_alerts in session.execute(stmt):
+        counts = DayCounts(parcels, rn, rna, ins, xr, xv) if parcels is not None else None
         row = day_row(day, counts, threshold)
         row.update(outlet_code=code, outlet_name=name, enterprise_code=enterprise, region_code=region,
                    reported=counts is not None, open_alerts=open_alerts or 0)
@@ -54,6 +56,41 @@ def league_table(session: Session, scoped: Select, day: dt.date, threshold: floa
     rows.sort(key=lambda r: (not r["reported"], r["real_name_rate"] if r["real_name_rate"] is not None else 2,
                              r["outlet_code"]))
     return rows
+
+
+def machine_coverage(session: Session, scoped: Select) -> dict:
+    """Which active outlets and sorting centres of ``scoped`` a machine covers (an active machine of their own or
+    of their designated screening site), in all and by league/city and enterprise, with the uncovered listed."""
+    from greenshield.compliance.verification import covering_outlets
+
+    outlets = scoped.where(Outlet.active.is_(True)).subquery()
+    covered = set(session.scalars(covering_outlets()))
+    names = {r.code: r.name for r in session.scalars(select(Region).where(Region.level <= 2))}
+    rows = session.execute(select(outlets.c.id, outlets.c.code, outlets.c.name, outlets.c.kind, outlets.c.region_code,
+                                  Enterprise.code, Enterprise.name)
+                           .join(Enterprise, Enterprise.id == outlets.c.enterprise_id)).all()
+    groups: dict[str, dict[str, dict]] = {"region": {}, "enterprise": {}}
+    uncovered = []
+    for outlet_id, code, name, kind, region_code, enterprise_code, enterprise_name in rows:
+        league = region_code[:4] + "00"
+        is_covered = outlet_id in covered
+        for by, key, label in (("region", league, names.get(league, league)),
+                               ("enterprise", enterprise_code, enterprise_name)):
+            group = groups[by].setdefault(key, {"key": key, "name": label, "sites_total": 0, "sites_covered": 0})
+            group["sites_total"] += 1
+            group["sites_covered"] += is_covered
+        if not is_covered:
+            uncovered.append({"code": code, "name": name, "kind": getattr(kind, "value", kind),
+                              "region_code": region_code, "enterprise_code": enterprise_code})
+    for by in groups.values():
+        for group in by.values():
+            group["coverage"] = rate(group["sites_covered"], group["sites_total"])
+    total = len(rows)
+    return {"sites_total": total, "sites_covered": total - len(uncovered),
+            "coverage": rate(total - len(uncovered), total),
+            "by_region": sorted(groups["region"].values(), key=lambda g: g["key"]),
+            "by_enterprise": sorted(groups["enterprise"].values(), key=lambda g: g["key"]),
+            "uncovered": sorted(uncovered, key=lambda u: u["code"])}
 
 
 def scoped_outlets(user: User, *, region: str | None, enterprise: str | None) -> Select:
@@ -71,7 +108,7 @@ def rollup(session: Session, scoped: Select, by: str, start: dt.date, end: dt.da
     ids = select(scoped.subquery().c.id)
     sums = (func.count(func.distinct(OutletDay.outlet_id)), func.sum(OutletDay.parcels),
             func.sum(OutletDay.real_name_ok), func.sum(OutletDay.real_name_adjusted_ok),
-            func.sum(OutletDay.inspected_ok), func.sum(OutletDay.xray_ok))
+            func.sum(OutletDay.inspected_ok), func.sum(OutletDay.xray_ok), func.sum(OutletDay.xray_verified_ok))
     base = select().select_from(OutletDay).join(Outlet, OutletDay.outlet_id == Outlet.id).where(
         OutletDay.outlet_id.in_(ids), OutletDay.day >= start, OutletDay.day <= end)
     if by == "enterprise":
@@ -87,10 +124,11 @@ def rollup(session: Session, scoped: Select, by: str, start: dt.date, end: dt.da
     if by == "region":
         names = {r.code[:4]: r.name for r in session.scalars(select(Region).where(Region.level == 2))}
     result = []
-    for key, name, outlets, parcels, rn, rna, ins, xr in session.execute(stmt):
+    for key, name, outlets, parcels, rn, rna, ins, xr, xv in session.execute(stmt):
         parcels = int(parcels or 0)
         result.append({"key": key + ("00" if by == "region" else ""), "name": names.get(key, name),
                        "outlets": outlets, "parcels": parcels,
                        "real_name_rate": rate(int(rn or 0), parcels), "adjusted_real_name_rate": rate(int(rna or 0), parcels),
-                       "inspection_rate": rate(int(ins or 0), parcels), "xray_rate": rate(int(xr or 0), parcels)})
+                       "inspection_rate": rate(int(ins or 0), parcels), "xray_rate": rate(int(xr or 0), parcels),
+                       "xray_rate_verified": rate(int(xv or 0), parcels)})
     return sorted(result, key=lambda r: r["key"])

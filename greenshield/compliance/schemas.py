@@ -27,6 +27,10 @@ class OptionalRangeArgs(RangeArgs):
     outlet = fields.String(validate=validate.Length(max=32))
 
 
+class FindingArgs(OptionalRangeArgs):
+    kind = fields.String(validate=validate.Length(max=32))
+
+
 class SummaryArgs(Schema):
     date = fields.Date(required=True)
     region = fields.String(validate=validate.Regexp(r"^\d{6}$"))
@@ -42,7 +46,7 @@ class RollupArgs(RangeArgs):
 class AlertArgs(Schema):
     status = fields.String(validate=validate.OneOf(["open", "closed"]))
     outlet = fields.String(validate=validate.Length(max=32))
-    metric = fields.String(validate=validate.OneOf(["real_name", "inspection", "xray"]))
+    metric = fields.String(validate=validate.OneOf(["real_name", "inspection", "xray", "xray_review_overdue"]))
 
 
 class DayOut(Schema):
@@ -52,6 +56,9 @@ class DayOut(Schema):
     adjusted_real_name_rate = fields.Float(allow_none=True)
     inspection_rate = fields.Float(allow_none=True)
     xray_rate = fields.Float(allow_none=True)
+    xray_rate_verified = fields.Float(allow_none=True, metadata={
+        "description": "records declared screened that a networked machine of the outlet or its screening site "
+                       "scanned in the window, over all records"})
     below_threshold = fields.Boolean()
 
 
@@ -73,6 +80,7 @@ class RollupOut(Schema):
     adjusted_real_name_rate = fields.Float(allow_none=True)
     inspection_rate = fields.Float(allow_none=True)
     xray_rate = fields.Float(allow_none=True)
+    xray_rate_verified = fields.Float(allow_none=True)
 
 
 class FindingOut(Schema):
@@ -94,3 +102,33 @@ class AlertOut(Schema):
     status = fields.Function(lambda a: a.status.value)
     opened_at = fields.DateTime()
     closed_at = fields.DateTime(allow_none=True)
+
+
+class CoverageArgs(Schema):
+    region = fields.String(validate=validate.Regexp(r"^\d{6}$"))
+    enterprise = fields.String(validate=validate.Length(max=16))
+
+
+class CoverageGroupOut(Schema):
+    key = fields.String()
+    name = fields.String()
+    sites_total = fields.Integer()
+    sites_covered = fields.Integer()
+    coverage = fields.Float(allow_none=True)
+
+
+class UncoveredSiteOut(Schema):
+    code = fields.String()
+    name = fields.String()
+    kind = fields.String()
+    region_code = fields.String()
+    enterprise_code = fields.String()
+
+
+class CoverageOut(Schema):
+    sites_total = fields.Integer()
+    sites_covered = fields.Integer()
+    coverage = fields.Float(allow_none=True, metadata={"description": "sites_covered / sites_total; null without sites"})
+    by_region = fields.List(fields.Nested(CoverageGroupOut))
+    by_enterprise = fields.List(fields.Nested(CoverageGroupOut))
+    uncovered = fields.List(fields.Nested(UncoveredSiteOut))

@@ -10,6 +10,7 @@ from sqlalchemy import String, any_, bindparam, case, delete, exists, func, inse
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from greenshield.compliance.verification import DEFAULT_WINDOW, Window, declared_not_scanned, verified
 from inspection import screening
 from inspection.identity import mask_id_no
 from inspection.rates import METRICS, DayCounts, below
@@ -22,18 +23,22 @@ def _count(condition):
     return func.sum(case((condition, 1), else_=0))
 
 
-def refresh_outlet_days(session: Session, pairs: Iterable[Pair], thresholds: dict[str, float]) -> None:
-    """Recount the given outlet-days from their current records, then open or close their alerts."""
+def refresh_outlet_days(session: Session, pairs: Iterable[Pair], thresholds: dict[str, float], *,
+                        window: Window = DEFAULT_WINDOW, now: dt.datetime | None = None) -> None:
+    """Recount the given outlet-days from their current records (the X-ray declarations against what the
+    machines saw in ``window``), then open or close their alerts and ``declared_not_scanned`` findings."""
     by_outlet: dict[int, set[dt.date]] = defaultdict(set)
     for outlet_id, day in pairs:
         by_outlet[outlet_id].add(day)
     flagged = exists().where(FindingRecord.record_id == CollectionRecord.id)
     for outlet_id, days in by_outlet.items():
+        seen = verified(session, window, days)
         rows = session.execute(
             select(CollectionRecord.collected_on, func.count(),
                    _count(CollectionRecord.real_name_compliant),
                    _count(CollectionRecord.real_name_compliant & ~flagged),
-                   _count(CollectionRecord.inspected), _count(CollectionRecord.xray_screened))
+                   _count(CollectionRecord.inspected), _count(CollectionRecord.xray_screened),
+                   _count(CollectionRecord.xray_screened & seen))
             .where(CollectionRecord.outlet_id == outlet_id, CollectionRecord.collected_on.in_(days),
                    CollectionRecord.is_current.is_(True))
             .group_by(CollectionRecord.collected_on))
@@ -45,6 +50,7 @@ def refresh_outlet_days(session: Session, pairs: Iterable[Pair], thresholds: dic
                 if outlet_day is not None:
                     session.delete(outlet_day)
                 _set_alerts(session, outlet_id, day, None, thresholds)
+                declared_not_scanned(session, outlet_id, day, 0, 0, window, now)
                 continue
             if outlet_day is None:
                 outlet_day = OutletDay(outlet_id=outlet_id, day=day)
@@ -54,8 +60,10 @@ def refresh_outlet_days(session: Session, pairs: Iterable[Pair], thresholds: dic
             outlet_day.real_name_adjusted_ok = counts.real_name_adjusted_ok
             outlet_day.inspected_ok = counts.inspected_ok
             outlet_day.xray_ok = counts.xray_ok
+            outlet_day.xray_verified_ok = counts.xray_verified_ok
             outlet_day.real_name_rate = counts.real_name_rate
             _set_alerts(session, outlet_id, day, counts, thresholds)
+            declared_not_scanned(session, outlet_id, day, counts.xray_ok, counts.xray_verified_ok, window, now)
     session.flush()
 
 

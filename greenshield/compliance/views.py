@@ -59,13 +59,14 @@ def league():
     if can(user, Capability.READ_FINDINGS):
         findings = session.scalars(select(Finding).where(Finding.outlet_id.in_(shown))
                                    .order_by(Finding.day.desc(), Finding.id).limit(50)).all()
+    coverage = queries.machine_coverage(session, scoped)
     kept = {k: v for k, v in request.args.items() if k != "alerts_page" and v}
     enterprises = session.scalars(select(Enterprise).order_by(Enterprise.code)).all()
     return render_template("dashboard/league.html", rows=rows, day=day, threshold=threshold, alerts=alerts,
                            alert_count=alert_count, alert_page=page, alert_pages=pages,
                            alert_page_url=lambda n: url_for(".league", alerts_page=n, **kept),
                            default_day=day == last_complete_day(),
-                           findings=findings, region=region, enterprise=enterprise,
+                           findings=findings, region=region, enterprise=enterprise, coverage=coverage,
                            regions=session.scalars(select(Region).order_by(Region.code)).all(),
                            enterprises=enterprises, enterprise_names={e.code: e.name for e in enterprises})
 
@@ -76,10 +77,11 @@ def _league_sheet(rows: list[dict], day: dt.date):
     from greenshield.web.labels import pct
 
     header = [_("Outlet code"), _("Outlet"), _("Enterprise"), _("Reported"), _("Parcels"), _("Real-name rate"),
-              _("Adjusted"), _("Inspection rate"), _("X-ray rate"), _("Under threshold"), _("Open alerts")]
+              _("Adjusted"), _("Inspection rate"), _("X-ray rate"), _("X-ray rate (verified)"), _("Under threshold"),
+              _("Open alerts")]
     body = [[r["outlet_code"], r["outlet_name"], r["enterprise_code"], r["reported"], r["parcels"],
              pct(r["real_name_rate"]), pct(r["adjusted_real_name_rate"]), pct(r["inspection_rate"]),
-             pct(r["xray_rate"]), r["below_threshold"], r["open_alerts"]] for r in rows]
+             pct(r["xray_rate"]), pct(r["xray_rate_verified"]), r["below_threshold"], r["open_alerts"]] for r in rows]
     return table_response(header, body, filename=_("compliance-%(day)s", day=day.isoformat()), fmt="xlsx",
                           title=day.isoformat())
 
@@ -96,7 +98,7 @@ def outlet(code):
     days = queries.outlet_series(session, outlet, start, end, threshold)
     labels = {"title": _("Rates of %(outlet)s", outlet=outlet.code), "threshold": _("Threshold"),
               "real_name_rate": _("Real-name rate"), "inspection_rate": _("Inspection rate"),
-              "xray_rate": _("X-ray rate")}
+              "xray_rate": _("X-ray rate"), "xray_rate_verified": _("X-ray rate (verified)")}
     chart = Markup(trend_svg(days, threshold, labels)) if days else None
     alerts = session.scalars(select(Alert).where(Alert.outlet_id == outlet.id).order_by(Alert.day.desc())
                              .limit(100)).all()

@@ -85,7 +85,6 @@ def build(session: Session, region: Region, day: dt.date, settings: Settings) ->
     in_region = Outlet.region_code.startswith(prefix)
     report = DailyReport(region.code, region.name, day)
     start, end = china_day_bounds(day)
-    verified_column = getattr(OutletDay, "xray_verified_ok", None)  # recorded once verified screening exists
     days = session.scalars(select(OutletDay).join(Outlet, OutletDay.outlet_id == Outlet.id)
                            .where(in_region, OutletDay.day == day, OutletDay.parcels > 0)).all()
     thresholds = settings.thresholds
@@ -101,8 +100,7 @@ def build(session: Session, region: Region, day: dt.date, settings: Settings) ->
     report.real_name_rate = _rate(sum(r.real_name_ok for r in days), total)
     report.inspection_rate = _rate(sum(r.inspected_ok for r in days), total)
     report.xray_rate = _rate(sum(r.xray_ok for r in days), total)
-    if verified_column is not None:
-        report.xray_rate_verified = _rate(sum(getattr(r, "xray_verified_ok") or 0 for r in days), total)
+    report.xray_rate_verified = _rate(sum(r.xray_verified_ok or 0 for r in days), total)
     report.worst = sorted(lines, key=lambda line: (line.real_name_rate, line.code))[:WORST_OUTLETS]
     report.alerts = {metric: int(count) for metric, count in session.execute(
         select(Alert.metric, func.count()).join(Outlet, Alert.outlet_id == Outlet.id)

@@ -15,7 +15,7 @@ from greenshield.ingest import help as column_help, report, schemas as s
 from greenshield.ingest.pipeline import receive_daily_log
 from greenshield.work.api import JobOut, queued
 from greenshield.observability import count_ingest, ingest_timer
-from greenshield.personal import mask_name, shown_id, shown_phone, vault
+from greenshield.personal import mask_name, shown_address, shown_id, shown_phone, vault
 from greenshield.spreadsheets import XLSX_MIMETYPE, table_response
 from inspection.columns import COLUMNS, Column, Personal, Type, purpose
 from models import BackgroundJob, BatchError, CollectionRecord, Outlet, UploadBatch
@@ -127,7 +127,7 @@ def record_history(code, waybill_no):
     return [record_view(r, vault(session, settings()), clear=False) for r in versions]
 
 
-_SHOWN = {Personal.ID_NO: shown_id, Personal.PHONE: shown_phone}
+_SHOWN = {Personal.ID_NO: shown_id, Personal.PHONE: shown_phone, Personal.ADDRESS: shown_address}
 
 
 def _shown(column: Column, record: CollectionRecord, v, clear: bool):

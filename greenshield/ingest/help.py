@@ -56,6 +56,8 @@ def _accepted(column: Column) -> str:
                  "is read as X); needs an ID type")
     if kind is Type.PHONE:
         return _("Digits, +, - and spaces; a mainland mobile number has 11 digits")
+    if kind is Type.REGION:
+        return _("A GB/T 2260 region code (e.g. 110000) or a region's name (e.g. 北京市, 北京)")
     return ""
 
 
@@ -75,11 +77,13 @@ def column_help() -> list[ColumnHelp]:
             for c in COLUMNS.values()]
 
 
-# A second example row: a sender without an ID document who was not verified (a row that counts against the
-# real-name rate but is valid), beside the first row's complete example.
+# A second example row: a letter whose sender showed no ID document (letters are exempt from the real-name
+# check, so it counts as compliant), beside the first row's complete example.
 _SECOND_ROW = {"waybill_no": "SF1234567891", "collected_at": "2026-11-28 10:30:00", "sender_name": "李四",
                "sender_id_type": "", "sender_id_no": "", "sender_phone": "13912345678", "item_name": "文件",
-               "item_category": "文件", "quantity": "2", "real_name_verified": "否"}
+               "item_category": "文件", "quantity": "2", "real_name_verified": "否", "sender_address": "",
+               "recipient_name": "王五", "recipient_phone": "13712345678", "recipient_address": "上海市浦东新区世纪大道1号",
+               "destination_region": "上海", "is_letter": "是"}
 
 
 def template() -> tuple[list[str], list[list[str]]]:

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from greenshield.work import services as background
 from greenshield.compliance.services import refresh_outlet_days, screen
+from greenshield.compliance.verification import Window
 from greenshield.ingest.services import IngestOutcome, existing_batch, ingest_daily_log
 from greenshield.personal import vault
 from greenshield.settings import Settings
@@ -60,5 +61,5 @@ def ingest_spooled(session: Session, settings: Settings, *, outlet: Outlet, path
                                vault=vault(session, settings), storage=storage_of(settings), progress=progress)
     if outcome.created:
         touched = outcome.touched | screen(session, outcome.screen_rows, screening_thresholds(settings))
-        refresh_outlet_days(session, touched, settings.thresholds)
+        refresh_outlet_days(session, touched, settings.thresholds, window=Window.of(settings))
     return outcome

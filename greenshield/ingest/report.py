@@ -20,10 +20,11 @@ from greenshield.personal import mask_name, vault as vault_of
 from greenshield.settings import Settings
 from greenshield.web.labels import column_label
 from inspection.columns import COLUMNS, Personal
-from inspection.identity import mask_id_no, mask_phone
+from inspection.identity import mask_address, mask_id_no, mask_phone
 from models import BatchError, RejectedRow, UploadBatch
 
-_MASKS = {Personal.NAME: mask_name, Personal.ID_NO: mask_id_no, Personal.PHONE: mask_phone}
+_MASKS = {Personal.NAME: mask_name, Personal.ID_NO: mask_id_no, Personal.PHONE: mask_phone,
+          Personal.ADDRESS: mask_address}
 
 
 def _shown(key: str, value: str) -> str:

@@ -120,6 +120,8 @@ class _RecordWriter:
             self.flush()
 
     def _compliant(self, rec: LogRecord, day: dt.date) -> bool:
+        if rec.is_letter:  # letters are exempt from real-name checks (PRODUCT.md)
+            return True
         if rec.real_name_verified and rec.sender_id_type and rec.sender_id_no:
             return True
         filing = self.filings.get((rec.contract_customer_code or "").upper())  # registry codes are upper-case
@@ -188,7 +190,7 @@ class _RecordWriter:
             rows.append(row)
             touched.add(day)
             id_no = rec.sender_id_no
-            if id_no:
+            if id_no and rec.sender_id_type != "CREDIT_CODE":  # a company's code serves many senders: not screened
                 id_hmac = indexes[_SENDER_ID]
                 problem = ""
                 if rec.sender_id_type in BIRTH_DATE_TYPES:

@@ -5,7 +5,7 @@ from sqlalchemy.orm import Session
 
 from greenshield.personal import keyring
 from greenshield.settings import Settings
-from inspection.identity import mask_id_no, mask_phone
+from inspection.identity import mask_address, mask_id_no, mask_phone
 from models import PiiKeyState
 
 
@@ -47,3 +47,9 @@ def shown_phone(clear: str | None, may_see: bool) -> str | None:
     if clear is None:
         return None
     return clear if may_see else mask_phone(clear)
+
+
+def shown_address(clear: str | None, may_see: bool) -> str | None:
+    if clear is None:
+        return None
+    return clear if may_see else mask_address(clear)

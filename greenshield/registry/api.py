@@ -94,8 +94,9 @@ def get_outlet(code):
 @blp.response(200, s.OutletOut)
 @allow(Capability.MANAGE_REGISTRY)
 def update_outlet(data, code):
-    """Edit an outlet; ``active: false`` deactivates it (nothing is ever deleted)."""
-    return services.update_outlet(db.session(), _get(Outlet, Outlet.code, code), data)
+    """Edit an outlet; ``active: false`` deactivates it (nothing is ever deleted); ``screening_site_code`` names
+    the sorting centre or outlet whose machines screen its parcels (代检), which recounts its verified X-ray rate."""
+    return services.update_outlet(db.session(), _get(Outlet, Outlet.code, code), data, settings())
 
 
 # --- X-ray machines --------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ class OutletPatch(Schema):
     region_code = fields.String(validate=REGION_CODE)
     kind = fields.String(validate=validate.OneOf(OUTLET_KINDS))
     active = fields.Boolean()
+    screening_site_code = fields.String(allow_none=True, validate=validate.Length(max=32))
 
 
 class OutletOut(Schema):
@@ -37,6 +38,7 @@ class OutletOut(Schema):
     region_name = fields.String(attribute="region.name")
     kind = fields.Function(lambda o: o.kind.value)
     active = fields.Boolean()
+    screening_site_code = fields.Function(lambda o: o.screening_site.code if o.screening_site else None)
 
 
 class MachineIn(Schema):

@@ -63,7 +63,21 @@ def create_outlet(session: Session, data: dict[str, Any]) -> Outlet:
     return row
 
 
-def update_outlet(session: Session, row: Outlet, data: dict[str, Any]) -> Outlet:
+def update_outlet(session: Session, row: Outlet, data: dict[str, Any], settings: Settings | None = None) -> Outlet:
+    """Edit an outlet. A new ``screening_site_code`` (``None`` or "" clears it) recounts the outlet's verified
+    X-ray figures with ``settings``. Raises Invalid for an unknown site or the outlet itself."""
+    if "screening_site_code" in data:
+        code = data.pop("screening_site_code")
+        site = _by_code(session, Outlet.code, code.strip().upper(), "screening_site_code") if code else None
+        if site is not None and site.id == row.id:
+            raise Invalid("validation_error.screening_site_self", field="screening_site_code")
+        if site is not row.screening_site:
+            row.screening_site = site
+            session.flush()
+            if settings is not None:
+                from greenshield.compliance.verification import Window, refresh_outlet
+
+                refresh_outlet(session, row, settings.thresholds, Window.of(settings))
     if "enterprise_code" in data:
         row.enterprise = enterprise(session, data.pop("enterprise_code"))
     if "region_code" in data:

@@ -31,6 +31,7 @@ class Field:
     kind: str = "text"  # text | date | select
     choices: Callable[[], list[tuple[str, str]]] | None = None
     edit: bool = True
+    create: bool = True  # False: only on the edit form
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,9 @@ PAGES = {
         (Field("code", _l("Code"), edit=False), Field("name", _l("Name")),
          Field("enterprise_code", _l("Enterprise"), "select", _enterprises),
          Field("region_code", _l("Region"), "select", _regions),
-         Field("kind", _l("Kind"), "select", lambda: [("outlet", _l("Outlet")), ("sorting_centre", _l("Sorting centre"))])),
+         Field("kind", _l("Kind"), "select", lambda: [("outlet", _l("Outlet")), ("sorting_centre", _l("Sorting centre"))]),
+         Field("screening_site_code", _l("Screening site (代检)"), "select", lambda: [("", "—"), *_outlets()],
+               create=False)),
         s.OutletIn, s.OutletPatch, s.OutletOut, services.create_outlet),
     "xray-machines": Page(
         _l("X-ray machines"), XrayMachine, "code",
@@ -103,7 +106,7 @@ def _page(kind: str) -> Page:
 
 
 def _form_data(page: Page, editing: bool) -> dict:
-    names = [f.name for f in page.fields if f.edit or not editing]
+    names = [f.name for f in page.fields if (f.edit if editing else f.create)]
     return {n: request.form[n].strip() for n in names if request.form.get(n, "").strip()}
 
 
@@ -166,7 +169,9 @@ def edit(kind, key):
         values = {**values, **_form_data(page, editing=True)}
         try:
             data = page.schema_patch().load(_form_data(page, editing=True))
-            services.update_outlet(db.session(), row, data) if page.model is Outlet else \
+            if page.model is Outlet and request.form.get("screening_site_code") == "":
+                data["screening_site_code"] = None  # "—": no screening site
+            services.update_outlet(db.session(), row, data, settings()) if page.model is Outlet else \
                 services.update_row(db.session(), settings(), row, data)
         except (ValidationError, DomainError) as exc:
             errors = form_errors(exc)

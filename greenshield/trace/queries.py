@@ -16,11 +16,16 @@ from greenshield.errors import Invalid, on_field
 from greenshield.ingest.api import record_view
 from greenshield.personal import mask_name
 from greenshield.personal.keyring import ID_NO, PHONE, Vault
+from inspection.columns import COLUMNS, purpose
 from inspection.identity import (InvalidIdentity, mask_id_no, mask_phone, normalise_text, normalise_phone,
                                  parse_id_type, validate_id_no)
 from models import CaseResult, CollectionRecord, Outlet, UploadBatch, XrayEvent, XrayReview, utcnow
 
-QUERY_TYPES = ("waybill", "sender_id", "sender_phone", "sender_name", "outlet")
+RECIPIENT_PHONE = purpose(COLUMNS["recipient_phone"])
+QUERY_TYPES = ("waybill", "sender_id", "sender_phone", "sender_name", "recipient_phone", "recipient_name", "outlet")
+PHONE_QUERIES = {"sender_phone": ("sender_phone", PHONE), "recipient_phone": ("recipient_phone", RECIPIENT_PHONE)}
+"""Phone queries: the record column searched (its blind index) and the purpose of that index."""
+NAME_QUERIES = ("sender_name", "recipient_name")
 MAX_PERIOD_DAYS = 366
 # What a chain needs of the related rows, and no more (the models' default eager loads reach much further).
 RECORD_LOADING = (joinedload(CollectionRecord.outlet).lazyload("*"),)
@@ -31,7 +36,8 @@ EVENT_LOADING = (joinedload(XrayEvent.machine).lazyload("*"), joinedload(XrayEve
 @dataclass(frozen=True)
 class TraceQuery:
     """One trace query with its subject normalised: a waybill number, an ID number (with ``id_type``), a phone
-    number, a sender name or an outlet code; names and outlets come with a period of collection days."""
+    number (sender's or recipient's), a sender or recipient name or an outlet code; names and outlets come with a
+    period of collection days."""
 
     kind: str
     subject: str
@@ -52,21 +58,21 @@ class TraceQuery:
         if self.kind == "sender_id":
             return {"sender_id_type": self.id_type,
                     "sender_id_no": self.subject if clear else mask_id_no(self.subject)}
-        if self.kind == "sender_phone":
-            return {"sender_phone": self.subject if clear else mask_phone(self.subject)}
-        if self.kind == "sender_name":
-            return {"sender_name": self.subject if clear else mask_name(self.subject), **period}
+        if self.kind in PHONE_QUERIES:
+            return {self.kind: self.subject if clear else mask_phone(self.subject)}
+        if self.kind in NAME_QUERIES:
+            return {self.kind: self.subject if clear else mask_name(self.subject), **period}
         return {"outlet_code": self.subject, **period}
 
 
 def parse_query(data: dict, *, today: dt.date) -> TraceQuery:
     """The one query in ``data`` (API, form or stored watchlist fields), normalised.
 
-    Exactly one of: ``waybill_no``; ``sender_id_type`` + ``sender_id_no``; ``sender_phone``;
-    ``sender_name`` + ``from`` + ``to``; ``outlet_code`` + ``from`` + ``to``. Raises Invalid (422) otherwise;
-    messages never repeat an ID or phone number.
+    Exactly one of: ``waybill_no``; ``sender_id_type`` + ``sender_id_no``; ``sender_phone``; ``recipient_phone``;
+    ``sender_name`` or ``recipient_name`` + ``from`` + ``to``; ``outlet_code`` + ``from`` + ``to``. Raises
+    Invalid (422) otherwise; messages never repeat an ID or phone number.
     """
-    given = {k for k in ("waybill_no", "sender_id_no", "sender_phone", "sender_name", "outlet_code")
+    given = {k for k in ("waybill_no", "sender_id_no", *PHONE_QUERIES, *NAME_QUERIES, "outlet_code")
              if str(data.get(k) or "").strip()}
     if len(given) != 1:
         raise Invalid("validation_error.one_query" if not given else "validation_error.several_queries",
@@ -90,16 +96,16 @@ def parse_query(data: dict, *, today: dt.date) -> TraceQuery:
         except InvalidIdentity as exc:
             raise on_field(exc, "sender_id_no") from None
         return TraceQuery("sender_id", number, id_type=id_type)
-    if field == "sender_phone":
+    if field in PHONE_QUERIES:
         try:
-            return TraceQuery("sender_phone", normalise_phone(value))
+            return TraceQuery(field, normalise_phone(value))
         except InvalidIdentity as exc:
-            raise on_field(exc, "sender_phone") from None
+            raise on_field(exc, field) from None
     start, end = _period(data)
-    if field == "sender_name":
+    if field in NAME_QUERIES:
         if len(value) > 64:
-            raise Invalid("validation_error.too_long", field="sender_name", max=64)
-        return TraceQuery("sender_name", value, start=start, end=end)
+            raise Invalid("validation_error.too_long", field=field, max=64)
+        return TraceQuery(field, value, start=start, end=end)
     return TraceQuery("outlet", value.upper(), start=start, end=end)
 
 
@@ -128,11 +134,12 @@ def _condition(session: Session, query: TraceQuery, vault: Vault):
     if query.kind == "sender_id":
         return (CollectionRecord.sender_id_hmac == vault.index(query.subject, ID_NO)) & (
             CollectionRecord.sender_id_type == query.id_type)
-    if query.kind == "sender_phone":
-        return CollectionRecord.sender_phone_hmac == vault.index(query.subject, PHONE)
+    if query.kind in PHONE_QUERIES:
+        column, purpose_ = PHONE_QUERIES[query.kind]
+        return getattr(CollectionRecord, f"{column}_hmac") == vault.index(query.subject, purpose_)
     period = CollectionRecord.collected_on.between(query.start, query.end)
-    if query.kind == "sender_name":
-        return (CollectionRecord.sender_name == query.subject) & period
+    if query.kind in NAME_QUERIES:
+        return (getattr(CollectionRecord, query.kind) == query.subject) & period
     outlet_id = session.scalar(select(Outlet.id).where(Outlet.code == query.subject))
     return (CollectionRecord.outlet_id == (outlet_id or -1)) & period
 

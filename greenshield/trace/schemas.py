@@ -49,6 +49,8 @@ class TraceIn(Schema):
     sender_id_no = fields.String(validate=validate.Length(max=64))
     sender_phone = fields.String(validate=validate.Length(max=32))
     sender_name = fields.String(validate=validate.Length(max=64))
+    recipient_phone = fields.String(validate=validate.Length(max=32))
+    recipient_name = fields.String(validate=validate.Length(max=64))
     outlet_code = fields.String(validate=validate.Length(max=32))
     from_ = fields.Date(data_key="from", attribute="from")
     to = fields.Date()

@@ -27,7 +27,8 @@ bp.after_request(close_access)
 STEP_LABELS = {"collected": _l("Collected"), "stored": _l("Record stored"), "corrected": _l("Record corrected"),
                "xray_scanned": _l("X-ray scan"), "xray_reviewed": _l("X-ray review")}
 
-QUERY_FIELDS = ("waybill_no", "sender_id_type", "sender_id_no", "sender_phone", "sender_name", "outlet_code",
+QUERY_FIELDS = ("waybill_no", "sender_id_type", "sender_id_no", "sender_phone", "sender_name", "recipient_phone",
+                "recipient_name", "outlet_code",
                 "from", "to")
 PAGE_SIZE = 100
 

@@ -20,7 +20,8 @@ from models import Case
 
 F = TypeVar("F", bound=Callable)
 QUERY_FIELDS = (("waybill_no", "waybill"), ("sender_id_no", "sender_id"), ("sender_phone", "sender_phone"),
-                ("sender_name", "sender_name"), ("outlet_code", "outlet"))
+                ("sender_name", "sender_name"), ("recipient_phone", "recipient_phone"),
+                ("recipient_name", "recipient_name"), ("outlet_code", "outlet"))
 STATUS_OUTCOMES = {400: "refused: bad request", 401: "refused: unauthenticated", 403: "refused: role", 404: "refused: not found",
                    409: "refused: conflict", 422: "refused: invalid input", 429: "refused: rate limit"}
 

@@ -8,7 +8,8 @@ from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 
 from models.base import CHINA
 
-METRICS = {"real_name": _l("Real-name rate"), "inspection": _l("Inspection rate"), "xray": _l("X-ray rate")}
+METRICS = {"real_name": _l("Real-name rate"), "inspection": _l("Inspection rate"), "xray": _l("X-ray rate"),
+           "xray_review_overdue": _l("Flagged X-ray images not reviewed in time")}
 FINDINGS = {
     "shared_id": _l("One ID for many senders"),
     "id_many_outlets": _l("One ID at many outlets"),
@@ -16,6 +17,9 @@ FINDINGS = {
     "staff_id": _l("Staff ID used as sender's"),
     "implausible_age": _l("Implausible birth date or age"),
     "sequential_ids": _l("Sequential ID numbers"),
+    "declared_not_scanned": _l("Declared X-ray screened, never scanned"),
+    "scanned_while_powered_off": _l("Scanned while the machine reported itself off"),
+    "scanned_without_screener": _l("Scanned with no screener checked in"),
 }
 AUDIT_KINDS = {"random": _l("Routine (random draw)"), "targeted": _l("Targeted"), "follow_up": _l("Follow-up"),
                "safety": _l("Safety-production hazards")}
@@ -59,7 +63,8 @@ ACTION_LABELS = {"trace": _l("Query"), "case_view": _l("View in clear"), "export
                  "case_refuse": _l("Case refused"), "watchlist_create": _l("Watchlist saved"),
                  "watchlist_run": _l("Watchlist run")}
 QUERY_TYPE_LABELS = {"waybill": _l("Waybill no."), "sender_id": _l("Sender ID"), "sender_phone": _l("Sender phone"),
-                     "sender_name": _l("Sender name"), "outlet": _l("Outlet")}
+                     "sender_name": _l("Sender name"), "recipient_phone": _l("Recipient phone"),
+                     "recipient_name": _l("Recipient name"), "outlet": _l("Outlet")}
 # What an access-log entry's outcome says: "ok", "error", or "refused: <reason>".
 OUTCOMES = {"ok": _l("Allowed"), "refused": _l("Refused"), "error": _l("Error")}
 REFUSAL_REASONS = {
@@ -71,6 +76,7 @@ REFUSAL_REASONS = {
 RISK_FACTORS = {
     "days_below_threshold": _l("Days under threshold (30 days)"), "open_alerts": _l("Open alerts"),
     "findings": _l("Abnormal real-name findings (90 days)"), "flagged_xray": _l("Flagged X-ray images (30 days)"),
+    "xray_unverified": _l("Share declared X-ray screened that no machine saw (30 days)"),
     "past_rectifications": _l("Rectification orders (2 years)"), "days_since_last_audit": _l("Days since the last audit"),
     "credit_level": _l("Credit level"),
 }
@@ -84,7 +90,10 @@ COLUMNS = {
     "sender_phone": _l("Sender phone"), "item_name": _l("Item name"), "item_category": _l("Item category"),
     "quantity": _l("Quantity"), "real_name_verified": _l("Real-name verified"), "inspected": _l("Inspected"),
     "xray_screened": _l("X-ray screened"), "courier_id": _l("Courier"),
-    "contract_customer_code": _l("Contract customer"), "": _l("Whole row"),
+    "contract_customer_code": _l("Contract customer"), "sender_address": _l("Sender address"),
+    "recipient_name": _l("Recipient name"), "recipient_phone": _l("Recipient phone"),
+    "recipient_address": _l("Recipient address"), "destination_region": _l("Destination"),
+    "is_letter": _l("Letter"), "": _l("Whole row"),
 }
 
 
@@ -151,6 +160,14 @@ def finding_detail(kind: str, detail: dict) -> str:
     if kind == "sequential_ids":
         return _("%(count)s consecutive ID numbers from %(first)s to %(last)s", count=detail.get("count", "?"),
                  first=detail.get("first", ""), last=detail.get("last", ""))
+    if kind == "declared_not_scanned":
+        waybills = detail.get("waybills") or []
+        return _("%(missing)s of %(declared)s items declared screened were never scanned: %(waybills)s",
+                 missing=(detail.get("declared") or 0) - (detail.get("verified") or 0),
+                 declared=detail.get("declared", "?"), waybills=", ".join(waybills[:20]) + ("…" if len(waybills) > 20 else ""))
+    if kind in ("scanned_while_powered_off", "scanned_without_screener"):
+        return _("Machines %(machines)s, events %(events)s", machines=", ".join(detail.get("machines") or []),
+                 events=", ".join(str(e) for e in (detail.get("events") or [])[:20]))
     id_no = detail.get("id", "")
     if kind == "staff_id":
         return _("ID number %(id)s belongs to staff member %(name)s (%(staff_id)s)", id=id_no,
@@ -197,6 +214,11 @@ def notification_text(kind: str, data: dict | None, fallback: str = "") -> str:
         return _("Daily safety report of %(region)s for %(date)s: %(incidents)s incidents, %(alerts)s alerts",
                  region=data.get("region_name", ""), date=data.get("date", ""), incidents=data.get("incidents", 0),
                  alerts=data.get("alerts", 0))
+    if kind == "xray_review_overdue":
+        return ngettext("%(num)s flagged X-ray image of %(outlet)s (%(day)s) not reviewed within %(hours)s h",
+                        "%(num)s flagged X-ray images of %(outlet)s (%(day)s) not reviewed within %(hours)s h",
+                        data.get("count") or 0, outlet=data.get("outlet_code", ""), day=data.get("day", ""),
+                        hours=data.get("sla_hours", ""))
     if kind == "case_decision":
         text = _("Case %(case_no)s: %(status)s", case_no=data.get("case_no", ""),
                  status=label(CASE_STATUS, data.get("status")))
@@ -205,6 +227,7 @@ def notification_text(kind: str, data: dict | None, fallback: str = "") -> str:
 
 
 REVIEW_DECISIONS = {"cleared": _l("Cleared"), "seized": _l("Seized"), "referred": _l("Referred")}
+CLUE_STATUS = {"open": _l("Open"), "handed_over": _l("Handed over"), "closed": _l("Closed")}
 REVIEW_STATUS = {"pending": _l("Waiting for review"), "reviewed": _l("Reviewed"), "not_flagged": _l("Not flagged")}
 
 
@@ -276,6 +299,8 @@ def register(app) -> None:
     app.add_template_global(lambda code: label(REVIEW_DECISIONS, code), "decision_label")
     app.add_template_global(lambda code: label(REVIEW_STATUS, code), "review_status_label")
     app.add_template_global(notification_text, "notification_text")
+    app.add_template_global(lambda code: label(CLUE_STATUS, code), "clue_status_label")
+    app.add_template_global(lambda code: label(REVIEW_DECISIONS, code), "review_decision_label")
     app.add_template_global(finding_detail, "finding_detail")
     app.add_template_global(risk_factors, "risk_factors")
     app.add_template_filter(weekday, "weekday")

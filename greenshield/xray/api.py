@@ -19,8 +19,8 @@ from greenshield.trace import services as trace_services
 from greenshield.uploads import spooled
 from greenshield.work import services as work
 from greenshield.work.api import JobOut, queued
-from greenshield.xray import schemas as s, services
-from models import JobKind, Outlet, ReviewStatus, XrayEvent, XrayMachine, XrayModelVersion
+from greenshield.xray import clues, schemas as s, services
+from models import Clue, ClueStatus, JobKind, Outlet, ReviewStatus, XrayEvent, XrayMachine, XrayModelVersion
 
 blp = Blueprint("xray", __name__, url_prefix="/api/v1", description="X-ray screening (过机安检)")
 
@@ -227,5 +227,75 @@ def activate_model(version):
 @blp.response(200, s.ReviewerStatsOut(many=True))
 @allow(Capability.REVIEW_XRAY)
 def reviewer_stats():
-    """Reviews per reviewer and their hits, misses and false alarms on projected test images (TIP)."""
-    return services.reviewer_stats(db.session(), current_user())
+    """Reviews per reviewer, their hits, misses and false alarms on projected test images (TIP), and how long flags
+    waited for their decision, in all and per machine."""
+    return services.reviewer_stats(db.session(), current_user(), settings().xray_review_sla_hours)
+
+
+# --- clues and seizures ---------------------------------------------------------------------------------------
+
+def clue_in_scope(clue_id: int) -> Clue:
+    """The clue of that id in the caller's scope; NotFound otherwise (the API and the pages)."""
+    clue = db.session().get(Clue, clue_id)
+    if clue is None or not outlet_in_scope(current_user(), clue.outlet):
+        raise NotFound("not_found.clue", id=clue_id)
+    return clue
+
+
+def scoped_clues(args: dict):
+    stmt = scope_outlets(select(Clue).join(Outlet, Clue.outlet_id == Outlet.id), current_user())
+    if args.get("status"):
+        stmt = stmt.where(Clue.status == ClueStatus(args["status"]))
+    if args.get("outlet"):
+        stmt = stmt.where(Outlet.code == args["outlet"].upper())
+    return stmt.order_by(Clue.created_at.desc(), Clue.id.desc())
+
+
+@blp.route("/clues", methods=["GET"])
+@blp.arguments(s.ClueArgs, location="query")
+@blp.response(200, s.ClueOut(many=True))
+@allow(Capability.FOLLOW_CLUES)
+def list_clues(args):
+    """Seized and referred X-ray events in scope as clues (线索), newest first; ``status`` open, handed_over or
+    closed."""
+    return db.session().scalars(scoped_clues(args).limit(1000)).all()
+
+
+@blp.route("/clues/<int:clue_id>", methods=["GET"])
+@blp.response(200, s.ClueOut)
+@allow(Capability.FOLLOW_CLUES)
+def get_clue(clue_id):
+    return clue_in_scope(clue_id)
+
+
+@blp.route("/clues/<int:clue_id>/hand-over", methods=["POST"])
+@blp.arguments(s.HandOverIn)
+@blp.response(200, s.ClueOut)
+@allow(Capability.FOLLOW_CLUES)
+def hand_over_clue(data, clue_id):
+    """Hand an open clue over to another agency (public security, state security, customs…) under its case
+    number."""
+    return clues.hand_over(db.session(), clue_in_scope(clue_id), current_user(), **data)
+
+
+@blp.route("/clues/<int:clue_id>/close", methods=["POST"])
+@blp.arguments(s.CloseClueIn)
+@blp.response(200, s.ClueOut)
+@allow(Capability.FOLLOW_CLUES)
+def close_clue(data, clue_id):
+    """Close a clue with its outcome."""
+    return clues.close(db.session(), clue_in_scope(clue_id), current_user(), outcome=data["outcome"])
+
+
+@blp.route("/xray-seizures/stats", methods=["GET"])
+@blp.arguments(s.SeizureStatsArgs, location="query")
+@blp.response(200, s.SeizureStatsOut)
+@allow(Capability.FOLLOW_CLUES)
+def seizure_stats(args):
+    """Seizures in scope over a period by the 19 prohibited-item categories, league/city, enterprise and month."""
+    from greenshield.compliance.queries import scoped_outlets
+
+    if args["to"] < args["from_"]:
+        raise Invalid("validation_error.period_reversed", field="to")
+    scoped = scoped_outlets(current_user(), region=args.get("region"), enterprise=args.get("enterprise"))
+    return clues.seizure_stats(db.read_session(), scoped, args["from_"], args["to"])

@@ -67,3 +67,14 @@ def _import(session: Session, settings: Settings, store: Storage, job: Backgroun
                                  progress=background.progress)
     finally:
         spool.unlink(missing_ok=True)
+
+
+def review_overdue() -> int:
+    """Every five minutes: flagged events waiting longer than ``XRAY_REVIEW_SLA_HOURS`` open (or keep open) an
+    alert ``xray_review_overdue`` and notify the outlet's inspectors; reviewed ones close it. Idempotent, so two
+    schedulers running it at once at worst recount."""
+    from greenshield.xray.services import open_overdue_reviews
+
+    app = job_app()
+    with app.app_context(), db.job_session(write=True) as session:
+        return len(open_overdue_reviews(session, settings_of(app), utcnow()))

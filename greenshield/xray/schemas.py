@@ -146,6 +146,58 @@ class ReviewerStatsOut(Schema):
     tip_false_alarms = fields.Integer()
     tip_correct_rejects = fields.Integer()
     tip_hit_rate = fields.Float(allow_none=True)
+    mean_review_minutes = fields.Float(allow_none=True, metadata={"description": "from the flag to the decision"})
+    median_review_minutes = fields.Float(allow_none=True)
+    reviews_after_sla = fields.Integer(metadata={"description": "decisions later than XRAY_REVIEW_SLA_HOURS"})
+    machines = fields.List(fields.Dict(), metadata={
+        "description": "per machine: machine_code, reviews, mean/median_review_minutes, reviews_after_sla"})
+
+
+class ClueArgs(Schema):
+    status = fields.String(validate=validate.OneOf(["open", "handed_over", "closed"]))
+    outlet = fields.String(validate=validate.Length(max=32))
+
+
+class ClueOut(Schema):
+    id = fields.Integer()
+    event_id = fields.Integer()
+    waybill_no = fields.String()
+    outlet_code = fields.String(attribute="outlet.code")
+    decision = fields.String()
+    category = fields.Integer(attribute="category_code", allow_none=True)
+    status = fields.Function(lambda c: c.status.value)
+    agency = fields.String(allow_none=True)
+    agency_case_no = fields.String(allow_none=True)
+    outcome = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    handed_over_at = fields.DateTime(allow_none=True)
+    closed_at = fields.DateTime(allow_none=True)
+
+
+class HandOverIn(Schema):
+    agency = fields.String(required=True, validate=validate.Length(max=128))
+    agency_case_no = fields.String(required=True, validate=validate.Length(max=64))
+
+
+class CloseClueIn(Schema):
+    outcome = fields.String(required=True, validate=validate.Length(max=4000))
+
+
+class SeizureStatsArgs(Schema):
+    from_ = fields.Date(data_key="from", required=True)
+    to = fields.Date(required=True)
+    region = fields.String(validate=validate.Regexp(r"^\d{6}$"))
+    enterprise = fields.String(validate=validate.Length(max=16))
+
+
+class SeizureStatsOut(Schema):
+    from_ = fields.Date(data_key="from", attribute="from")
+    to = fields.Date()
+    total = fields.Integer()
+    by_category = fields.List(fields.Dict(), metadata={"description": "the 19 categories: code, name_zh, name_en, count"})
+    by_region = fields.List(fields.Dict(), metadata={"description": "league/city: key, name, count"})
+    by_enterprise = fields.List(fields.Dict())
+    by_month = fields.List(fields.Dict(), metadata={"description": "month (YYYY-MM), count"})
 
 
 class MachineModelIn(Schema):

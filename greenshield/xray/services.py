@@ -18,8 +18,10 @@ from greenshield.errors import Conflict, DomainError, Invalid, NotFound
 from greenshield.observability import scoring_timer
 from greenshield.settings import Settings
 from greenshield.storage import Storage, of as storage_of
-from models import (MachineStatus, Outlet, ProhibitedCategory, ReviewStatus, Staff, StaffRole, User, XrayCalibration,
-                    XrayEvent, XrayMachine, XrayMachineModel, XrayModelVersion, XrayReview, utcnow)
+from greenshield.compliance.verification import Window, event_recorded
+from models import (Alert, AlertStatus, MachineStatus, Notification, Outlet, ProhibitedCategory, ReviewStatus, Staff,
+                    StaffRole, User, XrayCalibration, XrayEvent, XrayMachine, XrayMachineModel, XrayModelVersion,
+                    XrayReview, utcnow)
 from models.base import CHINA
 
 BUILTIN = "builtin:default"
@@ -336,9 +338,10 @@ def screener_on_duty(session: Session, machine: XrayMachine, at: dt.datetime) ->
 
 def record_event(session: Session, settings: Settings, *, machine: XrayMachine, data: bytes, waybill_no: str,
                  scanned_at: dt.datetime, operator_id: str, is_tip: bool = False,
-                 tip_threat: bool | None = None) -> XrayEvent:
+                 tip_threat: bool | None = None, to_recount: set | None = None) -> XrayEvent:
     """Check, store and score an image with the machine's model (its own, else the active one) against the
     machine's calibrated threshold (else the model's); the event records the model version and the threshold.
+    The verified X-ray counts it changes are recounted now, or added to ``to_recount`` for the caller to recount once.
 
     Raises InvalidImage (a DomainError: 422, or 413 for size limits) before anything is stored.
     """
@@ -364,6 +367,9 @@ def record_event(session: Session, settings: Settings, *, machine: XrayMachine, 
     store.put(heatmap_key(event), imaging.encode_png(result.heatmap))
     session.add(event)
     session.flush()
+    pairs = event_recorded(session, event, settings.thresholds, Window.of(settings), recount=to_recount is None)
+    if to_recount is not None:
+        to_recount |= pairs
     return event
 
 
@@ -431,12 +437,16 @@ def review(session: Session, event: XrayEvent, reviewer: User, *, decision: str,
     event.status = ReviewStatus.REVIEWED
     session.add(row)
     session.flush()
+    from greenshield.xray.clues import open_clue
+
+    open_clue(session, event, row)
     return row
 
 
-def reviewer_stats(session: Session, user: User) -> list[dict]:
-    """Per reviewer: decisions, and on TIP test images hits, misses, false alarms, hit rate; counted over the
-    events of the outlets ``user`` sees (an inspector: their region's)."""
+def reviewer_stats(session: Session, user: User, sla_hours: float = 4) -> list[dict]:
+    """Per reviewer: decisions, and on TIP test images hits, misses, false alarms, hit rate; how long flags waited
+    for their decision (mean, median, decisions after the SLA of ``sla_hours``), in all and per machine; counted
+    over the events of the outlets ``user`` sees (an inspector: their region's)."""
     from greenshield.auth.policy import scope_outlets
 
     stmt = (select(User.username, XrayReview.tip_outcome, func.count())
@@ -456,7 +466,82 @@ def reviewer_stats(session: Session, user: User) -> list[dict]:
     for entry in stats.values():
         shown = entry["tip_hits"] + entry["tip_misses"]
         entry["tip_hit_rate"] = entry["tip_hits"] / shown if shown else None
+    times = (select(User.username, XrayMachine.code, XrayEvent.created_at, XrayReview.decided_at)
+             .join(XrayReview, XrayReview.reviewer_id == User.id)
+             .join(XrayEvent, XrayEvent.id == XrayReview.event_id)
+             .join(XrayMachine, XrayMachine.id == XrayEvent.machine_id)
+             .join(Outlet, Outlet.id == XrayEvent.outlet_id))
+    waits: dict[str, dict[str, list[float]]] = {}
+    for username, machine, queued, decided in session.execute(scope_outlets(times, user)):
+        minutes = max(0.0, (decided - queued).total_seconds() / 60)
+        waits.setdefault(username, {}).setdefault(machine, []).append(minutes)
+    for username, entry in stats.items():
+        by_machine = waits.get(username, {})
+        everything = [m for values in by_machine.values() for m in values]
+        entry.update(_review_times(everything, sla_hours))
+        entry["machines"] = [{"machine_code": code, "reviews": len(values), **_review_times(values, sla_hours)}
+                             for code, values in sorted(by_machine.items())]
     return sorted(stats.values(), key=lambda e: e["reviewer"])
+
+
+def _review_times(minutes: list[float], sla_hours: float) -> dict:
+    """Mean and median minutes from a flag to its decision, and how many decisions came after the SLA."""
+    if not minutes:
+        return {"mean_review_minutes": None, "median_review_minutes": None, "reviews_after_sla": 0}
+    ordered = sorted(minutes)
+    middle = len(ordered) // 2
+    median = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+    return {"mean_review_minutes": round(sum(ordered) / len(ordered), 1), "median_review_minutes": round(median, 1),
+            "reviews_after_sla": sum(m > sla_hours * 60 for m in ordered)}
+
+
+REVIEW_OVERDUE = "xray_review_overdue"
+
+
+def open_overdue_reviews(session: Session, settings: Settings, now: dt.datetime) -> list[Alert]:
+    """Flagged events still waiting for review ``XRAY_REVIEW_SLA_HOURS`` after they were flagged open an alert
+    ``xray_review_overdue`` per outlet and day of flagging (``rate``: how many wait; ``threshold``: the SLA in
+    hours), and notify the outlet's inspectors once; an alert whose events are all reviewed closes. Returns the
+    alerts opened now. Flushes."""
+    from audits.plans import outlet_inspectors
+
+    deadline = now - dt.timedelta(hours=settings.xray_review_sla_hours)
+    waiting: dict[tuple[int, dt.date], list[int]] = {}
+    for event_id, outlet_id, created in session.execute(
+            select(XrayEvent.id, XrayEvent.outlet_id, XrayEvent.created_at)
+            .where(XrayEvent.flagged.is_(True), XrayEvent.status == ReviewStatus.PENDING,
+                   XrayEvent.created_at <= deadline)):
+        waiting.setdefault((outlet_id, created.astimezone(CHINA).date()), []).append(event_id)
+    existing = {(a.outlet_id, a.day): a for a in session.scalars(select(Alert).where(
+        Alert.metric == REVIEW_OVERDUE,
+        or_(Alert.status == AlertStatus.OPEN, Alert.day.in_({day for _, day in waiting} or {dt.date.min}))))}
+    opened = []
+    for (outlet_id, day), events in waiting.items():
+        alert = existing.get((outlet_id, day))
+        if alert is None:
+            alert = Alert(outlet_id=outlet_id, day=day, metric=REVIEW_OVERDUE, rate=float(len(events)),
+                          threshold=float(settings.xray_review_sla_hours), status=AlertStatus.OPEN)
+            session.add(alert)
+            opened.append(alert)
+        else:
+            alert.rate = float(len(events))
+            if alert.status is AlertStatus.CLOSED:
+                alert.status, alert.closed_at = AlertStatus.OPEN, None
+                opened.append(alert)
+    for key, alert in existing.items():
+        if key not in waiting and alert.status is AlertStatus.OPEN:
+            alert.status, alert.closed_at = AlertStatus.CLOSED, now
+    session.flush()
+    for alert in opened:
+        outlet = session.get(Outlet, alert.outlet_id)
+        for inspector in outlet_inspectors(session, outlet):
+            session.add(Notification(user_id=inspector.id, kind=REVIEW_OVERDUE,
+                                     message=f"{outlet.code} {alert.day}: {int(alert.rate)} flagged X-ray images "
+                                             f"not reviewed within {settings.xray_review_sla_hours:g} h",
+                                     data={"outlet_code": outlet.code, "day": alert.day.isoformat(),
+                                           "count": int(alert.rate), "sla_hours": settings.xray_review_sla_hours}))
+    session.flush()
+    return opened
 
 
 def record_status(session: Session, machine: XrayMachine, *, kind: str, at: dt.datetime,
@@ -533,6 +618,7 @@ def import_events(session: Session, settings: Settings, read: Callable[[str], by
         raise Invalid("validation_error.manifest_encoding", field="file") from None
     machines = {m.code: m for m in session.scalars(select(XrayMachine).where(XrayMachine.active.is_(True)))}
     flagged = count = 0
+    to_recount: set = set()
     for line, row in enumerate(manifest, start=2):
         machine = machines.get((row.get("machine_code") or "").strip().upper())
         if machine is None or not may_use(machine):
@@ -548,7 +634,7 @@ def import_events(session: Session, settings: Settings, read: Callable[[str], by
             scanned = scanned.replace(tzinfo=CHINA)
         try:
             event = record_event(session, settings, machine=machine, data=data, waybill_no=waybill,
-                                 scanned_at=scanned, operator_id=operator)
+                                 scanned_at=scanned, operator_id=operator, to_recount=to_recount)
         except DomainError as exc:
             raise Invalid("validation_error.manifest_image", field="file", line=line, reason_code=exc.code,
                           reason_params=exc.params) from None
@@ -556,6 +642,10 @@ def import_events(session: Session, settings: Settings, read: Callable[[str], by
         flagged += event.flagged
         if progress is not None:
             progress(count)
+    if to_recount:  # the verified X-ray counts of the logged items the import's scans verify: once, at the end
+        from greenshield.compliance.services import refresh_outlet_days
+
+        refresh_outlet_days(session, to_recount, settings.thresholds, window=Window.of(settings))
     return {"imported": count, "flagged": flagged}
 
 

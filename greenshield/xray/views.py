@@ -13,9 +13,10 @@ from greenshield.auth.policy import allow, current_user, outlet_in_scope, scope_
 from greenshield.context import settings
 from greenshield.errors import DomainError, NotFound, form_errors
 from greenshield.xray import services
-from greenshield.xray.api import event_in_scope
+from greenshield.xray.api import clue_in_scope, event_in_scope, scoped_clues
 from greenshield.xray.charts import flag_rate_svg, roc_svg
-from models import Outlet, ProhibitedCategory, ReviewStatus, XrayCalibration, XrayEvent, XrayMachine, XrayModelVersion
+from models import (Outlet, ProhibitedCategory, Region, ReviewStatus, XrayCalibration, XrayEvent, XrayMachine,
+                    XrayModelVersion)
 
 bp = Blueprint("xray_pages", __name__, url_prefix="/xray")
 
@@ -40,7 +41,7 @@ def _review_page(event: XrayEvent | None, errors: dict | None = None, values: di
     waiting = session.scalar(select(func.count()).select_from(_queue().subquery()))
     categories = session.scalars(select(ProhibitedCategory).order_by(ProhibitedCategory.code)).all()
     return render_template("xray/review.html", event=event, waiting=waiting, categories=categories,
-                           stats=services.reviewer_stats(session, current_user()), errors=errors or {},
+                           stats=services.reviewer_stats(session, current_user(), settings().xray_review_sla_hours), errors=errors or {},
                            values=values or {}), 422 if errors else 200
 
 
@@ -124,3 +125,71 @@ def model(version):
     quality = services.model_quality(session, row, current_user())
     return render_template("xray/model.html", row=row, validation=validation, chart=chart, quality=quality,
                            machines=services.model_usage(session).get(row.version, []))
+# --- clues and seizure statistics -------------------------------------------------------------------------------
+
+@bp.route("/clues")
+@allow(Capability.FOLLOW_CLUES)
+def clues():
+    """Clues in scope with their state; open ones can be handed over, any but closed ones closed."""
+    status = request.args.get("status") or None
+    if status not in (None, "open", "handed_over", "closed"):
+        status = None
+    rows = db.session().scalars(scoped_clues({"status": status}).limit(500)).all()
+    return _clues_page(rows, status)
+
+
+def _clues_page(rows, status, errors: dict | None = None, failed: int | None = None, values: dict | None = None):
+    session = db.session()
+    categories = {c.code: c for c in session.scalars(select(ProhibitedCategory))}
+    return render_template("xray/clues.html", clues=rows, status=status, categories=categories, errors=errors or {},
+                           failed=failed, values=values or {}), 422 if errors else 200
+
+
+@bp.route("/clues/<int:clue_id>/<action>", methods=["POST"])
+@allow(Capability.FOLLOW_CLUES)
+def clue_action(clue_id, action):
+    from greenshield.xray import clues as clue_services
+
+    clue = clue_in_scope(clue_id)
+    try:
+        if action == "hand-over":
+            clue_services.hand_over(db.session(), clue, current_user(), agency=request.form.get("agency", ""),
+                                    agency_case_no=request.form.get("agency_case_no", ""))
+            flash(_("Clue handed over."))
+        elif action == "close":
+            clue_services.close(db.session(), clue, current_user(), outcome=request.form.get("outcome", ""))
+            flash(_("Clue closed."))
+        else:
+            abort(404)
+    except DomainError as exc:
+        rows = db.session().scalars(scoped_clues({}).limit(500)).all()
+        return _clues_page(rows, None, form_errors(exc), clue_id, request.form)
+    return redirect(url_for(".clues"))
+
+
+@bp.route("/seizures")
+@allow(Capability.FOLLOW_CLUES)
+def seizures():
+    """Seizures over a period by category (table and bar chart), league/city, enterprise and month."""
+    import datetime as dt
+
+    from greenshield.compliance.queries import scoped_outlets
+    from greenshield.xray.clues import seizure_stats
+    from models.base import china_today
+
+    def day(name: str, default: dt.date) -> dt.date:
+        try:
+            return dt.date.fromisoformat(request.args.get(name, ""))
+        except ValueError:
+            return default
+
+    end = day("to", china_today())
+    start = day("from", end.replace(day=1) - dt.timedelta(days=334))
+    start = min(start, end)
+    region = request.args.get("region") or None
+    scoped = scoped_outlets(current_user(), region=region if region and region.isdigit() else None, enterprise=None)
+    stats = seizure_stats(db.session(), scoped, start, end)
+    peak = max([c["count"] for c in stats["by_category"]] + [1])
+    regions = db.session().scalars(select(Region).order_by(Region.code)).all()
+    return render_template("xray/seizures.html", stats=stats, peak=peak, start=start, end=end, region=region,
+                           regions=regions)

@@ -91,6 +91,12 @@ def test_impossible_draws_say_why(overrides, code, params):
     assert (refused.value.code, refused.value.params, refused.value.field) == (code, params, "outlets")
 
 
+def test_declarations_no_machine_saw_weigh_in_the_draw():
+    honest = risk_weight(RiskFactors(days_since_last_audit=10))
+    assert risk_weight(RiskFactors(days_since_last_audit=10, xray_unverified=0.28)) == pytest.approx(honest + 0.84)
+    assert risk_weight(RiskFactors(days_since_last_audit=10, xray_unverified=5.0)) == pytest.approx(honest + 3)
+
+
 def test_risk_weight_grows_with_risk_and_stays_positive():
     clean = risk_weight(RiskFactors(days_since_last_audit=10))
     risky = risk_weight(RiskFactors(days_below_threshold=12, open_alerts=5, findings=3, past_rectifications=1,

@@ -52,6 +52,7 @@ def test_id_types_follow_the_product_contract_in_order():
         "PASSPORT",
         "MILITARY",
         "POLICE",
+        "CREDIT_CODE",
         "OTHER",
     ]
     assert ID_TYPES["RESIDENT_ID"] == IdType("RESIDENT_ID", "居民身份证", ID_TYPES["RESIDENT_ID"].name_en)
@@ -235,6 +236,15 @@ def test_invalid_foreign_permanent_ids(number):
         ("PASSPORT", "G1234", "G1234"),
         ("MILITARY", "JG12345678", "JG12345678"),
         ("POLICE", "WJ12345678", "WJ12345678"),
+        ("MILITARY", "军字第1234567号", "军字第1234567号"),
+        ("MILITARY", "士12345678", "士12345678"),
+        ("MILITARY", "文职字第 0012345 号", "文职字第0012345号"),
+        ("MILITARY", "兵字第１２３４５６７号", "兵字第1234567号"),
+        ("POLICE", "武警1234567", "武警1234567"),
+        ("POLICE", "武警字第2020001号", "武警字第2020001号"),
+        ("POLICE", "警字第2020001号", "警字第2020001号"),
+        ("CREDIT_CODE", "9144030071526726xg", "9144030071526726XG"),  # 腾讯科技（深圳）有限公司
+        ("CREDIT_CODE", "91330100716105852F", "91330100716105852F"),  # 阿里巴巴（中国）有限公司
         ("OTHER", "A" * 32, "A" * 32),
     ],
 )
@@ -256,7 +266,13 @@ def test_valid_other_documents(id_type, raw, expected):
         ("PASSPORT", "E" * 33),
         ("PASSPORT", "E1234-5678"),
         ("MILITARY", "南字第12345678号"),
+        ("MILITARY", "军字第号"),
+        ("MILITARY", "军字第123号"),
         ("POLICE", "WJ_12345678"),
+        ("POLICE", "警察1234567"),
+        ("CREDIT_CODE", "9144030071526726XH"),  # one check character off
+        ("CREDIT_CODE", "91330100716105852"),
+        ("CREDIT_CODE", "91330100716105852I"),
     ],
 )
 def test_invalid_other_documents(id_type, number):
