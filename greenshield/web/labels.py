@@ -217,7 +217,8 @@ def notification_text(kind: str, data: dict | None, fallback: str = "") -> str:
     if kind == "xray_review_overdue":
         return ngettext("%(num)s flagged X-ray image of %(outlet)s (%(day)s) not reviewed within %(hours)s h",
                         "%(num)s flagged X-ray images of %(outlet)s (%(day)s) not reviewed within %(hours)s h",
-                        data.get("count") or 0, outlet=data.get("outlet_code", ""), day=data.get("day", ""),
+                        data.get("count") or 0, outlet=data.get("outlet_name") or data.get("outlet_code", ""),
+                        day=data.get("day", ""),
                         hours=data.get("sla_hours", ""))
     if kind == "case_decision":
         text = _("Case %(case_no)s: %(status)s", case_no=data.get("case_no", ""),

@@ -43,7 +43,7 @@ def seed_xray(session: Session, settings: Settings, outlets: list[Outlet], *, rn
             record_status(session, machine, kind="power_off", at=start + dt.timedelta(hours=hours, minutes=10), staff_id=None)
         for i in range(scans_per_outlet):
             bag = benign_bag(images, size=(360, 480))
-            if i == 0 and n % 2 == 0:
+            if i == 0:  # one bag with a projected threat per outlet: about half of them are flagged
                 bag = project(bag, threats[n], rng=images)[0]
             data = imaging.encode_png(quantise(scanner_effects(bag, images)))  # as a scanner stores it
             at = dt.datetime.combine(yesterday, dt.time(8 + i % 10, rng.randrange(60)), CHINA)

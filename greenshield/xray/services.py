@@ -538,7 +538,7 @@ def open_overdue_reviews(session: Session, settings: Settings, now: dt.datetime)
             session.add(Notification(user_id=inspector.id, kind=REVIEW_OVERDUE,
                                      message=f"{outlet.code} {alert.day}: {int(alert.rate)} flagged X-ray images "
                                              f"not reviewed within {settings.xray_review_sla_hours:g} h",
-                                     data={"outlet_code": outlet.code, "day": alert.day.isoformat(),
+                                     data={"outlet_code": outlet.code, "outlet_name": outlet.name, "day": alert.day.isoformat(),
                                            "count": int(alert.rate), "sla_hours": settings.xray_review_sla_hours}))
     session.flush()
     return opened

@@ -51,7 +51,8 @@ def test_outlet_manager_uploads_gbk_csv_and_xlsx_reads_errors_and_rate(sign_in, 
     page.wait_for_url(re.compile(r"/batches/\d+"))
     assert page.locator("#rows-accepted").inner_text() == "120"
     page.click("#batch-summary a")
-    assert page.locator("#trend svg polyline").count() == 3
+    assert page.locator("#trend svg polyline").count() == 4  # real-name, inspection, X-ray declared and verified
+    assert page.locator("#trend svg polyline.xray_rate_verified").count() == 1
     assert page.locator("#days tbody tr").first.locator("td").nth(1).inner_text() != "0"
 
 
