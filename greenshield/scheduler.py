@@ -53,6 +53,7 @@ def _count_run(event: JobExecutionEvent) -> None:
 PERIODIC_JOBS: list[tuple[str, str, CronTrigger]] = [
     ("xray-retention", "greenshield.xray.jobs:purge_expired_images", CronTrigger(hour=2, minute=15, timezone=CHINA)),
     ("xray-calibration", "greenshield.xray.jobs:calibrate_machines", CronTrigger(hour=3, minute=45, timezone=CHINA)),
+    ("xray-model-change", "greenshield.xray.jobs:calibrate_changed_machines", CronTrigger(minute="*", timezone=CHINA)),
     ("trace-watchlists", "greenshield.trace.jobs:run_watchlists", CronTrigger(minute="*", timezone=CHINA)),
     ("access-log-checkpoint", "greenshield.trace.jobs:checkpoint_access_log", CronTrigger(minute="*", timezone=CHINA)),
     ("partitions-ahead", "greenshield.partitions:create_partitions_ahead", CronTrigger(hour=0, minute=40, timezone=CHINA)),
