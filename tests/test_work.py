@@ -179,6 +179,26 @@ def test_a_change_of_model_is_calibrated_by_a_worker_after_the_request(app, clie
     assert after["calibration_pending"] is False and after["threshold"] == calibration.threshold
 
 
+def test_a_lost_calibration_task_is_taken_over_by_the_scheduler(app, client, session, machine, admin, queued_work):
+    import datetime as dt
+
+    from greenshield.xray import jobs as xray_jobs
+    from models import XrayMachine, XrayModelVersion, utcnow
+
+    version = session.scalar(select(XrayModelVersion).where(XrayModelVersion.active.is_(True))).version
+    assert client.put("/api/v1/xray-machines/XR-OUT-01-X1/model", json={"version": version},
+                      headers=admin).get_json()["calibration_pending"] is True
+    queued_work.empty()  # Redis lost the task
+    assert xray_jobs.calibrate_changed_machines() == []  # a fresh request is the workers' for a while
+    session.get(XrayMachine, machine.id).calibration_due_at = utcnow() - xray_jobs.CALIBRATION_GRACE \
+        - dt.timedelta(minutes=1)
+    session.flush()
+    [taken] = xray_jobs.calibrate_changed_machines()
+    # too few scans to calibrate: the model's own threshold applies, and nothing is pending any more
+    assert taken["machine_code"] == "XR-OUT-01-X1" and taken["calibrated"] is False
+    assert taken["calibration_pending"] is False
+
+
 def test_without_redis_the_work_is_done_in_the_request(client, session, make_outlet, admin, machine):
     outlet = make_outlet("WQ-OUT-7")
     assert upload(client, admin, outlet.code, csv_bytes(rows(30))).status_code == 201

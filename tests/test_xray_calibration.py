@@ -188,7 +188,7 @@ def test_activating_another_model_calibrates_machines_again_on_their_stored_imag
     assert pending["calibration_pending"] is True and pending["scans_used"] == 0
     login(client, make_user("inspector", region="150000"))
     page = client.get(f"/xray/machines/{MACHINE}", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
-    assert 'id="calibration-pending"' in page and "校准待进行" in page and "0.9900" in page
+    assert 'id="calibration-pending"' in page and "校准待进行" in page and "0.9900" in page  # the model's own threshold meanwhile
 
     monkeypatch.setattr(services, "calibrate_machine", calibrate)
     jobs.bind(app)  # without workers the scheduler's every-minute job does it

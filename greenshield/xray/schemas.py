@@ -138,7 +138,7 @@ class CalibrationOut(Schema):
     calibrated_at = fields.DateTime(allow_none=True)
     calibration_pending = fields.Boolean(metadata={
         "description": "the machine's model changed and its calibration for it runs in the background; until then "
-                       "the model's own threshold applies"})
+                       "the threshold answered applies (the model's own, or an earlier calibration for it)"})
 
 
 class ReviewerStatsOut(Schema):
