@@ -55,6 +55,7 @@ PERIODIC_JOBS: list[tuple[str, str, CronTrigger]] = [
     ("xray-calibration", "greenshield.xray.jobs:calibrate_machines", CronTrigger(hour=3, minute=45, timezone=CHINA)),
     ("xray-review-overdue", "greenshield.xray.jobs:review_overdue", CronTrigger(minute="*/5", timezone=CHINA)),
     ("verify-screening", "greenshield.compliance.jobs:verify_screening", CronTrigger(minute=20, timezone=CHINA)),
+    ("xray-model-change", "greenshield.xray.jobs:calibrate_changed_machines", CronTrigger(minute="*", timezone=CHINA)),
     ("trace-watchlists", "greenshield.trace.jobs:run_watchlists", CronTrigger(minute="*", timezone=CHINA)),
     ("access-log-checkpoint", "greenshield.trace.jobs:checkpoint_access_log", CronTrigger(minute="*", timezone=CHINA)),
     ("partitions-ahead", "greenshield.partitions:create_partitions_ahead", CronTrigger(hour=0, minute=40, timezone=CHINA)),

@@ -95,6 +95,8 @@ class XrayMachine(Base):
     model: Mapped[str] = mapped_column(String(64))
     installed_on: Mapped[dt.date] = mapped_column(Date)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    calibration_due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    """When the machine's model changed and its calibration for the new one was asked for; None once done."""
 
     outlet: Mapped[Outlet] = relationship(lazy="joined")
 

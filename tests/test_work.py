@@ -143,6 +143,62 @@ def test_xray_imports_are_queued_too(client, session, make_outlet, admin, machin
     assert done["status"] == "done" and done["result"]["imported"] == 2
 
 
+def test_a_change_of_model_is_calibrated_by_a_worker_after_the_request(app, client, session, machine, admin,
+                                                                       queued_work, configure, monkeypatch):
+    import datetime as dt
+
+    from greenshield.context import settings_of
+    from greenshield.xray import jobs as xray_jobs, services as xray
+    from inspection.xray.procedural import benign_bag
+    from models import XrayCalibration, XrayModelVersion
+    from models.base import CHINA
+
+    configure(xray_calibration_min_scans=10, xray_false_flag_budget=0.1)
+    start = dt.datetime(2026, 11, 20, 9, 0, tzinfo=CHINA)
+    for i in range(12):
+        xray.record_event(session, settings_of(app), machine=machine, waybill_no=f"SFW{i:09d}", operator_id="OP-1",
+                          data=png(benign_bag(np.random.default_rng(i), size=(150, 200))),
+                          scanned_at=start + dt.timedelta(minutes=i))
+    version = session.scalar(select(XrayModelVersion).where(XrayModelVersion.active.is_(True))).version
+    assert session.scalar(select(XrayCalibration)) is None
+
+    calibrate = xray.calibrate_machine
+    monkeypatch.setattr(xray, "calibrate_machine", lambda *a, **k: pytest.fail("re-scored inside the request"))
+    answer = client.put("/api/v1/xray-machines/XR-OUT-01-X1/model", json={"version": version}, headers=admin)
+    assert answer.status_code == 200 and answer.get_json()["calibration_pending"] is True
+    assert queued_work.count == 1 and session.scalar(select(XrayCalibration)) is None
+    # with workers, the scheduler leaves a fresh request to them (it only takes over a lost one)
+    assert xray_jobs.calibrate_changed_machines() == []
+
+    monkeypatch.setattr(xray, "calibrate_machine", calibrate)
+    run_worker(queued_work)
+    session.expire_all()
+    calibration = session.scalar(select(XrayCalibration))
+    assert calibration.model_version == version and calibration.scans_used == 12
+    after = client.get("/api/v1/xray-machines/XR-OUT-01-X1/calibration", headers=admin).get_json()
+    assert after["calibration_pending"] is False and after["threshold"] == calibration.threshold
+
+
+def test_a_lost_calibration_task_is_taken_over_by_the_scheduler(app, client, session, machine, admin, queued_work):
+    import datetime as dt
+
+    from greenshield.xray import jobs as xray_jobs
+    from models import XrayMachine, XrayModelVersion, utcnow
+
+    version = session.scalar(select(XrayModelVersion).where(XrayModelVersion.active.is_(True))).version
+    assert client.put("/api/v1/xray-machines/XR-OUT-01-X1/model", json={"version": version},
+                      headers=admin).get_json()["calibration_pending"] is True
+    queued_work.empty()  # Redis lost the task
+    assert xray_jobs.calibrate_changed_machines() == []  # a fresh request is the workers' for a while
+    session.get(XrayMachine, machine.id).calibration_due_at = utcnow() - xray_jobs.CALIBRATION_GRACE \
+        - dt.timedelta(minutes=1)
+    session.flush()
+    [taken] = xray_jobs.calibrate_changed_machines()
+    # too few scans to calibrate: the model's own threshold applies, and nothing is pending any more
+    assert taken["machine_code"] == "XR-OUT-01-X1" and taken["calibrated"] is False
+    assert taken["calibration_pending"] is False
+
+
 def test_without_redis_the_work_is_done_in_the_request(client, session, make_outlet, admin, machine):
     outlet = make_outlet("WQ-OUT-7")
     assert upload(client, admin, outlet.code, csv_bytes(rows(30))).status_code == 201

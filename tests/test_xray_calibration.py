@@ -12,7 +12,7 @@ from greenshield.context import settings_of
 from greenshield.xray import services
 from inspection.xray.evaluate import threshold_for_budget
 from inspection.xray.procedural import benign_bag
-from models import XrayCalibration, XrayEvent, XrayModelVersion, XrayReview
+from models import XrayCalibration, XrayEvent, XrayMachine, XrayModelVersion, XrayReview
 from models.base import CHINA
 from tests.helpers import png, send
 
@@ -45,7 +45,7 @@ def test_a_machine_is_calibrated_on_its_own_scans_for_the_budget(client, runner,
     events = scans(34)
     before = client.get(f"/api/v1/xray-machines/{MACHINE}/calibration", headers=reader).get_json()
     assert before == {"model_version": model.version, "threshold": model.threshold, "scans_used": 0,
-                      "false_flag_budget": model.false_flag_budget, "calibrated_at": None}
+                      "false_flag_budget": model.false_flag_budget, "calibrated_at": None, "calibration_pending": False}
 
     # a test image and a scan reviewed as a threat never stand for clean scans
     tip = scans(1, start=100, is_tip=True, tip_threat=True)[0]
@@ -94,10 +94,13 @@ def test_calibration_needs_a_reader_in_scope(client, machine, sender, make_outle
     assert client.get("/api/v1/xray-machines/NOPE-1/calibration", headers=sender).status_code == 404
 
 
-def test_the_daily_job_is_scheduled():
+def test_the_daily_job_and_the_calibration_after_a_change_of_model_are_scheduled():
     from greenshield.scheduler import PERIODIC_JOBS
 
-    assert ("xray-calibration", "greenshield.xray.jobs:calibrate_machines") in [(i, f) for i, f, _t in PERIODIC_JOBS]
+    jobs = {i: (f, str(t)) for i, f, t in PERIODIC_JOBS}
+    assert jobs["xray-calibration"][0] == "greenshield.xray.jobs:calibrate_machines"
+    assert jobs["xray-model-change"] == ("greenshield.xray.jobs:calibrate_changed_machines",
+                                         "cron[minute='*']")
 
 
 def test_machine_and_model_pages_show_the_operating_point_and_flag_rates(client, configure, session, machine, scans,
@@ -150,9 +153,12 @@ def test_a_newly_shipped_default_takes_over_the_builtin_row(app, session, machin
     assert again.false_flag_budget == card["false_flag_budget"] and again.metrics == card["metrics"]
 
 
-def test_activating_another_model_calibrates_machines_again_on_their_stored_images(app, client, configure, session,
-                                                                                   machine, scans, make_user, bearer):
+def test_activating_another_model_calibrates_machines_again_on_their_stored_images_after_the_request(
+        app, client, configure, session, machine, scans, make_user, bearer, login, monkeypatch):
     import shutil
+
+    from greenshield import jobs
+    from greenshield.xray.jobs import calibrate_changed_machines
 
     from inspection.xray.model import default_model_dir
 
@@ -170,13 +176,33 @@ def test_activating_another_model_calibrates_machines_again_on_their_stored_imag
     session.add(XrayModelVersion(version="same-trees-2", location="xray/models/same-trees-2", threshold=0.99,
                                  false_flag_budget=0.03, metrics={}, training_summary={}, active=False))
     session.flush()
+    calibrate = services.calibrate_machine
+    monkeypatch.setattr(services, "calibrate_machine", lambda *a, **k: pytest.fail("re-scored inside the request"))
     answer = client.post("/api/v1/xray-models/same-trees-2/activate", headers=bearer(make_user("admin")))
     assert answer.status_code == 200 and answer.get_json()["machines"] == [MACHINE]
+    assert session.scalar(select(XrayCalibration).where(XrayCalibration.model_version == "same-trees-2")) is None
+    reader = bearer(make_user("inspector", region="150000"))
+    pending = client.get(f"/api/v1/xray-machines/{MACHINE}/calibration", headers=reader).get_json()
+    # until the machine is calibrated for it, the model's own threshold applies
+    assert pending["model_version"] == "same-trees-2" and pending["threshold"] == 0.99
+    assert pending["calibration_pending"] is True and pending["scans_used"] == 0
+    login(client, make_user("inspector", region="150000"))
+    page = client.get(f"/xray/machines/{MACHINE}", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert 'id="calibration-pending"' in page and "校准待进行" in page and "0.9900" in page  # the model's own threshold meanwhile
+
+    monkeypatch.setattr(services, "calibrate_machine", calibrate)
+    jobs.bind(app)  # without workers the scheduler's every-minute job does it
+    [done] = calibrate_changed_machines()
+    assert done["machine_code"] == MACHINE and done["calibrated"] is True and done["calibration_pending"] is False
+    assert calibrate_changed_machines() == []  # nothing left to do
+    session.expire_all()
     calibration = session.scalar(select(XrayCalibration).where(XrayCalibration.model_version == "same-trees-2"))
     # the 12 scans scored by the old model were scored again from their images (same trees: same scores);
     # the purged one could not be
     assert calibration.scans_used == 12
     assert calibration.threshold == pytest.approx(threshold_for_budget([e.score for e in events], 0.1), abs=1e-5)
+    page = client.get(f"/xray/machines/{MACHINE}", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert 'id="calibration-pending"' not in page and f"{calibration.threshold:.4f}" in page
 
 
 def test_a_machine_is_given_its_own_model_and_back_by_api_and_command(app, client, runner, session, machine, sender,
@@ -208,8 +234,12 @@ def test_a_machine_is_given_its_own_model_and_back_by_api_and_command(app, clien
     back = runner.invoke(args=["xray", "assign", MACHINE])
     assert back.exit_code == 0, back.output
     active = session.scalar(select(XrayModelVersion).where(XrayModelVersion.active.is_(True)))
-    assert json.loads(back.output.strip().splitlines()[-1])["model_version"] == active.version
+    answer = json.loads(back.output.strip().splitlines()[-1])
+    # the operator's command calibrates at once (here: too few scans, so the model's own threshold) and says so
+    assert answer["model_version"] == active.version and answer["calibration_pending"] is False
+    assert answer["calibrated"] is False and f"Calibrating 1 machine(s) for their new model: {MACHINE}" in back.output
     again = runner.invoke(args=["xray", "assign", MACHINE, "own-model-1"])
     assert again.exit_code == 0 and '"own-model-1"' in again.output
+    assert session.scalar(select(XrayMachine).where(XrayMachine.code == MACHINE)).calibration_due_at is None
     assert client.delete(f"/api/v1/xray-machines/{MACHINE}/model", headers=admin).get_json()["model_version"] \
         == active.version

@@ -10,6 +10,9 @@ every minute). Work is idempotent: a daily log's batch is unique per outlet and 
 stores a row twice.
 
 Without ``REDIS_URL`` (the embedded default) nothing is queued: the same work runs inside the request.
+
+Work whose truth is already in the database (an X-ray machine due for calibration) needs no ``BackgroundJob``
+row: ``enqueue_task`` hands a worker the function to run, and the scheduler is the safety net for a lost task.
 """
 from __future__ import annotations
 
@@ -80,6 +83,20 @@ def enqueue(settings: Settings, job: BackgroundJob) -> None:
 
     queue(settings).enqueue(RUNNERS[job.kind], job.id, job_id=job.id, retry=Retry(max=RETRIES), result_ttl=86400,
                             failure_ttl=7 * 86400)
+
+
+def enqueue_task(settings: Settings, func: str, *args) -> bool:
+    """Hand the workers ``func(*args)`` (text ``"module.function"``), retried like a job. False when Redis cannot be
+    reached: the caller's work is recorded in the database and the scheduler picks it up later."""
+    from redis.exceptions import RedisError
+    from rq import Retry
+
+    try:
+        queue(settings).enqueue(func, *args, retry=Retry(max=RETRIES), result_ttl=86400, failure_ttl=7 * 86400)
+    except RedisError:
+        log.warning("could not queue %s; the scheduler will run it", func, exc_info=True)
+        return False
+    return True
 
 
 def progress(done: int) -> None:

@@ -178,15 +178,26 @@ def machine_calibration(code):
     return services.calibration_of(db.session(), settings(), _machine(code))
 
 
+def _calibrate_later() -> None:
+    """The machines whose model just changed are calibrated after this request, not in it (re-scoring their
+    stored images takes minutes): the change is committed with the machines marked due, then a worker is given
+    the task when workers run; without workers the scheduler does it within a minute."""
+    db.session().commit()
+    if work.enabled(settings()):
+        work.enqueue_task(settings(), "greenshield.xray.jobs.calibrate_due_machines")
+
+
 @blp.route("/xray-machines/<code>/model", methods=["PUT"])
 @blp.arguments(s.MachineModelIn)
 @blp.response(200, s.CalibrationOut)
 @allow(Capability.MANAGE_XRAY_MODELS)
 def assign_machine_model(data, code):
     """Commission a machine with a model version: its events are scored by it (not by the active global model);
-    the machine is calibrated again. Answers the machine's calibration."""
+    the machine is calibrated for it in the background (``calibration_pending``; the model's own threshold
+    applies until then). Answers the machine's calibration."""
     machine = _machine(code)
     services.assign_model(db.session(), settings(), machine, data["version"])
+    _calibrate_later()
     return services.calibration_of(db.session(), settings(), machine)
 
 
@@ -194,9 +205,10 @@ def assign_machine_model(data, code):
 @blp.response(200, s.CalibrationOut)
 @allow(Capability.MANAGE_XRAY_MODELS)
 def unassign_machine_model(code):
-    """The machine goes back to the active global model (and is calibrated again for it)."""
+    """The machine goes back to the active global model (and is calibrated for it in the background)."""
     machine = _machine(code)
     services.unassign_model(db.session(), settings(), machine)
+    _calibrate_later()
     return services.calibration_of(db.session(), settings(), machine)
 
 
@@ -219,8 +231,10 @@ def list_models():
 @allow(Capability.MANAGE_XRAY_MODELS)
 def activate_model(version):
     """Make a trained model the active one; new events of machines without their own model are scored by it (the
-    machines are calibrated again for it)."""
-    return _with_machines([services.activate(db.session(), settings(), version)])[0]
+    machines are calibrated for it in the background; the model's own threshold applies until then)."""
+    row = services.activate(db.session(), settings(), version)
+    _calibrate_later()
+    return _with_machines([row])[0]
 
 
 @blp.route("/xray-reviewers/stats", methods=["GET"])

@@ -160,14 +160,35 @@ def train(benign_dir, machine_code, from_events, since, generated_bags, threats,
         if make_active and machine_code:
             machine = session.scalar(select(XrayMachine).where(XrayMachine.code == machine_code.upper()))
             assign_model(session, settings(), machine, model.version)
+            due = [machine.code]
         elif make_active:
             activate(session, settings(), model.version)
+            due = None
+    calibrated = _calibrate_now(due) if make_active else []
     validation = model.metadata["metrics"]["validation"]
     click.echo(json.dumps({"version": model.version, "threshold": model.threshold,
                            "false_flag_budget": model.metadata["false_flag_budget"],
                            "metrics": {k: v for k, v in validation.items() if k != "roc"},
                            "machine": summary.get("machine"), "scans": len(bags),
-                           "active": make_active}, ensure_ascii=False))
+                           "active": make_active, "calibrated_machines": calibrated}, ensure_ascii=False,
+                          default=str))
+
+
+def _calibrate_now(codes: list[str] | None) -> list[dict]:
+    """After an operator's change of model: calibrate the machines it made due (of ``codes``; None: all) at once,
+    one transaction each, instead of leaving them to the workers or the scheduler. Says so on stderr."""
+    from greenshield.xray.services import calibrate_due, due_for_calibration
+
+    with db.job_session(write=False) as session:
+        codes = [machine.code for machine in due_for_calibration(session, codes=codes)]
+    if codes:
+        click.echo(f"Calibrating {len(codes)} machine(s) for their new model: {', '.join(codes)}", err=True)
+    results = []
+    for code in codes:
+        with db.job_session(write=True) as session:
+            for machine in due_for_calibration(session, codes=[code]):
+                results.append(calibrate_due(session, settings(), machine))
+    return results
 
 
 @xray.command("assign")
@@ -176,7 +197,8 @@ def train(benign_dir, machine_code, from_events, since, generated_bags, threats,
 @with_appcontext
 def assign(machine_code, version) -> None:
     """Score MACHINE_CODE's events with model VERSION (without VERSION: the active global model again); the
-    machine is calibrated again. Prints its calibration as JSON."""
+    machine is calibrated for it at once. Prints its calibration as JSON (``calibrated``: false when it has too
+    few scans and the model's own threshold applies)."""
     from greenshield.errors import DomainError, exception_message
     from greenshield.xray.services import assign_model, calibration_of, unassign_model
     from models import XrayMachine
@@ -190,9 +212,10 @@ def assign(machine_code, version) -> None:
                 assign_model(session, settings(), machine, version)
             else:
                 unassign_model(session, settings(), machine)
-            result = {"machine_code": machine.code, **calibration_of(session, settings(), machine)}
+            code = machine.code
     except DomainError as exc:
         raise click.ClickException(exception_message(exc)) from None
+    [result] = _calibrate_now([code])
     click.echo(json.dumps(result, ensure_ascii=False, default=str))
 
 
@@ -266,7 +289,8 @@ def evaluate(version, benign_dir, generated_bags, labelled_dir, roc_png, seed) -
 @click.argument("version")
 @with_appcontext
 def activate_cmd(version) -> None:
-    """Make VERSION the active model (new events are scored by it)."""
+    """Make VERSION the active model (new events are scored by it), then calibrate the machines without a model of
+    their own for it at once: one JSON line per machine."""
     from greenshield.errors import DomainError, exception_message
     from greenshield.xray.services import activate
 
@@ -275,7 +299,9 @@ def activate_cmd(version) -> None:
             activate(session, settings(), version)
     except DomainError as exc:
         raise click.ClickException(exception_message(exc)) from None
-    click.echo(f"Model {version} is active.")
+    click.echo(f"Model {version} is active.", err=True)
+    for result in _calibrate_now(None):
+        click.echo(json.dumps(result, ensure_ascii=False, default=str))
 
 
 @xray.command("list")

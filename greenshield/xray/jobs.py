@@ -1,5 +1,5 @@
-"""X-ray jobs: the scheduler's image retention and daily machine calibration, and the worker's side of a queued
-import."""
+"""X-ray jobs: the scheduler's image retention, daily machine calibration and calibration of machines whose model
+changed, and the workers' side of a queued import and of a calibration asked for by a change of model."""
 from __future__ import annotations
 
 import datetime as dt
@@ -46,6 +46,44 @@ def calibrate_machines() -> list[dict]:
         if not claim(session, "xray-calibration", dt.datetime.combine(today, dt.time(), CHINA)):
             return []
         return calibrate(session, settings_of(app))
+
+
+CALIBRATION_GRACE = dt.timedelta(minutes=15)
+"""With workers, how long a machine may wait for its queued calibration before the scheduler does it (the task
+was lost: Redis down or flushed, the retries used up)."""
+
+
+def calibrate_due_machines(due_before: str | None = None) -> list[dict]:
+    """Calibrate each machine due for it (its model changed: ``request_calibration``), one transaction per
+    machine so that a long run keeps what it did. The workers' task after a change of model (every due machine);
+    ``due_before`` (ISO time) leaves the newer requests to the workers."""
+    from sqlalchemy import select
+
+    from greenshield.xray.services import calibrate_due, due_for_calibration
+    from models import XrayMachine
+
+    app = job_app()
+    settings = settings_of(app)
+    results = []
+    with app.app_context():
+        with db.job_session(write=False) as session:
+            before = dt.datetime.fromisoformat(due_before) if due_before else None
+            ids = [machine.id for machine in due_for_calibration(session, due_before=before)]
+        for machine_id in ids:
+            with db.job_session(write=True) as session:
+                machine = session.scalar(select(XrayMachine).where(XrayMachine.id == machine_id))
+                if machine is not None and machine.calibration_due_at is not None:
+                    results.append(calibrate_due(session, settings, machine))
+    return results
+
+
+def calibrate_changed_machines() -> list[dict]:
+    """Every minute (scheduler): calibrate the machines whose model changed. Without workers (the embedded
+    default) this is where it happens, within a minute of the change; with workers only the requests older than
+    ``CALIBRATION_GRACE`` (a lost task)."""
+    if background.enabled(settings_of(job_app())):
+        return calibrate_due_machines((utcnow() - CALIBRATION_GRACE).isoformat())
+    return calibrate_due_machines()
 
 
 def run_import_job(job_id: str) -> str:

@@ -136,6 +136,9 @@ class CalibrationOut(Schema):
     scans_used = fields.Integer(metadata={"description": "0: not calibrated yet, the model's own threshold applies"})
     false_flag_budget = fields.Float(allow_none=True)
     calibrated_at = fields.DateTime(allow_none=True)
+    calibration_pending = fields.Boolean(metadata={
+        "description": "the machine's model changed and its calibration for it runs in the background; until then "
+                       "the threshold answered applies (the model's own, or an earlier calibration for it)"})
 
 
 class ReviewerStatsOut(Schema):

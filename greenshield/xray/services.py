@@ -11,7 +11,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import Integer as Integer_, func, or_, select
+from sqlalchemy import Integer as Integer_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from greenshield.errors import Conflict, DomainError, Invalid, NotFound
@@ -116,7 +116,8 @@ def load_model(settings: Settings, row: XrayModelVersion):
 
 
 def activate(session: Session, settings: Settings, version: str) -> XrayModelVersion:
-    """Make ``version`` the one active model. Raises NotFound."""
+    """Make ``version`` the one active model; the active machines without a model of their own are due for
+    calibration (``request_calibration``: done in the background, not here). Raises NotFound."""
     row = session.scalar(select(XrayModelVersion).where(XrayModelVersion.version == version))
     if row is None:
         raise NotFound("not_found.model_version", version=version)
@@ -126,14 +127,14 @@ def activate(session: Session, settings: Settings, version: str) -> XrayModelVer
     row.active, row.activated_at = True, utcnow()
     session.flush()
     own = select(XrayMachineModel.machine_id)
-    for machine in session.scalars(select(XrayMachine).where(XrayMachine.active.is_(True), XrayMachine.id.not_in(own))):
-        calibrate_machine(session, settings, machine)
+    request_calibration(session, session.scalars(select(XrayMachine).where(
+        XrayMachine.active.is_(True), XrayMachine.id.not_in(own))).all())
     return row
 
 
 def assign_model(session: Session, settings: Settings, machine: XrayMachine, version: str) -> XrayModelVersion:
-    """Score ``machine``'s events with ``version`` from now on (commissioning), and calibrate it again.
-    Raises NotFound."""
+    """Score ``machine``'s events with ``version`` from now on (commissioning); the machine is due for calibration
+    (``request_calibration``). Raises NotFound."""
     row = session.scalar(select(XrayModelVersion).where(XrayModelVersion.version == version))
     if row is None:
         raise NotFound("not_found.model_version", version=version)
@@ -145,20 +146,50 @@ def assign_model(session: Session, settings: Settings, machine: XrayMachine, ver
         assigned.model_version_id, assigned.assigned_at = row.id, utcnow()
     session.flush()
     session.expire_all()  # the machine's model relationship now points elsewhere
-    calibrate_machine(session, settings, machine)
+    request_calibration(session, [machine])
     return row
 
 
 def unassign_model(session: Session, settings: Settings, machine: XrayMachine) -> XrayModelVersion:
-    """Score ``machine``'s events with the active global model again, and calibrate it for that model.
-    Returns the model it uses now."""
+    """Score ``machine``'s events with the active global model again; the machine is due for calibration for it
+    (``request_calibration``). Returns the model it uses now."""
     assigned = session.get(XrayMachineModel, machine.id)
     if assigned is not None:
         session.delete(assigned)
         session.flush()
         session.expire_all()
-    calibrate_machine(session, settings, machine)
+    request_calibration(session, [machine])
     return machine_model(session, settings, machine)[1]
+
+
+def request_calibration(session: Session, machines: list[XrayMachine]) -> list[str]:
+    """Mark ``machines`` due for calibration (their model changed): a change of model stays quick, and the
+    re-scoring of up to ``XRAY_CALIBRATION_MAX_SCANS`` stored images per machine runs afterwards
+    (``calibrate_due``: a queued job, the scheduler, or the CLI at once). Until then the model's own threshold
+    applies. Flushes; returns the machines' codes."""
+    now = utcnow()
+    for machine in machines:
+        machine.calibration_due_at = now
+    session.flush()
+    return [machine.code for machine in machines]
+
+
+def due_for_calibration(session: Session, *, due_before: dt.datetime | None = None,
+                        codes: list[str] | None = None) -> list[XrayMachine]:
+    """The machines due for calibration (asked for before ``due_before``, of ``codes``), oldest request first."""
+    stmt = select(XrayMachine).where(XrayMachine.calibration_due_at.is_not(None))
+    if due_before is not None:
+        stmt = stmt.where(XrayMachine.calibration_due_at <= due_before)
+    if codes is not None:
+        stmt = stmt.where(XrayMachine.code.in_(codes))
+    return list(session.scalars(stmt.order_by(XrayMachine.calibration_due_at, XrayMachine.code)))
+
+
+def calibrate_due(session: Session, settings: Settings, machine: XrayMachine) -> dict:
+    """Calibrate a machine that was due (``request_calibration``) and say what applies now (as
+    ``calibrate_machines`` does per machine)."""
+    made = calibrate_machine(session, settings, machine)
+    return {"machine_code": machine.code, "calibrated": made is not None, **calibration_of(session, settings, machine)}
 
 
 def machine_model(session: Session, settings: Settings, machine: XrayMachine) -> tuple:
@@ -187,14 +218,16 @@ def operating_point(session: Session, settings: Settings, machine: XrayMachine) 
 
 def calibration_of(session: Session, settings: Settings, machine: XrayMachine) -> dict:
     """``GET …/calibration``: the machine's model, threshold, scans used (0: the model's own threshold),
-    false-flag budget and calibration time (None before the first calibration of this model)."""
+    false-flag budget, calibration time (None before the first calibration of this model) and whether a
+    calibration for a new model is pending."""
     point = operating_point(session, settings, machine)
     calibration, row = point["calibration"], point["row"]
+    pending = {"calibration_pending": machine.calibration_due_at is not None}
     if calibration is None:
         return {"model_version": row.version, "threshold": row.threshold, "scans_used": 0,
-                "false_flag_budget": row.false_flag_budget, "calibrated_at": None}
+                "false_flag_budget": row.false_flag_budget, "calibrated_at": None, **pending}
     return {"model_version": row.version, "threshold": calibration.threshold, "scans_used": calibration.scans_used,
-            "false_flag_budget": calibration.false_flag_budget, "calibrated_at": calibration.calibrated_at}
+            "false_flag_budget": calibration.false_flag_budget, "calibrated_at": calibration.calibrated_at, **pending}
 
 
 def _trained_through(row: XrayModelVersion, machine: XrayMachine) -> int | None:
@@ -228,10 +261,12 @@ def calibrate_machine(session: Session, settings: Settings, machine: XrayMachine
     recorded (None) and the model's own threshold keeps applying."""
     from inspection.xray.evaluate import threshold_for_budget
 
+    due = machine.calibration_due_at
     model, row = machine_model(session, settings, machine)
     events = eligible_scans(session, machine, trained_through=_trained_through(row, machine),
                             limit=settings.xray_calibration_max_scans)
     if len(events) < settings.xray_calibration_min_scans:
+        _calibration_done(session, machine, due)
         return None  # too few even before purged images are left out: nothing to score again
     scores: list[float] = []
     store = None
@@ -245,6 +280,7 @@ def calibrate_machine(session: Session, settings: Settings, machine: XrayMachine
             except FileNotFoundError:
                 continue
     if len(scores) < settings.xray_calibration_min_scans:
+        _calibration_done(session, machine, due)
         return None
     budget = settings.xray_false_flag_budget
     calibration = XrayCalibration(machine_id=machine.id, model_version=row.version,
@@ -252,7 +288,17 @@ def calibrate_machine(session: Session, settings: Settings, machine: XrayMachine
                                   false_flag_budget=budget, calibrated_at=utcnow())
     session.add(calibration)
     session.flush()
+    _calibration_done(session, machine, due)
     return calibration
+
+
+def _calibration_done(session: Session, machine: XrayMachine, due: dt.datetime | None) -> None:
+    """The request ``due`` is answered, unless the machine's model changed again meanwhile (a newer request)."""
+    if due is not None:
+        session.execute(update(XrayMachine).where(XrayMachine.id == machine.id,
+                                                  XrayMachine.calibration_due_at == due)
+                        .values(calibration_due_at=None).execution_options(synchronize_session=False))
+        session.refresh(machine, ["calibration_due_at"])
 
 
 def calibrate_machines(session: Session, settings: Settings, *, code: str | None = None) -> list[dict]:
