@@ -83,14 +83,10 @@ def run_timed(label: str, argv: list[str], *, env: dict | None = None, stdin: st
 
 
 def greenshield_cli() -> list[str]:
-    """The ``greenshield`` console script of the running interpreter's environment."""
-    script = Path(sys.executable).parent / "greenshield"
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("greenshield")
-    if found:
-        return [found]
-    raise SystemExit("the greenshield command is not installed (pip install -e . in this environment)")
+    """``greenshield`` of this checkout, run by the running interpreter (not the console script, which may be
+    installed from another working tree)."""
+    return [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(REPO)!r}); "
+            "from greenshield.cli import main; sys.exit(main())"]
 
 
 def need_tool(name: str, package: str) -> str:

@@ -135,6 +135,7 @@ def profile(instance: Path, database_url: str | None, csv_path: Path, day, args)
     from sqlalchemy import select
 
     from greenshield import create_app, db
+    from greenshield.context import settings
     from greenshield.ingest.pipeline import upload_daily_log
     from models import Outlet
 
@@ -148,7 +149,7 @@ def profile(instance: Path, database_url: str | None, csv_path: Path, day, args)
         with app.test_request_context(), db.job_session() as session:
             outlet = session.scalar(select(Outlet).where(Outlet.code == ingest_bench.OUTLET))
             with open(csv_path, "rb") as stream:
-                outcome = upload_daily_log(session, outlet=outlet, stream=stream, filename=csv_path.name,
+                outcome = upload_daily_log(session, settings(), outlet=outlet, stream=stream, filename=csv_path.name,
                                            strict=False, source="cli", user=None)
             accepted = outcome.batch.rows_accepted
         profiler.disable()
@@ -177,6 +178,7 @@ def timed(instance: Path, database_url: str | None, csv_path: Path, day, args) -
     from sqlalchemy import select
 
     from greenshield import create_app, db
+    from greenshield.context import settings
     from greenshield.ingest.pipeline import upload_daily_log
     from models import Outlet
 
@@ -209,7 +211,7 @@ def timed(instance: Path, database_url: str | None, csv_path: Path, day, args) -
         with app.test_request_context(), db.job_session() as session:
             outlet = session.scalar(select(Outlet).where(Outlet.code == ingest_bench.OUTLET))
             with open(csv_path, "rb") as stream:
-                upload_daily_log(session, outlet=outlet, stream=stream, filename=csv_path.name,
+                upload_daily_log(session, settings(), outlet=outlet, stream=stream, filename=csv_path.name,
                                  strict=False, source="cli", user=None)
             commit_wall, commit_cpu = time.perf_counter(), time.process_time()
         commit = [1, time.perf_counter() - commit_wall, time.process_time() - commit_cpu]

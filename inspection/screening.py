@@ -4,9 +4,13 @@ Pure rules over counts and ID numbers; the database queries that feed them live 
 """
 from __future__ import annotations
 
+from array import array
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
 
 SHARED_ID = "shared_id"            # one ID number for items of many different sender names (自寄件, 代填)
 MANY_OUTLETS = "id_many_outlets"   # one ID at implausibly many outlets in a day
@@ -39,9 +43,75 @@ def id_usage_kinds(items: int, names: int, outlets: int, t: Thresholds) -> list[
     return kinds
 
 
+_CHECK = {**{str(d): d for d in range(10)}, "X": 10}  # an ID's last character, as a number 0-10
+_BLOCK = 1 << 20  # elements per step of the vectorised run search, so its temporaries stay a few MiB
+
+
+class IdNumbers:
+    """A set of ID numbers kept for ``sequential_runs`` in about 8 bytes each, so that a file of millions of
+    rows screens in bounded memory: an 18-character number of 17 ASCII digits and a check character (0-9, X)
+    is the integer ``first 17 digits * 11 + check``; any other number is kept as it is (rare)."""
+
+    def __init__(self) -> None:
+        self._codes = array("q")
+        self._others: set[str] = set()
+
+    def add(self, number: str) -> None:
+        if len(number) != 18 or not number[14:17].isdigit():
+            return  # no sequence code: never part of a run
+        check = _CHECK.get(number[17])
+        head = number[:17]
+        if check is not None and head.isascii() and head.isdigit():
+            self._codes.append(int(head) * 11 + check)
+        else:
+            self._others.add(number)
+
+    def __len__(self) -> int:
+        return len(self._codes) + len(self._others)
+
+    def runs(self, min_run: int) -> list[list[str]]:
+        """``sequential_runs`` of the numbers added (each run sorted). Sorts the numbers in place."""
+        if self._others:  # rare: decode everything and take the general path
+            return _runs_of_strings({*self._others, *map(_decoded, self._codes)}, min_run)
+        if not self._codes:
+            return []
+        codes = np.frombuffer(self._codes, dtype=np.int64).copy()
+        codes.sort()
+        n = len(codes)
+        distinct = np.ones(n, dtype=bool)  # the first code of each 17-digit body
+        for start in range(0, n - 1, _BLOCK):
+            stop = min(start + _BLOCK, n - 1)
+            np.not_equal(codes[start + 1:stop + 1] // 11, codes[start:stop] // 11, out=distinct[start + 1:stop + 1])
+        codes = codes[distinct]
+        del distinct
+        n = len(codes)
+        follows = np.empty(max(n - 1, 0), dtype=bool)  # body i+1 is body i's next sequence code, same prefix
+        for start in range(0, n - 1, _BLOCK):
+            stop = min(start + _BLOCK, n - 1)
+            before, after = codes[start:stop] // 11, codes[start + 1:stop + 1] // 11
+            follows[start:stop] = (after - before == 1) & (after % 1000 != 0)
+        breaks = np.flatnonzero(~follows)
+        ends = np.concatenate((breaks, [n - 1]))
+        starts = np.concatenate(([0], breaks + 1))
+        return [[_decoded(int(code)) for code in codes[a:b + 1]]
+                for a, b in zip(starts.tolist(), ends.tolist()) if b - a + 1 >= min_run]
+
+
+def _decoded(code: int) -> str:
+    body, check = divmod(code, 11)
+    return f"{body:017d}" + ("X" if check == 10 else str(check))
+
+
 def sequential_runs(id_numbers: Iterable[str], min_run: int) -> list[list[str]]:
     """Runs of at least ``min_run`` 18-character IDs that share area and birth date (first 14 characters) and
     whose sequence codes (characters 15-17) are consecutive. Each run is sorted."""
+    numbers = IdNumbers()
+    for number in id_numbers:
+        numbers.add(number)
+    return numbers.runs(min_run)
+
+
+def _runs_of_strings(id_numbers: Iterable[str], min_run: int) -> list[list[str]]:
     groups: dict[str, set[int]] = defaultdict(set)
     full: dict[tuple[str, int], str] = {}
     for number in id_numbers:
@@ -49,7 +119,7 @@ def sequential_runs(id_numbers: Iterable[str], min_run: int) -> list[list[str]]:
             groups[number[:14]].add(int(number[14:17]))
             full[(number[:14], int(number[14:17]))] = number
     runs = []
-    for prefix, codes in groups.items():
+    for prefix, codes in sorted(groups.items()):
         ordered = sorted(codes)
         start = 0
         for i in range(1, len(ordered) + 1):
@@ -58,3 +128,16 @@ def sequential_runs(id_numbers: Iterable[str], min_run: int) -> list[list[str]]:
                     runs.append([full[(prefix, c)] for c in ordered[start:i]])
                 start = i
     return runs
+
+
+@dataclass
+class BatchScreening:
+    """What screening needs to know of one stored batch besides its records, in memory that grows with the
+    days and the findings, not with the rows: the batch (its records are read back from the database), the
+    (blind index, day) of the records it superseded (their IDs' patterns may no longer hold), the birth-date
+    problems found (blind index, day) -> (clear ID, problem), and each day's ID numbers for sequential runs."""
+
+    batch_id: int | None = None
+    superseded: set[tuple[str, date]] = field(default_factory=set)
+    problems: dict[tuple[str, date], tuple[str, str]] = field(default_factory=dict)
+    numbers: dict[date, IdNumbers] = field(default_factory=dict)

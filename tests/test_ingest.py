@@ -403,6 +403,28 @@ def test_a_waybill_twice_in_one_file_is_a_row_error(client, session, admin, outl
     assert [(v["version"], v["quantity"], v["source"]["row"]) for v in history] == [(1, 1, 2)]
 
 
+def test_a_repeated_waybill_is_found_across_chunks_and_after_an_unchanged_first_row(client, session, admin, outlet,
+                                                                                   monkeypatch):
+    """Repeats are found against what the batch already stored (and the rows it skipped as unchanged), not a
+    list of every waybill of the file: the error names the first row however far back it was."""
+    from greenshield.ingest import services
+
+    monkeypatch.setattr(services, "CHUNK_ROWS", 2)
+    upload_rows(client, admin, outlet.code, [log_row("SF00000151")])
+    body = upload_rows(client, admin, outlet.code, [
+        log_row("SF00000151"), log_row("SF00000152"), log_row("SF00000153"), log_row("SF00000152", quantity="2"),
+        log_row("SF00000154"), log_row("SF00000151", quantity="5"), log_row("SF00000153")])
+    assert (body["rows_accepted"], body["rows_rejected"], body["rows_skipped"], body["rows_corrected"]) == \
+        (4, 3, 1, 0)
+    errors = client.get(body["errors_url"], headers=admin).get_json()
+    assert [(e["row"], e["code"], e["params"]) for e in errors] == [
+        (5, "validation_error.waybill_repeated", {"first_row": 3}),
+        (7, "validation_error.waybill_repeated", {"first_row": 2}),
+        (8, "validation_error.waybill_repeated", {"first_row": 4})]
+    history = client.get(f"/api/v1/outlets/{outlet.code}/records/SF00000151", headers=admin).get_json()
+    assert [(v["version"], v["quantity"]) for v in history] == [(1, 1)]
+
+
 def test_the_same_waybill_at_two_outlets_is_two_records(client, session, admin, make_outlet):
     a, b = make_outlet("SF-HH-0004"), make_outlet("SF-HH-0005")
     upload_rows(client, admin, a.code, [log_row("SF00000141")])
