@@ -907,3 +907,55 @@ def test_the_upload_page_lists_the_columns_from_the_table_and_links_the_template
         assert column.alias_zh in page and f"<code>{column.key}</code>" in page
     assert "/api/v1/daily-log-template?format=xlsx" in page and "/api/v1/daily-log-template?format=csv" in page
     assert "必填" in page and "选填" in page
+
+
+def _stored(session, outlet) -> list[tuple]:
+    return [tuple(r) for r in session.execute(
+        select(CollectionRecord.waybill_no, CollectionRecord.version, CollectionRecord.is_current,
+               CollectionRecord.row_no, CollectionRecord.content_hash, CollectionRecord.sender_id_hmac,
+               CollectionRecord.collected_on, CollectionRecord.real_name_compliant)
+        .where(CollectionRecord.outlet_id == outlet.id).order_by(CollectionRecord.waybill_no,
+                                                                 CollectionRecord.version))]
+
+
+def test_a_file_read_by_a_second_process_is_stored_as_when_read_here(client, session, admin, make_outlet, configure,
+                                                                   monkeypatch):
+    """Large files are read, validated and sealed by a child process (INGEST_PARALLEL_BYTES): the records,
+    versions, rejected rows and their cells come out exactly as from the same file read in this process."""
+    from greenshield.ingest import reading, services
+
+    monkeypatch.setattr(services, "CHUNK_ROWS", 3)
+    monkeypatch.setattr(reading, "CHUNK_ROWS", 2)  # several messages from the child
+    rows = [log_row(f"SF0000030{n}", sender_id_no=resident_id(n)) for n in range(1, 8)]
+    rows[2]["collected_at"] = "yesterday"
+    rows[5]["waybill_no"] = "SF00000301"
+    rows.append(log_row("SF00000302", quantity="4"))
+    correction = [log_row("SF00000301", sender_id_no=resident_id(1)),  # unchanged: skipped
+                  log_row("SF00000304", sender_id_no=resident_id(4), item_name="手机")]  # corrected
+    results = []
+    for code, parallel_bytes in (("SF-PP-0001", 2**30), ("SF-PP-0002", 0)):
+        outlet = make_outlet(code)
+        configure(ingest_parallel_bytes=parallel_bytes)
+        first = upload_rows(client, admin, outlet.code, rows)
+        again = upload_rows(client, admin, outlet.code, correction)
+        errors = client.get(first["errors_url"], headers=admin).get_json()
+        results.append(([first[k] for k in ("rows_total", "rows_accepted", "rows_rejected", "status")],
+                        [again[k] for k in ("rows_skipped", "rows_corrected")],
+                        [(e["row"], e["column"], e["code"], e["params"], e.get("values")) for e in errors],
+                        [r[:4] + r[6:] for r in _stored(session, outlet)]))
+    here, child = results
+    assert child == here
+    assert here[0] == [8, 5, 3, "partial"] and here[1] == [1, 1]
+    assert [e[:3] for e in here[2]] == [(4, "collected_at", "validation_error.not_datetime"),
+                                        (7, "waybill_no", "validation_error.waybill_repeated"),
+                                        (9, "waybill_no", "validation_error.waybill_repeated")]
+
+
+def test_a_file_unreadable_half_way_in_the_second_process_stores_nothing(client, session, admin, outlet, configure):
+    configure(ingest_parallel_bytes=0)
+    before = counts(session)
+    response = upload(client, admin, outlet.code, _mixed_encodings())
+    assert response.status_code == 422
+    error = response.get_json()["error"]
+    assert error["code"] == "undecodable_text" and error["details"]["line"] == 5201
+    assert counts(session) == before

@@ -58,7 +58,8 @@ def ingest_spooled(session: Session, settings: Settings, *, outlet: Outlet, path
     keys = vault(session, settings)
     outcome = ingest_daily_log(session, outlet=outlet, path=path, sha256=sha256, size=size,
                                filename=filename or "upload", strict=strict, source=source, user=user,
-                               vault=keys, storage=storage_of(settings), progress=progress)
+                               vault=keys, storage=storage_of(settings), progress=progress,
+                               parallel=size > settings.ingest_parallel_bytes)
     if outcome.created:
         touched = outcome.touched | screen(session, outcome.screening, screening_thresholds(settings), keys)
         refresh_outlet_days(session, touched, settings.thresholds)

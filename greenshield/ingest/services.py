@@ -16,12 +16,13 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from greenshield.ingest.reading import Sealed, rows_here, rows_in_child
 from greenshield.personal import archive
 from greenshield.errors import Conflict, Invalid
 from greenshield.personal.keyring import REJECTED_ROW, Vault
 from greenshield.storage import Storage
-from inspection.columns import COLUMNS, ENCRYPTED, Column, Type, content_hash, purpose
-from inspection.dailylog import InvalidLogFile, LogRecord, RowError, open_daily_log, validate_row
+from inspection.columns import COLUMNS, ENCRYPTED, Column, Type
+from inspection.dailylog import InvalidLogFile, LogRecord, RowError, open_daily_log
 from inspection.identity import birth_date_problem
 from inspection.screening import BatchScreening, IdNumbers
 from models import (BatchError, BatchStatus, CollectionRecord, ContractCustomer, Outlet, RejectedRow, UploadBatch,
@@ -73,7 +74,6 @@ RECORD_COLUMNS: tuple[str, ...] = tuple(_TABLE.c[name].name for name in (
 ))
 """The columns of ``collection_records`` the bulk writer names, in the order of its row tuples: the outlet,
 ``_WRITER_SET``, the ciphertexts then the blind indexes of ``ENCRYPTED``, then the plain columns of ``COLUMNS``."""
-_personal_values = _values([c.key for c in ENCRYPTED])
 _plain_values = _values([c.key for c in _PLAIN])
 _COLLECTED_ON, _CREATED_AT = map(RECORD_COLUMNS.index, ("collected_on", "created_at"))
 _DATETIMES = tuple(RECORD_COLUMNS.index(c.key) for c in _PLAIN if c.type is Type.DATETIME)
@@ -99,7 +99,7 @@ class _RecordWriter:
     def __init__(self, session: Session, batch: UploadBatch, outlet: Outlet, vault: Vault,
                  reject: Callable[[RowError, dict], None] = lambda error, raw: None):
         self.session, self.batch, self.outlet, self.vault, self.reject = session, batch, outlet, vault, reject
-        self.pending: list[tuple[LogRecord, dict]] = []
+        self.pending: list[tuple[LogRecord, dict, Sealed]] = []
         self.accepted = self.skipped = self.corrected = 0
         self.analysed = False
         self.touched_days: set[dt.date] = set()
@@ -112,14 +112,12 @@ class _RecordWriter:
         self.filings = {c.code: c for c in session.scalars(
             select(ContractCustomer).where(ContractCustomer.outlet_id == outlet.id))}
         self.postgres = session.get_bind().dialect.name == "postgresql"
-        # (encrypt, index) per column of ENCRYPTED, bound once: the bulk ingest calls them per row
-        self.personal = tuple((vault.encrypter(purpose(c)), vault.indexer(purpose(c))) for c in ENCRYPTED)
         self._days: dict[dt.date, dt.date] = {}  # one date object per day
         self._day_text: dict[dt.date, str] = {}
         self._problems: dict[tuple[str, dt.date], str] = {}
 
-    def add(self, rec: LogRecord, raw: dict) -> None:
-        self.pending.append((rec, raw))
+    def add(self, rec: LogRecord, raw: dict, sealed: Sealed) -> None:
+        self.pending.append((rec, raw, sealed))
         if len(self.pending) >= CHUNK_ROWS:
             self.flush()
 
@@ -152,16 +150,16 @@ class _RecordWriter:
         if not self.pending:
             return
         chunk, self.pending = self.pending, []
-        current = self._current({rec.waybill_no for rec, _ in chunk})
+        current = self._current({rec.waybill_no for rec, _, _ in chunk})
         rows: list[list] = []
         superseded = []
         first_rows: dict[str, int] = {}  # waybill -> first row in this chunk
         batch_id, outlet_id = self.batch.id, self.outlet.id
-        personal, personal_values, plain_values = self.personal, _personal_values, _plain_values
+        plain_values = _plain_values
         days, touched, problems, skipped_rows = self._days, self.touched_days, self._problems, self._skipped_rows
         found = self.screening
         china = CHINA
-        for rec, raw in chunk:
+        for rec, raw, (encrypted, indexes, digest) in chunk:
             waybill = rec.waybill_no
             first = first_rows.get(waybill) or skipped_rows.get(waybill)
             previous = current.get(waybill)
@@ -171,11 +169,6 @@ class _RecordWriter:
                 self._repeated(rec, first, raw)
                 continue
             first_rows[waybill] = rec.row
-            encrypted, indexes = [], []
-            for (encrypt, index), clear in zip(personal, personal_values(rec)):
-                encrypted.append(encrypt(clear))
-                indexes.append(index(clear))
-            digest = content_hash(rec, indexes)
             if previous is not None and previous.content_hash == digest:
                 self.skipped += 1
                 skipped_rows[waybill] = rec.row
@@ -292,8 +285,9 @@ def existing_batch(session: Session, outlet: Outlet, sha256: str) -> UploadBatch
 
 def ingest_daily_log(session: Session, *, outlet: Outlet, path: Path, sha256: str, size: int, filename: str,
                      strict: bool, source: str, user: User | None, vault: Vault, storage: Storage,
-                     progress: Callable[[int], None] | None = None) -> IngestOutcome:
-    """Ingest the file at ``path`` (already spooled and hashed) for ``outlet``.
+                     progress: Callable[[int], None] | None = None, parallel: bool = False) -> IngestOutcome:
+    """Ingest the file at ``path`` (already spooled and hashed) for ``outlet``; with ``parallel`` a second
+    process reads, validates and seals the rows while this one writes them (``reading.rows_in_child``).
 
     Returns the batch and whether it is new (the same file again returns the first batch). Raises a DomainError
     when the file as a whole is unusable: nothing is stored then. Flushes, never commits.
@@ -331,20 +325,22 @@ def ingest_daily_log(session: Session, *, outlet: Outlet, path: Path, sha256: st
 
         writer = _RecordWriter(session, batch, outlet, vault,
                                reject=lambda error, raw: reject(error.row, [error], raw))
+        rows = (rows_in_child if parallel else rows_here)(path, outlet.code, vault)
         try:
-            for row_no, raw in reader.rows():
+            for row_no, raw, result, sealed in rows:
                 total += 1
                 if progress is not None and not total % PROGRESS_ROWS:
                     progress(total)
-                result = validate_row(row_no, raw, outlet_code=outlet.code)
-                if isinstance(result, list):
+                if sealed is None:
                     reject(row_no, result, raw)
                 else:
-                    writer.add(result, raw)
+                    writer.add(result, raw, sealed)
             writer.flush()
         except InvalidLogFile:
             savepoint.rollback()
             raise
+        finally:
+            rows.close()  # stops the reading process when writing failed
         if total == 0:
             savepoint.rollback()
             raise Invalid("no_rows")
