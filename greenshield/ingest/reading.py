@@ -8,16 +8,33 @@ Flask: the file's path, the outlet's code and the personal-data keys.
 """
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import queue
 import traceback
 from collections.abc import Iterator
+from contextlib import contextmanager
 from operator import attrgetter
 from pathlib import Path
 
 from greenshield.personal.keyring import KeyVersion, Vault
 from inspection.columns import ENCRYPTED, content_hash, purpose
 from inspection.dailylog import InvalidLogFile, LogRecord, RowError, open_daily_log, validate_row
+
+@contextmanager
+def young_collections_only() -> Iterator[None]:
+    """Turn the automatic cyclic garbage collector off for a bulk loop whose caller runs ``gc.collect(1)`` once
+    per chunk. Each row allocates a few dozen tuples, lists and strings, none cyclic, and the automatic passes
+    (every 700 allocations, and full ones over all of the application's objects) took about a fifth of the
+    ingest's CPU; per chunk the young generations are still collected, so memory stays bounded."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
 
 Sealed = tuple[list, list, str]
 """A valid record's ciphertexts and blind indexes (one per column of ``ENCRYPTED``) and its content hash."""
@@ -97,7 +114,7 @@ def _produce(path: str, outlet_code: str, keys: dict[int, KeyVersion], active: i
     try:
         seal = Sealer(Vault(keys, active))
         chunk = []
-        with open_daily_log(path) as reader:
+        with open_daily_log(path) as reader, young_collections_only():
             for row_no, raw in reader.rows():
                 result = validate_row(row_no, raw, outlet_code=outlet_code)
                 if isinstance(result, list):
@@ -107,6 +124,7 @@ def _produce(path: str, outlet_code: str, keys: dict[int, KeyVersion], active: i
                 if len(chunk) >= chunk_rows:
                     chunks.put(("rows", chunk))
                     chunk = []
+                    gc.collect(1)
         chunks.put(("rows", chunk))
         chunks.put(("end", None))
     except InvalidLogFile as exc:

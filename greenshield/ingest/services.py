@@ -5,6 +5,7 @@ One call is one transaction (the caller's): a batch is stored whole or not at al
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from greenshield.ingest.reading import Sealed, rows_here, rows_in_child
+from greenshield.ingest.reading import Sealed, rows_here, rows_in_child, young_collections_only
 from greenshield.personal import archive
 from greenshield.errors import Conflict, Invalid
 from greenshield.personal.keyring import REJECTED_ROW, Vault
@@ -203,6 +204,7 @@ class _RecordWriter:
                         problem = birth_date_problem(id_no, day) or ""
                     if problem:
                         found.problems.setdefault((id_hmac, day), (id_no, problem))
+        gc.collect(1)  # the automatic collector is off during the ingest (reading.young_collections_only)
         if superseded:
             self.session.execute(update(CollectionRecord).where(CollectionRecord.id.in_(superseded))
                                  .values(is_current=False))
@@ -327,15 +329,16 @@ def ingest_daily_log(session: Session, *, outlet: Outlet, path: Path, sha256: st
                                reject=lambda error, raw: reject(error.row, [error], raw))
         rows = (rows_in_child if parallel else rows_here)(path, outlet.code, vault)
         try:
-            for row_no, raw, result, sealed in rows:
-                total += 1
-                if progress is not None and not total % PROGRESS_ROWS:
-                    progress(total)
-                if sealed is None:
-                    reject(row_no, result, raw)
-                else:
-                    writer.add(result, raw, sealed)
-            writer.flush()
+            with young_collections_only():
+                for row_no, raw, result, sealed in rows:
+                    total += 1
+                    if progress is not None and not total % PROGRESS_ROWS:
+                        progress(total)
+                    if sealed is None:
+                        reject(row_no, result, raw)
+                    else:
+                        writer.add(result, raw, sealed)
+                writer.flush()
         except InvalidLogFile:
             savepoint.rollback()
             raise
