@@ -70,12 +70,12 @@ class IdNumbers:
         return len(self._codes) + len(self._others)
 
     def runs(self, min_run: int) -> list[list[str]]:
-        """``sequential_runs`` of the numbers added (each run sorted). Sorts the numbers in place."""
+        """``sequential_runs`` of the numbers added (each run sorted). Consumes them: sorted in place, then freed."""
         if self._others:  # rare: decode everything and take the general path
             return _runs_of_strings({*self._others, *map(_decoded, self._codes)}, min_run)
         if not self._codes:
             return []
-        codes = np.frombuffer(self._codes, dtype=np.int64).copy()
+        codes = np.frombuffer(self._codes, dtype=np.int64)  # a view: sorted in place, no copy
         codes.sort()
         n = len(codes)
         distinct = np.ones(n, dtype=bool)  # the first code of each 17-digit body
@@ -84,6 +84,7 @@ class IdNumbers:
             np.not_equal(codes[start + 1:stop + 1] // 11, codes[start:stop] // 11, out=distinct[start + 1:stop + 1])
         codes = codes[distinct]
         del distinct
+        self._codes = array("q")  # the view's buffer is released with it
         n = len(codes)
         follows = np.empty(max(n - 1, 0), dtype=bool)  # body i+1 is body i's next sequence code, same prefix
         for start in range(0, n - 1, _BLOCK):
