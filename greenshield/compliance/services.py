@@ -155,21 +155,36 @@ class _ClearIds:
         return (earlier or {}).get("id", "")
 
 
+USAGE_STEP = 50_000  # records of the batch per usage query: bounds the database's sort and grouping memory
+
+
 def _usage_of_batch(session: Session, batch_id: int, t: screening.Thresholds):
     """(day, blind index, items, distinct sender names, distinct outlets) of each ID the batch brought in, over
-    every current record of that day at any outlet, for the IDs that reach a threshold: one query."""
+    every current record of that day at any outlet, for the IDs that reach a threshold. Set-based, one query
+    per ``USAGE_STEP`` of the batch's record ids, so the database's temporary sorts stay bounded whatever the
+    batch's size (SQLite keeps them in this process); an ID in several steps is reported once."""
+    low, high = session.execute(select(func.min(CollectionRecord.id), func.max(CollectionRecord.id))
+                                .where(CollectionRecord.batch_id == batch_id)).one()
+    if low is None:
+        return
     record = aliased(CollectionRecord)
-    ours = (select(CollectionRecord.collected_on.label("day"), CollectionRecord.sender_id_hmac.label("h"))
-            .where(CollectionRecord.batch_id == batch_id, CollectionRecord.sender_id_hmac.is_not(None))
-            .distinct().subquery())
     items, names, outlets = (func.count(), func.count(func.distinct(record.sender_name)),
                              func.count(func.distinct(record.outlet_id)))
-    yield from session.execute(
-        select(ours.c.day, ours.c.h, items, names, outlets)
-        .join(record, and_(record.sender_id_hmac == ours.c.h, record.collected_on == ours.c.day,
-                           record.is_current.is_(True)))
-        .group_by(ours.c.day, ours.c.h)
-        .having(or_(items >= t.items_per_id, names >= t.names_per_id, outlets >= t.outlets_per_id)))
+    seen: set[tuple[dt.date, str]] = set()
+    for start in range(low, high + 1, USAGE_STEP):
+        ours = (select(CollectionRecord.collected_on.label("day"), CollectionRecord.sender_id_hmac.label("h"))
+                .where(CollectionRecord.batch_id == batch_id, CollectionRecord.id >= start,
+                       CollectionRecord.id < start + USAGE_STEP, CollectionRecord.sender_id_hmac.is_not(None))
+                .distinct().subquery())
+        for day, h, *counts in session.execute(
+                select(ours.c.day, ours.c.h, items, names, outlets)
+                .join(record, and_(record.sender_id_hmac == ours.c.h, record.collected_on == ours.c.day,
+                                   record.is_current.is_(True)))
+                .group_by(ours.c.day, ours.c.h)
+                .having(or_(items >= t.items_per_id, names >= t.names_per_id, outlets >= t.outlets_per_id))):
+            if (day, h) not in seen:
+                seen.add((day, h))
+                yield day, h, *counts
 
 
 def _usage_findings_of(session: Session, batch_id: int | None, again: dict[dt.date, set[str]]):
