@@ -119,9 +119,11 @@ def run_greenshield(label: str, instance: Path, database_url: str | None, csv_pa
                     admin_url: str | None = None, dbname: str | None = None, one_process: bool = False) -> Timing:
     """``greenshield ingest`` as a child process; a failed ingest is reported, not raised. ``one_process``
     turns off the second reading process (``INGEST_PARALLEL_BYTES`` above the file's size)."""
+    config = [f"MAX_UPLOAD_BYTES = {max(256 * 2**20, csv_path.stat().st_size + 2**20)}"]  # 5 M rows: 700 MiB
     if one_process:
-        (instance / "config.py").write_text(f"INGEST_PARALLEL_BYTES = {2**62}\n")
+        config.append(f"INGEST_PARALLEL_BYTES = {2**62}")
         label += ", one process"
+    (instance / "config.py").write_text("\n".join(config) + "\n")
     if what_if:
         label += f" [what-if: {', '.join(what_if)}]"
     argv = ingest_command(what_if) + ["ingest", OUTLET, str(csv_path)]
