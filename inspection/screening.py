@@ -4,11 +4,13 @@ Pure rules over counts and ID numbers; the database queries that feed them live 
 """
 from __future__ import annotations
 
+import tempfile
 from array import array
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import BinaryIO
 
 import numpy as np
 
@@ -52,8 +54,14 @@ class IdNumbers:
     rows screens in bounded memory: an 18-character number of 17 ASCII digits and a check character (0-9, X)
     is the integer ``first 17 digits * 11 + check``; any other number is kept as it is (rare)."""
 
+    SPILL = 1 << 20
+    """Codes kept in memory before they are appended to a temporary file (8 MiB): memory stays flat while a
+    file of millions of rows is read. The file is as private as the spooled upload it comes from (unlinked at
+    once, mode 0600) and is gone when the object is."""
+
     def __init__(self) -> None:
         self._codes = array("q")
+        self._spilled: BinaryIO | None = None
         self._others: set[str] = set()
 
     def add(self, number: str) -> None:
@@ -63,19 +71,36 @@ class IdNumbers:
         head = number[:17]
         if check is not None and head.isascii() and head.isdigit():
             self._codes.append(int(head) * 11 + check)
+            if len(self._codes) >= self.SPILL:
+                if self._spilled is None:
+                    self._spilled = tempfile.TemporaryFile()
+                self._codes.tofile(self._spilled)
+                self._codes = array("q")
         else:
             self._others.add(number)
 
     def __len__(self) -> int:
-        return len(self._codes) + len(self._others)
+        spilled = 0 if self._spilled is None else self._spilled.seek(0, 2) // 8
+        return spilled + len(self._codes) + len(self._others)
+
+    def _all_codes(self) -> np.ndarray:
+        if self._spilled is None:
+            return np.frombuffer(self._codes, dtype=np.int64)  # a view: sorted in place, no copy
+        self._codes.tofile(self._spilled)
+        self._codes = array("q")
+        self._spilled.seek(0)
+        codes = np.fromfile(self._spilled, dtype=np.int64)
+        self._spilled.close()
+        self._spilled = None
+        return codes
 
     def runs(self, min_run: int) -> list[list[str]]:
         """``sequential_runs`` of the numbers added (each run sorted). Consumes them: sorted in place, then freed."""
+        codes = self._all_codes()
         if self._others:  # rare: decode everything and take the general path
-            return _runs_of_strings({*self._others, *map(_decoded, self._codes)}, min_run)
-        if not self._codes:
+            return _runs_of_strings({*self._others, *map(_decoded, codes.tolist())}, min_run)
+        if not len(codes):
             return []
-        codes = np.frombuffer(self._codes, dtype=np.int64)  # a view: sorted in place, no copy
         codes.sort()
         n = len(codes)
         distinct = np.ones(n, dtype=bool)  # the first code of each 17-digit body

@@ -35,3 +35,14 @@ def test_ids_that_do_not_fit_eight_bytes_take_the_general_path_with_the_same_res
         odd.add(number)
     assert len(odd) == len(numbers) + 1
     assert odd.runs(3) == expected
+
+
+def test_many_numbers_spill_to_a_temporary_file_with_the_same_runs(monkeypatch):
+    monkeypatch.setattr(IdNumbers, "SPILL", 7)
+    rng = random.Random(6)
+    numbers = [resident(rng.choice(["11010519900101", "44030119851231"]), rng.randrange(200)) for _ in range(500)]
+    spilled = IdNumbers()
+    for number in numbers:
+        spilled.add(number)
+    assert len(spilled) == 500
+    assert spilled.runs(3) == _runs_of_strings(numbers, 3)
