@@ -304,7 +304,11 @@ def test_error_messages_never_repeat_an_id_number_typed_in_the_wrong_column(clie
     assert leaked not in errors
 
 
-def test_strict_batch_is_all_or_nothing(client, session, admin, outlet):
+@pytest.mark.parametrize("chunk", [5000, 1], ids=["in memory", "rejected rows on a temporary file"])
+def test_strict_batch_is_all_or_nothing(client, session, admin, outlet, monkeypatch, chunk):
+    from greenshield.ingest import services
+
+    monkeypatch.setattr(services, "CHUNK_ROWS", chunk)  # past a chunk, rejected rows wait on a temporary file
     data, _ = _file_with_errors()
     before = counts(session)
     response = upload(client, admin, outlet.code, data, strict=True)

@@ -7,9 +7,11 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import json
-from collections.abc import Callable
+import pickle
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from operator import attrgetter, itemgetter
+from operator import attrgetter
 from pathlib import Path
 
 from sqlalchemy import String, any_, bindparam, insert, select, text, update
@@ -280,6 +282,42 @@ class _RecordWriter:
 BIRTH_DATE_TYPES = {"RESIDENT_ID", "TEMP_RESIDENT_ID", "HMT_RESIDENCE"}
 
 
+class _RejectedRows:
+    """The rejected rows of a batch, each as its ``BatchError`` rows and its ``RejectedRow`` (the cells
+    encrypted), kept until the records are settled. Past a chunk they go to a temporary file, so a file of
+    millions of bad rows does not fill the memory; the file holds nothing in clear (errors never repeat a
+    cell, the cells are encrypted) and is gone once read."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._buffer: list[tuple[list[dict], dict]] = []
+        self._file = None
+
+    def add(self, errors: list[dict], row: dict) -> None:
+        self._buffer.append((errors, row))
+        self.count += 1
+        if len(self._buffer) >= CHUNK_ROWS:
+            if self._file is None:
+                self._file = tempfile.TemporaryFile()
+            pickle.dump(self._buffer, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+            self._buffer = []
+
+    def chunks(self) -> Iterator[list[tuple[list[dict], dict]]]:
+        """The rows in the order they were added, a chunk at a time (once)."""
+        if self._file is not None:
+            self._file.seek(0)
+            with self._file:
+                while True:
+                    try:
+                        yield pickle.load(self._file)
+                    except EOFError:
+                        break
+            self._file = None
+        if self._buffer:
+            yield self._buffer
+            self._buffer = []
+
+
 def existing_batch(session: Session, outlet: Outlet, sha256: str) -> UploadBatch | None:
     return session.scalar(select(UploadBatch).where(UploadBatch.outlet_id == outlet.id,
                                                     UploadBatch.sha256 == sha256))
@@ -313,17 +351,17 @@ def ingest_daily_log(session: Session, *, outlet: Outlet, path: Path, sha256: st
                             uploaded_by_id=user.id if user else None)
         session.add(batch)
         session.flush()
-        errors: list[RowError] = []
-        rejected: list[dict] = []  # the cells of each rejected row, encrypted
+        rejects = _RejectedRows()
         total = 0
         savepoint = session.begin_nested()
         encrypt = vault.encrypter(REJECTED_ROW)
 
         def reject(row_no: int, row_errors: list[RowError], raw: dict) -> None:
-            errors.extend(row_errors)
             cells = {k: v for k, v in raw.items() if k in COLUMNS and v}
-            rejected.append({"batch_id": batch.id, "row": row_no,
-                             "values_enc": encrypt(json.dumps(cells, ensure_ascii=False))})
+            rejects.add([{"batch_id": batch.id, "row": e.row, "column": e.column[:32], "code": e.code,
+                          "params": e.params} for e in row_errors],
+                        {"batch_id": batch.id, "row": row_no,
+                         "values_enc": encrypt(json.dumps(cells, ensure_ascii=False))})
 
         writer = _RecordWriter(session, batch, outlet, vault,
                                reject=lambda error, raw: reject(error.row, [error], raw))
@@ -347,21 +385,16 @@ def ingest_daily_log(session: Session, *, outlet: Outlet, path: Path, sha256: st
         if total == 0:
             savepoint.rollback()
             raise Invalid("no_rows")
-        rejected_rows = len({e.row for e in errors})
-        if strict and errors:
+        if strict and rejects.count:
             savepoint.rollback()
             writer = _RecordWriter(session, batch, outlet, vault)
         else:
             savepoint.commit()
-    if errors:
-        errors.sort(key=attrgetter("row"))  # repeated waybills are found a chunk later than the rest
-        rejected.sort(key=itemgetter("row"))
-        session.execute(insert(BatchError), [{"batch_id": batch.id, "row": e.row, "column": e.column[:32],
-                                              "code": e.code, "params": e.params} for e in errors])
-        for start in range(0, len(rejected), CHUNK_ROWS):
-            session.execute(insert(RejectedRow), rejected[start:start + CHUNK_ROWS])
+    for chunk in rejects.chunks():  # outside the records' savepoint: a strict batch keeps its reasons
+        session.execute(insert(BatchError), [error for errors, _ in chunk for error in errors])
+        session.execute(insert(RejectedRow), [row for _, row in chunk])
     batch.rows_total = total
-    batch.rows_rejected = total if strict and errors else rejected_rows
+    batch.rows_rejected = total if strict and rejects.count else rejects.count
     batch.rows_accepted = total - batch.rows_rejected
     batch.rows_skipped = writer.skipped
     batch.rows_corrected = writer.corrected
