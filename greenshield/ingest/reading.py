@@ -41,8 +41,8 @@ Sealed = tuple[list, list, str]
 Row = tuple[int, dict, LogRecord | list[RowError], Sealed | None]
 """(row number, the raw cells, the record or its errors, the sealed record or None)."""
 
-CHUNK_ROWS = 2000  # rows per message from the child
-QUEUED_CHUNKS = 4  # messages in flight: what bounds the memory between the two processes
+CHUNK_ROWS = 1000  # rows per message from the child
+QUEUED_CHUNKS = 2  # messages in flight: what bounds the memory between the two processes
 _FIELDS = attrgetter(*(name for name in LogRecord.__slots__ if name != "row"))
 _personal_values = attrgetter(*(c.key for c in ENCRYPTED)) if len(ENCRYPTED) > 1 else (
     lambda record: (getattr(record, ENCRYPTED[0].key),))
