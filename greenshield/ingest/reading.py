@@ -3,8 +3,8 @@ here or by a second process while this one writes.
 
 Reading, validating and sealing a row costs about as much CPU as storing it; for a large file a child process
 does the first part and hands over chunks of finished rows through a bounded queue, so the two overlap on two
-cores and memory stays bounded (at most ``QUEUED_CHUNKS`` chunks in flight). The child needs no database and no
-Flask: the file's path, the outlet's code and the personal-data keys.
+cores and memory stays bounded (at most ``QUEUED_CHUNKS`` chunks in flight). The child uses no database and no
+Flask: it is given the file's path, the outlet's code and the personal-data keys.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from pathlib import Path
 from greenshield.personal.keyring import KeyVersion, Vault
 from inspection.columns import ENCRYPTED, content_hash, purpose
 from inspection.dailylog import InvalidLogFile, LogRecord, RowError, open_daily_log, validate_row
+
 
 @contextmanager
 def young_collections_only() -> Iterator[None]:
