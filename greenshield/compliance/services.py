@@ -6,7 +6,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import String, and_, any_, bindparam, case, delete, exists, func, insert, or_, select
+from sqlalchemy import String, and_, any_, bindparam, case, delete, exists, func, insert, literal, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased
 
@@ -221,22 +221,21 @@ def _usage(session: Session, day: dt.date, hmacs: list[str]):
 
 def _record_finding(session: Session, kind: str, subject: str, day: dt.date, detail: dict,
                     hmacs: list[str]) -> set[Pair]:
-    records = session.execute(
-        select(CollectionRecord.id, CollectionRecord.outlet_id)
-        .where(CollectionRecord.is_current.is_(True), CollectionRecord.collected_on == day,
-               CollectionRecord.sender_id_hmac.in_(hmacs))).all()
-    by_outlet: dict[int, list[int]] = defaultdict(list)
-    for record_id, outlet_id in records:
-        by_outlet[outlet_id].append(record_id)
+    """Create or refresh the finding at each outlet with records of ``hmacs`` on ``day``, tying its records
+    set-based (``INSERT … SELECT``): a busy sender's finding may cover hundreds of thousands of records."""
+    behind = and_(CollectionRecord.is_current.is_(True), CollectionRecord.collected_on == day,
+                  CollectionRecord.sender_id_hmac.in_(hmacs))
+    by_outlet: dict[int, int] = dict(session.execute(
+        select(CollectionRecord.outlet_id, func.count()).where(behind).group_by(CollectionRecord.outlet_id)).all())
     if kind == screening.SEQUENTIAL:
-        by_outlet = {o: ids for o, ids in by_outlet.items() if len(ids) >= 2}
+        by_outlet = {o: n for o, n in by_outlet.items() if n >= 2}
     for gone in session.scalars(select(Finding).where(Finding.kind == kind, Finding.day == day,
                                                       Finding.subject == subject,
                                                       Finding.outlet_id.not_in(list(by_outlet) or [0]))):
         session.delete(gone)
-        by_outlet.setdefault(gone.outlet_id, [])
-    for outlet_id, ids in by_outlet.items():
-        if not ids:
+        by_outlet.setdefault(gone.outlet_id, 0)
+    for outlet_id, count in by_outlet.items():
+        if not count:
             continue
         finding = session.scalar(select(Finding).where(Finding.kind == kind, Finding.outlet_id == outlet_id,
                                                        Finding.day == day, Finding.subject == subject))
@@ -244,8 +243,10 @@ def _record_finding(session: Session, kind: str, subject: str, day: dt.date, det
             finding = Finding(kind=kind, outlet_id=outlet_id, day=day, subject=subject, records=0, detail={})
             session.add(finding)
             session.flush()
-        finding.records = len(ids)
+        finding.records = count
         finding.detail = detail
         session.execute(delete(FindingRecord).where(FindingRecord.finding_id == finding.id))
-        session.execute(insert(FindingRecord), [{"finding_id": finding.id, "record_id": i} for i in ids])
+        session.execute(insert(FindingRecord).from_select(
+            ["finding_id", "record_id"],
+            select(literal(finding.id), CollectionRecord.id).where(behind, CollectionRecord.outlet_id == outlet_id)))
     return {(outlet_id, day) for outlet_id in by_outlet}
