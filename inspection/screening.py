@@ -119,8 +119,8 @@ class IdNumbers:
         breaks = np.flatnonzero(~follows)
         ends = np.concatenate((breaks, [n - 1]))
         starts = np.concatenate(([0], breaks + 1))
-        return [[_decoded(int(code)) for code in codes[a:b + 1]]
-                for a, b in zip(starts.tolist(), ends.tolist()) if b - a + 1 >= min_run]
+        long_enough = np.flatnonzero(ends - starts + 1 >= min_run)  # in numpy: most "runs" are one ID long
+        return [[_decoded(int(code)) for code in codes[starts[i]:ends[i] + 1]] for i in long_enough.tolist()]
 
 
 def _decoded(code: int) -> str:
