@@ -116,11 +116,20 @@ class IdNumbers:
             stop = min(start + _BLOCK, n - 1)
             before, after = codes[start:stop] // 11, codes[start + 1:stop + 1] // 11
             follows[start:stop] = (after - before == 1) & (after % 1000 != 0)
-        breaks = np.flatnonzero(~follows)
-        ends = np.concatenate((breaks, [n - 1]))
-        starts = np.concatenate(([0], breaks + 1))
-        long_enough = np.flatnonzero(ends - starts + 1 >= min_run)  # in numpy: most "runs" are one ID long
-        return [[_decoded(int(code)) for code in codes[starts[i]:ends[i] + 1]] for i in long_enough.tolist()]
+        if min_run < 2:  # every ID a run of its own: the plain way
+            breaks = np.flatnonzero(~follows)
+            bounds = zip(np.concatenate(([0], breaks + 1)).tolist(), np.concatenate((breaks, [n - 1])).tolist())
+            return [[_decoded(int(code)) for code in codes[a:b + 1]] for a, b in bounds]
+        if n < min_run:
+            return []
+        starts = np.ones(n - min_run + 1, dtype=bool)  # codes i .. i + min_run - 1 consecutive: booleans only
+        for k in range(min_run - 1):
+            starts &= follows[k:k + n - min_run + 1]
+        found = np.flatnonzero(starts)  # few: the starts of long-enough stretches
+        if not len(found):
+            return []
+        blocks = np.split(found, np.flatnonzero(np.diff(found) > 1) + 1)  # adjacent starts: one run
+        return [[_decoded(int(code)) for code in codes[int(block[0]):int(block[-1]) + min_run]] for block in blocks]
 
 
 def _decoded(code: int) -> str:

@@ -46,3 +46,10 @@ def test_many_numbers_spill_to_a_temporary_file_with_the_same_runs(monkeypatch):
         spilled.add(number)
     assert len(spilled) == 500
     assert spilled.runs(3) == _runs_of_strings(numbers, 3)
+
+
+def test_runs_of_any_minimum_length_match_the_string_algorithm():
+    rng = random.Random(8)
+    numbers = [resident("11010519900101", rng.randrange(300)) for _ in range(400)]
+    for min_run in (1, 2, 3, 4, 7):
+        assert sequential_runs(numbers, min_run) == _runs_of_strings(numbers, min_run), min_run
