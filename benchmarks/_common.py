@@ -37,6 +37,7 @@ class Timing:
     server_cpu: float | None = None  # PostgreSQL backend CPU seconds (sampled), where known
     rows: int = 0
     notes: dict = field(default_factory=dict)
+    tree_rss: int = 0  # bytes: the largest sum of RSS over the child and all its descendants (sampled)
 
     @property
     def cpu(self) -> float:
@@ -49,8 +50,53 @@ class Timing:
     def as_dict(self) -> dict:
         return {"label": self.label, "wall_s": round(self.wall, 3), "cpu_s": round(self.cpu, 3),
                 "server_cpu_s": None if self.server_cpu is None else round(self.server_cpu, 3),
-                "max_rss_mib": round(self.max_rss / 2**20, 1), "rows": self.rows,
+                "max_rss_mib": round(self.max_rss / 2**20, 1), "tree_rss_mib": round(self.tree_rss / 2**20, 1),
+                "rows": self.rows,
                 "rows_per_s": round(self.rows_per_s, 1), **self.notes}
+
+
+class TreeRssSampler:
+    """The peak of the summed RSS of a process and all its descendants, sampled from ``/proc`` every 0.2 s.
+
+    GNU time's peak is that of the largest single process; an ingest that reads in a second process has two.
+    """
+
+    def __init__(self, pid: int, every: float = 0.2):
+        self.pid, self.every, self.peak = pid, every, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> TreeRssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.peak = max(self.peak, self._sample())
+
+    def _sample(self) -> int:
+        children: dict[int, list[int]] = {}
+        rss: dict[int, int] = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(entry))  # fields[1]: the parent's pid
+            rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")  # fields[21]: rss in pages
+        total, todo = 0, [self.pid]
+        while todo:
+            pid = todo.pop()
+            total += rss.get(pid, 0)
+            todo.extend(children.get(pid, ()))
+        return total
 
 
 def run_timed(label: str, argv: list[str], *, env: dict | None = None, stdin: str | None = None,
@@ -67,9 +113,12 @@ def run_timed(label: str, argv: list[str], *, env: dict | None = None, stdin: st
         report_path = report.name
     try:
         start = time.perf_counter()
-        proc = subprocess.run([gnu_time, "-o", report_path, "-f", "%e %U %S %M", *argv], env=env, cwd=cwd,
-                              input=stdin, capture_output=True, text=True,
-                              stdin=None if stdin is not None else subprocess.DEVNULL)
+        popen = subprocess.Popen([gnu_time, "-o", report_path, "-f", "%e %U %S %M", *argv], env=env, cwd=cwd,
+                                 stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        with TreeRssSampler(popen.pid) as tree:
+            stdout, stderr = popen.communicate(stdin)
+        proc = subprocess.CompletedProcess(popen.args, popen.returncode, stdout, stderr)
         wall = time.perf_counter() - start
         last = Path(report_path).read_text().strip().splitlines()[-1]
     finally:
@@ -78,19 +127,15 @@ def run_timed(label: str, argv: list[str], *, env: dict | None = None, stdin: st
         raise RuntimeError(f"{label}: {' '.join(argv)} exited {proc.returncode}\n{proc.stdout[-2000:]}\n"
                            f"{proc.stderr[-4000:]}")
     _, user, system, max_kib = last.split()
-    timing = Timing(label, wall, float(user), float(system), int(max_kib) * 1024)
+    timing = Timing(label, wall, float(user), float(system), int(max_kib) * 1024, tree_rss=tree.peak)
     return timing, proc.stdout, proc.stderr
 
 
 def greenshield_cli() -> list[str]:
-    """The ``greenshield`` console script of the running interpreter's environment."""
-    script = Path(sys.executable).parent / "greenshield"
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("greenshield")
-    if found:
-        return [found]
-    raise SystemExit("the greenshield command is not installed (pip install -e . in this environment)")
+    """``greenshield`` of this checkout, run by the running interpreter (not the console script, which may be
+    installed from another working tree)."""
+    return [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(REPO)!r}); "
+            "from greenshield.cli import main; sys.exit(main())"]
 
 
 def need_tool(name: str, package: str) -> str:

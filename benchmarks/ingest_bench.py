@@ -36,14 +36,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (GIB, BackendCpuSampler, Timing, fmt_rate, greenshield_cli, is_local, libpq_url,  # noqa: E402
+from _common import (BackendCpuSampler, Timing, fmt_rate, greenshield_cli, is_local, libpq_url,  # noqa: E402
                      loadavg, need_tool, print_facts, print_table, run_timed, scratch_database, write_json)
 from models.base import CHINA  # noqa: E402
 
 OUTLET = "BENCH-SC-0001"
 CONTRACTS = [f"BENCH-CC{i:02d}" for i in range(1, 6)]
 COURIERS = [f"C{i:03d}" for i in range(1, 61)]
-TARGETS = {"sqlite_import": 3.0, "naive": 10.0, "psql_copy": 3.0, "rss": 1 * GIB}
+TARGETS = {"sqlite_import": 10.0, "naive": 10.0, "psql_copy": 10.0, "rss": 400 * 2**20}  # issue 18
 
 
 # --- the file ----------------------------------------------------------------------------------------------
@@ -116,8 +116,14 @@ def ingest_command(what_if: list[str]) -> list[str]:
 
 
 def run_greenshield(label: str, instance: Path, database_url: str | None, csv_path: Path, what_if: list[str],
-                    admin_url: str | None = None, dbname: str | None = None) -> Timing:
-    """``greenshield ingest`` as a child process; a failed ingest is reported, not raised."""
+                    admin_url: str | None = None, dbname: str | None = None, one_process: bool = False) -> Timing:
+    """``greenshield ingest`` as a child process; a failed ingest is reported, not raised. ``one_process``
+    turns off the second reading process (``INGEST_PARALLEL_BYTES`` above the file's size)."""
+    config = [f"MAX_UPLOAD_BYTES = {max(256 * 2**20, csv_path.stat().st_size + 2**20)}"]  # 5 M rows: 700 MiB
+    if one_process:
+        config.append(f"INGEST_PARALLEL_BYTES = {2**62}")
+        label += ", one process"
+    (instance / "config.py").write_text("\n".join(config) + "\n")
     if what_if:
         label += f" [what-if: {', '.join(what_if)}]"
     argv = ingest_command(what_if) + ["ingest", OUTLET, str(csv_path)]
@@ -334,6 +340,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--what-if", type=lambda v: [p for p in v.split(",") if p], default=[],
                         help="run the ingest with proposed changes patched in (see benchmarks/whatif.py): "
                              "bounded_in, render_nulls, sqlite_cache")
+    parser.add_argument("--one-process", action="store_true",
+                        help="also run the ingest without its second reading process, on a fresh database")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args(argv)
 
@@ -360,6 +368,12 @@ def main(argv: list[str] | None = None) -> int:
             results["startup"] = run_startup(instance, csv_path)
             results["ours_sqlite"] = run_greenshield("greenshield ingest (SQLite)", instance, None, csv_path,
                                                      args.what_if)
+            if args.one_process:
+                print(f"[{loadavg()}] b) greenshield ingest on SQLite, one process ...", flush=True)
+                instance = work / "instance-sqlite-1"
+                prepare_instance(instance, None, args.day)
+                results["ours_sqlite_1"] = run_greenshield("greenshield ingest (SQLite)", instance, None, csv_path,
+                                                           args.what_if, one_process=True)
             if not args.skip_naive:
                 print(f"[{loadavg()}] c) naive loop on SQLite ({args.naive_rows:,} rows) ...", flush=True)
                 results["naive_sqlite"] = run_naive("naive, commit per row (SQLite)",
@@ -380,6 +394,13 @@ def main(argv: list[str] | None = None) -> int:
                 results["setup_pg"] = prepare_instance(instance, url, args.day)
                 results["ours_pg"] = run_greenshield("greenshield ingest (PostgreSQL)", instance, url, csv_path,
                                                      args.what_if, admin, name)
+            if args.one_process:
+                print(f"[{loadavg()}] d) greenshield ingest on PostgreSQL, one process ...", flush=True)
+                with scratch_database(admin, "ingest1", args.keep) as (url, name):
+                    instance = work / "instance-pg-1"
+                    prepare_instance(instance, url, args.day)
+                    results["ours_pg_1"] = run_greenshield("greenshield ingest (PostgreSQL)", instance, url,
+                                                           csv_path, args.what_if, admin, name, one_process=True)
             if not args.skip_naive:
                 print(f"[{loadavg()}] d) naive loop on PostgreSQL ({args.naive_rows:,} rows) ...", flush=True)
                 with scratch_database(admin, "naive", args.keep) as (url, _):
@@ -396,19 +417,22 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"\n# results ({args.rows:,} rows; load average now {loadavg()})\n")
     shown = [t for key, t in results.items() if not key.startswith("setup")]
-    print_table(["step", "rows", "wall s", "rows/s", "CPU s (client)", "CPU s (PG server)", "peak RSS MiB"],
+    print_table(["step", "rows", "wall s", "rows/s", "CPU s (client)", "CPU s (PG server)", "peak RSS MiB",
+                 "peak RSS, all processes MiB"],
                 [[t.label, f"{t.rows:,}", f"{t.wall:.2f}", fmt_rate(t.rows_per_s), f"{t.cpu:.2f}",
                   "" if t.server_cpu is None else f"{t.server_cpu:.2f}",
-                  f"{t.max_rss / 2**20:.0f}" if t.max_rss else ""] for t in shown])
+                  f"{t.max_rss / 2**20:.0f}" if t.max_rss else "",
+                  f"{t.tree_rss / 2**20:.0f}" if t.tree_rss else ""] for t in shown])
 
     ratios = []
     failed = {k for k, t in results.items() if "failed" in t.notes}
     per_row = {k: t.wall / t.rows for k, t in results.items() if t.rows and k not in failed}
-    if "ours_sqlite" in results and "sqlite_import" in results and "ours_sqlite" not in failed:
-        r = results["ours_sqlite"].wall / results["sqlite_import"].wall
-        cpu = results["ours_sqlite"].cpu / max(results["sqlite_import"].cpu, 1e-9)
-        ratios.append(["ours / sqlite3 .import (SQLite)", f"{r:.1f}x (CPU {cpu:.1f}x)",
-                       f"<= {TARGETS['sqlite_import']:.0f}x", verdict(r <= TARGETS["sqlite_import"])])
+    for key in ("ours_sqlite", "ours_sqlite_1"):
+        if key in results and "sqlite_import" in results and key not in failed:
+            r = results[key].wall / results["sqlite_import"].wall
+            cpu = results[key].cpu / max(results["sqlite_import"].cpu, 1e-9)
+            ratios.append([f"{results[key].label} / sqlite3 .import", f"{r:.1f}x (CPU {cpu:.1f}x)",
+                           f"<= {TARGETS['sqlite_import']:.0f}x", verdict(r <= TARGETS["sqlite_import"])])
     for naive_key, ours_key, where in (("naive_sqlite", "ours_sqlite", "SQLite"),
                                        ("naive_sqlite_once", "ours_sqlite", "SQLite"),
                                        ("naive_pg", "ours_pg", "PostgreSQL"),
@@ -418,17 +442,18 @@ def main(argv: list[str] | None = None) -> int:
             what = "commit per row" if not naive_key.endswith("once") else "one commit"
             ratios.append([f"naive ({what}) / ours, per row ({where})", f"{r:.1f}x",
                            f">= {TARGETS['naive']:.0f}x", verdict(r >= TARGETS["naive"])])
-    if "ours_pg" in results and "psql_copy" in results and "ours_pg" not in failed:
-        ours, copy = results["ours_pg"], results["psql_copy"]
-        r = ours.wall / copy.wall
-        cpu = (ours.cpu + (ours.server_cpu or 0)) / max(copy.cpu + (copy.server_cpu or 0), 1e-9)
-        ratios.append(["ours / psql \\copy (PostgreSQL)", f"{r:.1f}x (CPU client+server {cpu:.1f}x)",
-                       f"<= {TARGETS['psql_copy']:.0f}x", verdict(r <= TARGETS["psql_copy"])])
-    for key in ("ours_sqlite", "ours_pg"):
+    for key in ("ours_pg", "ours_pg_1"):
+        if key in results and "psql_copy" in results and key not in failed:
+            ours, copy = results[key], results["psql_copy"]
+            r = ours.wall / copy.wall
+            cpu = (ours.cpu + (ours.server_cpu or 0)) / max(copy.cpu + (copy.server_cpu or 0), 1e-9)
+            ratios.append([f"{ours.label} / psql \\copy", f"{r:.1f}x (CPU client+server {cpu:.1f}x)",
+                           f"<= {TARGETS['psql_copy']:.0f}x", verdict(r <= TARGETS["psql_copy"])])
+    for key in ("ours_sqlite", "ours_sqlite_1", "ours_pg", "ours_pg_1"):
         if key in results and key not in failed:
-            rss = results[key].max_rss
-            ratios.append([f"peak RSS, {results[key].label}", f"{rss / 2**20:.0f} MiB", "<= 1024 MiB",
-                           verdict(rss <= TARGETS["rss"])])
+            rss = max(results[key].max_rss, results[key].tree_rss)
+            ratios.append([f"peak RSS (all its processes), {results[key].label}", f"{rss / 2**20:.0f} MiB",
+                           f"<= {TARGETS['rss'] / 2**20:.0f} MiB", verdict(rss <= TARGETS["rss"])])
     for key in sorted(failed):
         t = results[key]
         ratios.append([t.label, f"failed after {t.wall:.0f} s: {t.notes['failed'][:120]}", "completes", "NOT met"])

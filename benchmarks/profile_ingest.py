@@ -87,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--what-if", type=lambda v: [p for p in v.split(",") if p], default=[],
                         help=f"comma-separated patches of benchmarks/whatif.py: {', '.join(whatif.PATCHES)}")
+    parser.add_argument("--one-process", action="store_true",
+                        help="read and seal the rows in this process too (no second reading process)")
     parser.add_argument("--save", type=Path, help="write the raw cProfile data here (for snakeviz etc.)")
     parser.add_argument("--timers", action="store_true",
                         help="no cProfile: wall clock and CPU of the main steps only (true times, fewer details)")
@@ -135,12 +137,14 @@ def profile(instance: Path, database_url: str | None, csv_path: Path, day, args)
     from sqlalchemy import select
 
     from greenshield import create_app, db
+    from greenshield.context import settings
     from greenshield.ingest.pipeline import upload_daily_log
     from models import Outlet
 
     whatif.apply(args.what_if)
     app = create_app({"INSTANCE_PATH": str(instance),
-                      "DATABASE_URL": database_url or f"sqlite:///{instance / 'greenshield.db'}"})
+                      "DATABASE_URL": database_url or f"sqlite:///{instance / 'greenshield.db'}",
+                      **({"INGEST_PARALLEL_BYTES": 2**62} if args.one_process else {})})
     profiler = cProfile.Profile()
     with app.app_context():
         start = time.perf_counter()
@@ -148,7 +152,7 @@ def profile(instance: Path, database_url: str | None, csv_path: Path, day, args)
         with app.test_request_context(), db.job_session() as session:
             outlet = session.scalar(select(Outlet).where(Outlet.code == ingest_bench.OUTLET))
             with open(csv_path, "rb") as stream:
-                outcome = upload_daily_log(session, outlet=outlet, stream=stream, filename=csv_path.name,
+                outcome = upload_daily_log(session, settings(), outlet=outlet, stream=stream, filename=csv_path.name,
                                            strict=False, source="cli", user=None)
             accepted = outcome.batch.rows_accepted
         profiler.disable()
@@ -158,7 +162,8 @@ def profile(instance: Path, database_url: str | None, csv_path: Path, day, args)
     return pstats.Stats(profiler), wall
 
 
-TIMED = [("  flush (validated rows to the database)", "greenshield.ingest.services", "_RecordWriter", "flush"),
+TIMED = [("  read, validate, seal (this process)", "greenshield.ingest.services", None, "rows_here"),
+         ("  flush (validated rows to the database)", "greenshield.ingest.services", "_RecordWriter", "flush"),
          ("    current-version lookups", "greenshield.ingest.services", "_RecordWriter", "_current"),
          ("    INSERT, SQLite", "greenshield.ingest.services", "_RecordWriter", "_executemany"),
          ("    COPY, PostgreSQL", "greenshield.ingest.services", "_RecordWriter", "_copy"),
@@ -172,11 +177,13 @@ def timed(instance: Path, database_url: str | None, csv_path: Path, day, args) -
     """The same run as ``profile`` with timers around the main steps instead of cProfile."""
     import functools
     import importlib
+    import inspect
 
     ingest_bench.prepare_instance(instance, database_url, day)
     from sqlalchemy import select
 
     from greenshield import create_app, db
+    from greenshield.context import settings
     from greenshield.ingest.pipeline import upload_daily_log
     from models import Outlet
 
@@ -197,19 +204,36 @@ def timed(instance: Path, database_url: str | None, csv_path: Path, day, args) -
                 entry[1] += time.perf_counter() - wall
                 entry[2] += time.process_time() - cpu
 
-        setattr(owner, name, wrapper)
+        @functools.wraps(original)
+        def generator_wrapper(*a, **k):  # time each step of a generator, not its creation
+            inner = original(*a, **k)
+            entry = totals[label]
+            entry[0] += 1
+            while True:
+                wall, cpu = time.perf_counter(), time.process_time()
+                try:
+                    item = next(inner)
+                except StopIteration:
+                    return
+                finally:
+                    entry[1] += time.perf_counter() - wall
+                    entry[2] += time.process_time() - cpu
+                yield item
+
+        setattr(owner, name, generator_wrapper if inspect.isgeneratorfunction(original) else wrapper)
 
     for label, module, cls, name in TIMED:
         owner = importlib.import_module(module)
         wrap(label, getattr(owner, cls) if cls else owner, name)
     app = create_app({"INSTANCE_PATH": str(instance),
-                      "DATABASE_URL": database_url or f"sqlite:///{instance / 'greenshield.db'}"})
+                      "DATABASE_URL": database_url or f"sqlite:///{instance / 'greenshield.db'}",
+                      **({"INGEST_PARALLEL_BYTES": 2**62} if args.one_process else {})})
     with app.app_context():
         start, cpu = time.perf_counter(), time.process_time()
         with app.test_request_context(), db.job_session() as session:
             outlet = session.scalar(select(Outlet).where(Outlet.code == ingest_bench.OUTLET))
             with open(csv_path, "rb") as stream:
-                upload_daily_log(session, outlet=outlet, stream=stream, filename=csv_path.name,
+                upload_daily_log(session, settings(), outlet=outlet, stream=stream, filename=csv_path.name,
                                  strict=False, source="cli", user=None)
             commit_wall, commit_cpu = time.perf_counter(), time.process_time()
         commit = [1, time.perf_counter() - commit_wall, time.process_time() - commit_cpu]
@@ -219,7 +243,7 @@ def timed(instance: Path, database_url: str | None, csv_path: Path, day, args) -
     inner = sum(totals[label][2] for label, *_ in TIMED if not label.startswith("    "))
     rest = [1, whole[1] - commit[1] - sum(totals[label][1] for label, *_ in TIMED if not label.startswith("    ")),
             whole[2] - commit[2] - inner]
-    return {"whole ingest and commit": whole, "  read and validate rows, the rest": rest, **totals,
+    return {"whole ingest and commit": whole, "  the rest (the loop, waiting for the reading process, errors)": rest, **totals,
             "  commit": commit}, wall
 
 

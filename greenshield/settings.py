@@ -31,6 +31,7 @@ class Settings:
     queue_upload_bytes: int = 8 * 2**20  # daily logs larger than this go to a worker (when redis_url is set)
     # daily logs
     max_upload_bytes: int = 256 * 2**20
+    ingest_parallel_bytes: int = 4 * 2**20  # larger daily logs are read and sealed by a second process
     real_name_threshold: float = 0.998
     inspection_threshold: float = 0.998
     xray_threshold: float = 0.998

@@ -88,7 +88,6 @@ class CollectionRecord(Base):
     __table_args__ = (
         UniqueConstraint("outlet_id", "waybill_no", "version"),
         Index("ix_collection_records_outlet_day", "outlet_id", "collected_on", "is_current"),
-        Index("ix_collection_records_current_waybill", "outlet_id", "waybill_no", "is_current"),
         Index("ix_collection_records_sender_id_day", "sender_id_hmac", "collected_on"),
         Index("ix_collection_records_sender_name_day", "sender_name", "collected_on"),
         Index("ix_collection_records_recipient_name_day", "recipient_name", "collected_on"),

@@ -304,7 +304,11 @@ def test_error_messages_never_repeat_an_id_number_typed_in_the_wrong_column(clie
     assert leaked not in errors
 
 
-def test_strict_batch_is_all_or_nothing(client, session, admin, outlet):
+@pytest.mark.parametrize("chunk", [5000, 1], ids=["in memory", "rejected rows on a temporary file"])
+def test_strict_batch_is_all_or_nothing(client, session, admin, outlet, monkeypatch, chunk):
+    from greenshield.ingest import services
+
+    monkeypatch.setattr(services, "CHUNK_ROWS", chunk)  # past a chunk, rejected rows wait on a temporary file
     data, _ = _file_with_errors()
     before = counts(session)
     response = upload(client, admin, outlet.code, data, strict=True)
@@ -401,6 +405,28 @@ def test_a_waybill_twice_in_one_file_is_a_row_error(client, session, admin, outl
     assert errors[0]["message"] == "运单号在文件中重复：第 2 行已有该运单号。"
     history = client.get(f"/api/v1/outlets/{outlet.code}/records/SF00000131", headers=admin).get_json()
     assert [(v["version"], v["quantity"], v["source"]["row"]) for v in history] == [(1, 1, 2)]
+
+
+def test_a_repeated_waybill_is_found_across_chunks_and_after_an_unchanged_first_row(client, session, admin, outlet,
+                                                                                   monkeypatch):
+    """Repeats are found against what the batch already stored (and the rows it skipped as unchanged), not a
+    list of every waybill of the file: the error names the first row however far back it was."""
+    from greenshield.ingest import services
+
+    monkeypatch.setattr(services, "CHUNK_ROWS", 2)
+    upload_rows(client, admin, outlet.code, [log_row("SF00000151")])
+    body = upload_rows(client, admin, outlet.code, [
+        log_row("SF00000151"), log_row("SF00000152"), log_row("SF00000153"), log_row("SF00000152", quantity="2"),
+        log_row("SF00000154"), log_row("SF00000151", quantity="5"), log_row("SF00000153")])
+    assert (body["rows_accepted"], body["rows_rejected"], body["rows_skipped"], body["rows_corrected"]) == \
+        (4, 3, 1, 0)
+    errors = client.get(body["errors_url"], headers=admin).get_json()
+    assert [(e["row"], e["code"], e["params"]) for e in errors] == [
+        (5, "validation_error.waybill_repeated", {"first_row": 3}),
+        (7, "validation_error.waybill_repeated", {"first_row": 2}),
+        (8, "validation_error.waybill_repeated", {"first_row": 4})]
+    history = client.get(f"/api/v1/outlets/{outlet.code}/records/SF00000151", headers=admin).get_json()
+    assert [(v["version"], v["quantity"]) for v in history] == [(1, 1)]
 
 
 def test_the_same_waybill_at_two_outlets_is_two_records(client, session, admin, make_outlet):
@@ -885,3 +911,55 @@ def test_the_upload_page_lists_the_columns_from_the_table_and_links_the_template
         assert column.alias_zh in page and f"<code>{column.key}</code>" in page
     assert "/api/v1/daily-log-template?format=xlsx" in page and "/api/v1/daily-log-template?format=csv" in page
     assert "必填" in page and "选填" in page
+
+
+def _stored(session, outlet) -> list[tuple]:
+    return [tuple(r) for r in session.execute(
+        select(CollectionRecord.waybill_no, CollectionRecord.version, CollectionRecord.is_current,
+               CollectionRecord.row_no, CollectionRecord.content_hash, CollectionRecord.sender_id_hmac,
+               CollectionRecord.collected_on, CollectionRecord.real_name_compliant)
+        .where(CollectionRecord.outlet_id == outlet.id).order_by(CollectionRecord.waybill_no,
+                                                                 CollectionRecord.version))]
+
+
+def test_a_file_read_by_a_second_process_is_stored_as_when_read_here(client, session, admin, make_outlet, configure,
+                                                                   monkeypatch):
+    """Large files are read, validated and sealed by a child process (INGEST_PARALLEL_BYTES): the records,
+    versions, rejected rows and their cells come out exactly as from the same file read in this process."""
+    from greenshield.ingest import reading, services
+
+    monkeypatch.setattr(services, "CHUNK_ROWS", 3)
+    monkeypatch.setattr(reading, "CHUNK_ROWS", 2)  # several messages from the child
+    rows = [log_row(f"SF0000030{n}", sender_id_no=resident_id(n)) for n in range(1, 8)]
+    rows[2]["collected_at"] = "yesterday"
+    rows[5]["waybill_no"] = "SF00000301"
+    rows.append(log_row("SF00000302", quantity="4"))
+    correction = [log_row("SF00000301", sender_id_no=resident_id(1)),  # unchanged: skipped
+                  log_row("SF00000304", sender_id_no=resident_id(4), item_name="手机")]  # corrected
+    results = []
+    for code, parallel_bytes in (("SF-PP-0001", 2**30), ("SF-PP-0002", 0)):
+        outlet = make_outlet(code)
+        configure(ingest_parallel_bytes=parallel_bytes)
+        first = upload_rows(client, admin, outlet.code, rows)
+        again = upload_rows(client, admin, outlet.code, correction)
+        errors = client.get(first["errors_url"], headers=admin).get_json()
+        results.append(([first[k] for k in ("rows_total", "rows_accepted", "rows_rejected", "status")],
+                        [again[k] for k in ("rows_skipped", "rows_corrected")],
+                        [(e["row"], e["column"], e["code"], e["params"], e.get("values")) for e in errors],
+                        [r[:4] + r[6:] for r in _stored(session, outlet)]))
+    here, child = results
+    assert child == here
+    assert here[0] == [8, 5, 3, "partial"] and here[1] == [1, 1]
+    assert [e[:3] for e in here[2]] == [(4, "collected_at", "validation_error.not_datetime"),
+                                        (7, "waybill_no", "validation_error.waybill_repeated"),
+                                        (9, "waybill_no", "validation_error.waybill_repeated")]
+
+
+def test_a_file_unreadable_half_way_in_the_second_process_stores_nothing(client, session, admin, outlet, configure):
+    configure(ingest_parallel_bytes=0)
+    before = counts(session)
+    response = upload(client, admin, outlet.code, _mixed_encodings())
+    assert response.status_code == 422
+    error = response.get_json()["error"]
+    assert error["code"] == "undecodable_text" and error["details"]["line"] == 5201
+    assert counts(session) == before

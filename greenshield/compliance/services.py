@@ -6,9 +6,11 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import String, any_, bindparam, case, delete, exists, func, insert, select
+from sqlalchemy import String, and_, any_, bindparam, case, delete, exists, func, insert, literal, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
+
+from greenshield.personal.keyring import ID_NO, Vault
 
 from greenshield.compliance.verification import DEFAULT_WINDOW, Window, declared_not_scanned, verified
 from inspection import screening
@@ -92,47 +94,43 @@ def _set_alerts(session: Session, outlet_id: int, day: dt.date, counts: DayCount
 USAGE_KINDS = (screening.SHARED_ID, screening.MANY_OUTLETS, screening.MANY_ITEMS)
 
 
-def screen(session: Session, screen_rows: list[tuple[str, str | None, dt.date, str]],
-           thresholds: screening.Thresholds) -> set[Pair]:
+def screen(session: Session, batch: screening.BatchScreening, thresholds: screening.Thresholds,
+           vault: Vault) -> set[Pair]:
     """Look for abnormal real-name data around the IDs a batch brought in or corrected away (across all outlets
     on those days): create or refresh findings, tie them to their records, and drop findings whose pattern no
-    longer holds. ``screen_rows`` are (blind index, clear ID or None, day, birth-date problem).
+    longer holds. The batch's own IDs are read back from its stored records, set-based in SQL, so a batch of
+    millions of rows is screened in bounded memory; ``vault`` decrypts the few IDs a finding shows masked.
 
     Returns the outlet-days whose adjusted rate may change.
     """
-    if not screen_rows:
+    if batch.batch_id is None and not batch.superseded:
         return set()
-    clear_of = {h: clear for h, clear, _, _ in screen_rows if clear}
-    by_day: dict[dt.date, set[str]] = defaultdict(set)
-    for h, _, day, _ in screen_rows:
-        by_day[day].add(h)
+    clear = _ClearIds(session, batch.batch_id, vault)
     hits: list[tuple[str, str, dt.date, dict, list[str]]] = []  # kind, subject, day, detail, hmacs
-    for day, hmacs in by_day.items():
-        for h, items, names, outlets in _usage(session, day, sorted(hmacs)):
-            for kind in screening.id_usage_kinds(items, names, outlets, thresholds):
-                detail = {"id": _masked(session, h, clear_of), "items": items, "names": names, "outlets": outlets}
-                hits.append((kind, h, day, detail, [h]))
-    staff = {h: (sid, name) for h, sid, name in session.execute(
-        select(Staff.id_no_hmac, Staff.staff_id, Staff.name).where(Staff.id_no_hmac.is_not(None)))
-        if h in clear_of}
-    seen = set()
-    for h, clear, day, problem in screen_rows:
-        if clear is None:
-            continue
-        if h in staff and (screening.STAFF_ID, h, day) not in seen:
-            seen.add((screening.STAFF_ID, h, day))
-            hits.append((screening.STAFF_ID, h, day, {"id": mask_id_no(clear), "staff_id": staff[h][0],
-                                                      "staff_name": staff[h][1]}, [h]))
-        if problem and (screening.BIRTH_DATE, h, day) not in seen:
-            seen.add((screening.BIRTH_DATE, h, day))
-            hits.append((screening.BIRTH_DATE, h, day, {"id": mask_id_no(clear), "problem": problem}, [h]))
-    clear_by_day: dict[dt.date, dict[str, str]] = defaultdict(dict)
-    for h, clear, day, _ in screen_rows:
-        if clear:
-            clear_by_day[day][clear] = h
-    for day, ids in clear_by_day.items():
-        for run in screening.sequential_runs(ids, thresholds.sequential_run):
-            members = [ids[n] for n in run]
+    usage = list(_usage_of_batch(session, batch.batch_id, thresholds)) if batch.batch_id is not None else []
+    covered = {(day, h) for day, h, *_ in usage}
+    again: dict[dt.date, set[str]] = defaultdict(set)
+    for h, day in batch.superseded:
+        if (day, h) not in covered:
+            again[day].add(h)
+    for day, hmacs in again.items():
+        usage.extend((day, *counts) for counts in _usage(session, day, sorted(hmacs)))
+    for day, h, items, names, outlets in usage:
+        for kind in screening.id_usage_kinds(items, names, outlets, thresholds):
+            detail = {"id": clear.masked(h), "items": items, "names": names, "outlets": outlets}
+            hits.append((kind, h, day, detail, [h]))
+    if batch.batch_id is not None:
+        for day, h, staff_id, name in session.execute(
+                select(CollectionRecord.collected_on, CollectionRecord.sender_id_hmac, Staff.staff_id, Staff.name)
+                .join(Staff, Staff.id_no_hmac == CollectionRecord.sender_id_hmac)
+                .where(CollectionRecord.batch_id == batch.batch_id).distinct()):
+            hits.append((screening.STAFF_ID, h, day, {"id": clear.masked(h), "staff_id": staff_id,
+                                                      "staff_name": name}, [h]))
+    for (h, day), (number, problem) in batch.problems.items():
+        hits.append((screening.BIRTH_DATE, h, day, {"id": mask_id_no(number), "problem": problem}, [h]))
+    for day, numbers in batch.numbers.items():
+        for run in numbers.runs(thresholds.sequential_run):
+            members = [vault.index(n, ID_NO) for n in run]
             subject = hashlib.sha256("".join(sorted(members)).encode()).hexdigest()
             hits.append((screening.SEQUENTIAL, subject, day,
                          {"first": mask_id_no(run[0]), "last": mask_id_no(run[-1]), "count": len(run)}, members))
@@ -140,14 +138,75 @@ def screen(session: Session, screen_rows: list[tuple[str, str | None, dt.date, s
     for kind, subject, day, detail, hmacs in hits:
         touched |= _record_finding(session, kind, subject, day, detail, hmacs)
     still = {(kind, subject, day) for kind, subject, day, _, _ in hits}
-    for day, hmacs in by_day.items():
-        stale = session.scalars(select(Finding).where(Finding.day == day, Finding.kind.in_(USAGE_KINDS))).all()
-        for finding in (f for f in stale if f.subject in hmacs):
-            if (finding.kind, finding.subject, finding.day) not in still:
-                touched.add((finding.outlet_id, finding.day))
-                session.delete(finding)
+    for finding in _usage_findings_of(session, batch.batch_id, again):
+        if (finding.kind, finding.subject, finding.day) not in still:
+            touched.add((finding.outlet_id, finding.day))
+            session.delete(finding)
     session.flush()
     return touched
+
+
+class _ClearIds:
+    """The masked ID behind a blind index: decrypted from one of the batch's records, else as an earlier
+    finding showed it (a superseded record's ID)."""
+
+    def __init__(self, session: Session, batch_id: int | None, vault: Vault):
+        self.session, self.batch_id, self.vault = session, batch_id, vault
+
+    def masked(self, h: str) -> str:
+        if self.batch_id is not None:
+            blob = self.session.scalar(select(CollectionRecord.sender_id_enc).where(
+                CollectionRecord.batch_id == self.batch_id, CollectionRecord.sender_id_hmac == h).limit(1))
+            if blob is not None:
+                return mask_id_no(self.vault.decrypt(blob, ID_NO))
+        earlier = self.session.scalar(select(Finding.detail).where(Finding.subject == h).limit(1))
+        return (earlier or {}).get("id", "")
+
+
+NOT_A_COMPANY = or_(CollectionRecord.sender_id_type.is_(None), CollectionRecord.sender_id_type != "CREDIT_CODE")
+"""A company's credit code serves many senders: not screened as a personal ID."""
+USAGE_STEP = 50_000  # records of the batch per usage query: bounds the database's sort and grouping memory
+
+
+def _usage_of_batch(session: Session, batch_id: int, t: screening.Thresholds):
+    """(day, blind index, items, distinct sender names, distinct outlets) of each ID the batch brought in, over
+    every current record of that day at any outlet, for the IDs that reach a threshold. Set-based, one query
+    per ``USAGE_STEP`` of the batch's record ids, so the database's temporary sorts stay bounded whatever the
+    batch's size (SQLite keeps them in this process); an ID in several steps is reported once."""
+    low, high = session.execute(select(func.min(CollectionRecord.id), func.max(CollectionRecord.id))
+                                .where(CollectionRecord.batch_id == batch_id)).one()
+    if low is None:
+        return
+    record = aliased(CollectionRecord)
+    items, names, outlets = (func.count(), func.count(func.distinct(record.sender_name)),
+                             func.count(func.distinct(record.outlet_id)))
+    seen: set[tuple[dt.date, str]] = set()
+    for start in range(low, high + 1, USAGE_STEP):
+        ours = (select(CollectionRecord.collected_on.label("day"), CollectionRecord.sender_id_hmac.label("h"))
+                .where(CollectionRecord.batch_id == batch_id, CollectionRecord.id >= start,
+                       CollectionRecord.id < start + USAGE_STEP, CollectionRecord.sender_id_hmac.is_not(None),
+                       NOT_A_COMPANY)
+                .distinct().subquery())
+        for day, h, *counts in session.execute(
+                select(ours.c.day, ours.c.h, items, names, outlets)
+                .join(record, and_(record.sender_id_hmac == ours.c.h, record.collected_on == ours.c.day,
+                                   record.is_current.is_(True)))
+                .group_by(ours.c.day, ours.c.h)
+                .having(or_(items >= t.items_per_id, names >= t.names_per_id, outlets >= t.outlets_per_id))):
+            if (day, h) not in seen:
+                seen.add((day, h))
+                yield day, h, *counts
+
+
+def _usage_findings_of(session: Session, batch_id: int | None, again: dict[dt.date, set[str]]):
+    """The usage findings (shared ID, many outlets, many items) on an ID and day of the batch, or of ``again``."""
+    if batch_id is not None:
+        yield from session.scalars(select(Finding).where(Finding.kind.in_(USAGE_KINDS), exists().where(
+            CollectionRecord.batch_id == batch_id, CollectionRecord.sender_id_hmac == Finding.subject,
+            CollectionRecord.collected_on == Finding.day)))
+    for day, hmacs in again.items():
+        stale = session.scalars(select(Finding).where(Finding.day == day, Finding.kind.in_(USAGE_KINDS))).all()
+        yield from (f for f in stale if f.subject in hmacs)
 
 
 def _usage(session: Session, day: dt.date, hmacs: list[str]):
@@ -171,32 +230,23 @@ def _usage(session: Session, day: dt.date, hmacs: list[str]):
             .group_by(CollectionRecord.sender_id_hmac))
 
 
-def _masked(session: Session, h: str, clear_of: dict[str, str]) -> str:
-    """The masked ID of a blind index: from the batch when it brought the ID, else from an earlier finding."""
-    if h in clear_of:
-        return mask_id_no(clear_of[h])
-    earlier = session.scalar(select(Finding.detail).where(Finding.subject == h).limit(1))
-    return (earlier or {}).get("id", "")
-
-
 def _record_finding(session: Session, kind: str, subject: str, day: dt.date, detail: dict,
                     hmacs: list[str]) -> set[Pair]:
-    records = session.execute(
-        select(CollectionRecord.id, CollectionRecord.outlet_id)
-        .where(CollectionRecord.is_current.is_(True), CollectionRecord.collected_on == day,
-               CollectionRecord.sender_id_hmac.in_(hmacs))).all()
-    by_outlet: dict[int, list[int]] = defaultdict(list)
-    for record_id, outlet_id in records:
-        by_outlet[outlet_id].append(record_id)
+    """Create or refresh the finding at each outlet with records of ``hmacs`` on ``day``, tying its records
+    set-based (``INSERT … SELECT``): a busy sender's finding may cover hundreds of thousands of records."""
+    behind = and_(CollectionRecord.is_current.is_(True), CollectionRecord.collected_on == day,
+                  CollectionRecord.sender_id_hmac.in_(hmacs))
+    by_outlet: dict[int, int] = dict(session.execute(
+        select(CollectionRecord.outlet_id, func.count()).where(behind).group_by(CollectionRecord.outlet_id)).all())
     if kind == screening.SEQUENTIAL:
-        by_outlet = {o: ids for o, ids in by_outlet.items() if len(ids) >= 2}
+        by_outlet = {o: n for o, n in by_outlet.items() if n >= 2}
     for gone in session.scalars(select(Finding).where(Finding.kind == kind, Finding.day == day,
                                                       Finding.subject == subject,
                                                       Finding.outlet_id.not_in(list(by_outlet) or [0]))):
         session.delete(gone)
-        by_outlet.setdefault(gone.outlet_id, [])
-    for outlet_id, ids in by_outlet.items():
-        if not ids:
+        by_outlet.setdefault(gone.outlet_id, 0)
+    for outlet_id, count in by_outlet.items():
+        if not count:
             continue
         finding = session.scalar(select(Finding).where(Finding.kind == kind, Finding.outlet_id == outlet_id,
                                                        Finding.day == day, Finding.subject == subject))
@@ -204,8 +254,10 @@ def _record_finding(session: Session, kind: str, subject: str, day: dt.date, det
             finding = Finding(kind=kind, outlet_id=outlet_id, day=day, subject=subject, records=0, detail={})
             session.add(finding)
             session.flush()
-        finding.records = len(ids)
+        finding.records = count
         finding.detail = detail
         session.execute(delete(FindingRecord).where(FindingRecord.finding_id == finding.id))
-        session.execute(insert(FindingRecord), [{"finding_id": finding.id, "record_id": i} for i in ids])
+        session.execute(insert(FindingRecord).from_select(
+            ["finding_id", "record_id"],
+            select(literal(finding.id), CollectionRecord.id).where(behind, CollectionRecord.outlet_id == outlet_id)))
     return {(outlet_id, day) for outlet_id in by_outlet}

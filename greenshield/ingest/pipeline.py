@@ -56,10 +56,12 @@ def ingest_spooled(session: Session, settings: Settings, *, outlet: Outlet, path
                    filename: str, strict: bool, source: str, user: User | None,
                    progress: Callable[[int], None] | None = None) -> IngestOutcome:
     """Archive, ingest, screen and recount a spooled file (in a request, or in a worker)."""
+    keys = vault(session, settings)
     outcome = ingest_daily_log(session, outlet=outlet, path=path, sha256=sha256, size=size,
                                filename=filename or "upload", strict=strict, source=source, user=user,
-                               vault=vault(session, settings), storage=storage_of(settings), progress=progress)
+                               vault=keys, storage=storage_of(settings), progress=progress,
+                               parallel=size > settings.ingest_parallel_bytes)
     if outcome.created:
-        touched = outcome.touched | screen(session, outcome.screen_rows, screening_thresholds(settings))
+        touched = outcome.touched | screen(session, outcome.screening, screening_thresholds(settings), keys)
         refresh_outlet_days(session, touched, settings.thresholds, window=Window.of(settings))
     return outcome

@@ -5,8 +5,11 @@ One call is one transaction (the caller's): a batch is stored whole or not at al
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
-from collections.abc import Callable
+import pickle
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from operator import attrgetter
 from pathlib import Path
@@ -16,14 +19,15 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from greenshield.ingest.reading import Sealed, rows_here, rows_in_child, young_collections_only
 from greenshield.personal import archive
 from greenshield.errors import Conflict, Invalid
 from greenshield.personal.keyring import REJECTED_ROW, Vault
 from greenshield.storage import Storage
-from inspection.columns import COLUMNS, ENCRYPTED, Column, Type, content_hash, purpose
-from inspection.dailylog import (InvalidLogFile, LogRecord, RepeatedWaybills, RowError, open_daily_log,
-                                 validate_row)
+from inspection.columns import COLUMNS, ENCRYPTED, Column, Type
+from inspection.dailylog import InvalidLogFile, LogRecord, RowError, open_daily_log
 from inspection.identity import birth_date_problem
+from inspection.screening import BatchScreening, IdNumbers
 from models import (BatchError, BatchStatus, CollectionRecord, ContractCustomer, Outlet, RejectedRow, UploadBatch,
                     User, utcnow)
 from models.base import CHINA, china_today
@@ -37,7 +41,7 @@ class IngestOutcome:
     batch: UploadBatch
     created: bool
     touched: set[tuple[int, dt.date]] = field(default_factory=set)
-    screen_rows: list[tuple[str, str | None, dt.date, str]] = field(default_factory=list)
+    screening: BatchScreening = field(default_factory=BatchScreening)
 
 
 
@@ -73,10 +77,8 @@ RECORD_COLUMNS: tuple[str, ...] = tuple(_TABLE.c[name].name for name in (
 ))
 """The columns of ``collection_records`` the bulk writer names, in the order of its row tuples: the outlet,
 ``_WRITER_SET``, the ciphertexts then the blind indexes of ``ENCRYPTED``, then the plain columns of ``COLUMNS``."""
-_personal_values = _values([c.key for c in ENCRYPTED])
 _plain_values = _values([c.key for c in _PLAIN])
-_VERSION, _IS_CURRENT, _COLLECTED_ON, _CONTENT_HASH, _CREATED_AT = map(RECORD_COLUMNS.index, (
-    "version", "is_current", "collected_on", "content_hash", "created_at"))
+_COLLECTED_ON, _CREATED_AT = map(RECORD_COLUMNS.index, ("collected_on", "created_at"))
 _DATETIMES = tuple(RECORD_COLUMNS.index(c.key) for c in _PLAIN if c.type is Type.DATETIME)
 _SENDER_ID = ENCRYPTED.index(COLUMNS["sender_id_no"])  # screening looks at the sender's ID
 
@@ -93,29 +95,32 @@ class _RecordWriter:
 
     The records go to the driver as plain tuples: SQLite by one ``executemany`` per chunk, PostgreSQL by
     ``COPY ... FROM STDIN``. Both run on the session's connection, inside its transaction (and savepoint).
+    A waybill repeated in the file is found against what the batch already wrote (the per-chunk look-up of
+    current versions), so nothing is kept per row of the file; ``reject`` receives each repeated row.
     """
 
-    def __init__(self, session: Session, batch: UploadBatch, outlet: Outlet, vault: Vault):
-        self.session, self.batch, self.outlet, self.vault = session, batch, outlet, vault
-        self.pending: list[LogRecord] = []
+    def __init__(self, session: Session, batch: UploadBatch, outlet: Outlet, vault: Vault,
+                 reject: Callable[[RowError, dict], None] = lambda error, raw: None):
+        self.session, self.batch, self.outlet, self.vault, self.reject = session, batch, outlet, vault, reject
+        self.pending: list[tuple[LogRecord, dict, Sealed]] = []
         self.accepted = self.skipped = self.corrected = 0
         self.analysed = False
         self.touched_days: set[dt.date] = set()
-        # (id blind index, clear id or None for a superseded record's, day, birth-date problem or '')
-        self.screen_rows: list[tuple[str, str | None, dt.date, str]] = []
+        self.screening = BatchScreening()
+        # the first row of each waybill skipped as unchanged: the only rows of the file a repeat is not found
+        # against in the database (a re-sent file's unchanged rows; nothing for new records)
+        self._skipped_rows: dict[str, int] = {}
         today = china_today()
         self.today = today
         self.filings = {c.code: c for c in session.scalars(
             select(ContractCustomer).where(ContractCustomer.outlet_id == outlet.id))}
         self.postgres = session.get_bind().dialect.name == "postgresql"
-        # (encrypt, index) per column of ENCRYPTED, bound once: the bulk ingest calls them per row
-        self.personal = tuple((vault.encrypter(purpose(c)), vault.indexer(purpose(c))) for c in ENCRYPTED)
-        self._days: dict[dt.date, dt.date] = {}  # one date object per day for the million screen rows
+        self._days: dict[dt.date, dt.date] = {}  # one date object per day
         self._day_text: dict[dt.date, str] = {}
         self._problems: dict[tuple[str, dt.date], str] = {}
 
-    def add(self, rec: LogRecord) -> None:
-        self.pending.append(rec)
+    def add(self, rec: LogRecord, raw: dict, sealed: Sealed) -> None:
+        self.pending.append((rec, raw, sealed))
         if len(self.pending) >= CHUNK_ROWS:
             self.flush()
 
@@ -139,69 +144,71 @@ class _RecordWriter:
             matches = CollectionRecord.waybill_no.in_(waybills)
         return {row.waybill_no: row for row in self.session.execute(
             select(CollectionRecord.waybill_no, CollectionRecord.id, CollectionRecord.version,
-                   CollectionRecord.content_hash, CollectionRecord.collected_on, CollectionRecord.sender_id_hmac)
+                   CollectionRecord.content_hash, CollectionRecord.collected_on, CollectionRecord.sender_id_hmac,
+                   CollectionRecord.batch_id, CollectionRecord.row_no)
             .where(CollectionRecord.outlet_id == self.outlet.id, CollectionRecord.is_current.is_(True), matches))}
+
+    def _repeated(self, rec: LogRecord, first: int, raw: dict) -> None:
+        self.reject(RowError(rec.row, "waybill_no", "validation_error.waybill_repeated", {"first_row": first}), raw)
 
     def flush(self) -> None:
         if not self.pending:
             return
         chunk, self.pending = self.pending, []
-        current = self._current({r.waybill_no for r in chunk})
+        current = self._current({rec.waybill_no for rec, _, _ in chunk})
         rows: list[list] = []
         superseded = []
-        in_chunk: dict[str, list] = {}
+        first_rows: dict[str, int] = {}  # waybill -> first row in this chunk
         batch_id, outlet_id = self.batch.id, self.outlet.id
-        personal, personal_values, plain_values = self.personal, _personal_values, _plain_values
-        days, touched, screen_rows, problems = self._days, self.touched_days, self.screen_rows, self._problems
+        plain_values = _plain_values
+        days, touched, problems, skipped_rows = self._days, self.touched_days, self._problems, self._skipped_rows
+        found = self.screening
         china = CHINA
-        for rec in chunk:
-            encrypted, indexes = [], []
-            for (encrypt, index), clear in zip(personal, personal_values(rec)):
-                encrypted.append(encrypt(clear))
-                indexes.append(index(clear))
-            digest = content_hash(rec, indexes)
+        for rec, raw, (encrypted, indexes, digest) in chunk:
             waybill = rec.waybill_no
-            earlier = in_chunk.get(waybill)
-            if earlier is not None:
-                if earlier[_CONTENT_HASH] == digest:
-                    self.skipped += 1
-                    continue
-                earlier[_IS_CURRENT] = False
-                version = earlier[_VERSION] + 1
+            first = first_rows.get(waybill) or skipped_rows.get(waybill)
+            previous = current.get(waybill)
+            if first is None and previous is not None and previous.batch_id == batch_id:
+                first = previous.row_no
+            if first is not None:
+                self._repeated(rec, first, raw)
+                continue
+            first_rows[waybill] = rec.row
+            if previous is not None and previous.content_hash == digest:
+                self.skipped += 1
+                skipped_rows[waybill] = rec.row
+                continue
+            version = 1
+            if previous is not None:
+                superseded.append(previous.id)
+                touched.add(previous.collected_on)
+                if previous.sender_id_hmac:  # its ID's patterns may no longer hold: screen it again
+                    found.superseded.add((previous.sender_id_hmac, previous.collected_on))
+                version = previous.version + 1
                 self.corrected += 1
-            else:
-                previous = current.get(waybill)
-                if previous is not None and previous.content_hash == digest:
-                    self.skipped += 1
-                    continue
-                version = 1
-                if previous is not None:
-                    superseded.append(previous.id)
-                    touched.add(previous.collected_on)
-                    if previous.sender_id_hmac:  # its ID's patterns may no longer hold: screen it again
-                        screen_rows.append((previous.sender_id_hmac, None, previous.collected_on, ""))
-                    version = previous.version + 1
-                    self.corrected += 1
             day = rec.collected_at.astimezone(china).date()
             day = days.setdefault(day, day)
-            row = [outlet_id, batch_id, rec.row, version, True, day, self._compliant(rec, day), digest, None,
-                   *encrypted, *indexes, *plain_values(rec)]
-            in_chunk[waybill] = row
-            rows.append(row)
+            rows.append([outlet_id, batch_id, rec.row, version, True, day, self._compliant(rec, day), digest, None,
+                         *encrypted, *indexes, *plain_values(rec)])
             touched.add(day)
             id_no = rec.sender_id_no
             if id_no and rec.sender_id_type != "CREDIT_CODE":  # a company's code serves many senders: not screened
                 id_hmac = indexes[_SENDER_ID]
-                problem = ""
+                numbers = found.numbers.get(day)
+                if numbers is None:
+                    numbers = found.numbers[day] = IdNumbers()
+                numbers.add(id_no)
                 if rec.sender_id_type in BIRTH_DATE_TYPES:
                     if len(id_no) == 18:  # the problem depends on the birth date only: ~30k of them
                         key = (id_no[6:14], day)
-                        if key not in problems:
-                            problems[key] = birth_date_problem(id_no, day) or ""
-                        problem = problems[key]
+                        problem = problems.get(key)
+                        if problem is None:
+                            problem = problems[key] = birth_date_problem(id_no, day) or ""
                     else:
                         problem = birth_date_problem(id_no, day) or ""
-                screen_rows.append((id_hmac, id_no, day, problem))
+                    if problem:
+                        found.problems.setdefault((id_hmac, day), (id_no, problem))
+        gc.collect(1)  # the automatic collector is off during the ingest (reading.young_collections_only)
         if superseded:
             self.session.execute(update(CollectionRecord).where(CollectionRecord.id.in_(superseded))
                                  .values(is_current=False))
@@ -211,6 +218,7 @@ class _RecordWriter:
             else:
                 self._executemany(rows)
             self.accepted += len(rows)
+            found.batch_id = batch_id
             if self.postgres and not self.analysed:
                 self._analyse_if_unplanned()
                 self.analysed = True
@@ -276,6 +284,42 @@ class _RecordWriter:
 BIRTH_DATE_TYPES = {"RESIDENT_ID", "TEMP_RESIDENT_ID", "HMT_RESIDENCE"}
 
 
+class _RejectedRows:
+    """The rejected rows of a batch, each as its ``BatchError`` rows and its ``RejectedRow`` (the cells
+    encrypted), kept until the records are settled. Past a chunk they go to a temporary file, so a file of
+    millions of bad rows does not fill the memory; the file holds nothing in clear (errors never repeat a
+    cell, the cells are encrypted) and is gone once read."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._buffer: list[tuple[list[dict], dict]] = []
+        self._file = None
+
+    def add(self, errors: list[dict], row: dict) -> None:
+        self._buffer.append((errors, row))
+        self.count += 1
+        if len(self._buffer) >= CHUNK_ROWS:
+            if self._file is None:
+                self._file = tempfile.TemporaryFile()
+            pickle.dump(self._buffer, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+            self._buffer = []
+
+    def chunks(self) -> Iterator[list[tuple[list[dict], dict]]]:
+        """The rows in the order they were added, a chunk at a time (once)."""
+        if self._file is not None:
+            self._file.seek(0)
+            with self._file:
+                while True:
+                    try:
+                        yield pickle.load(self._file)
+                    except EOFError:
+                        break
+            self._file = None
+        if self._buffer:
+            yield self._buffer
+            self._buffer = []
+
+
 def existing_batch(session: Session, outlet: Outlet, sha256: str) -> UploadBatch | None:
     return session.scalar(select(UploadBatch).where(UploadBatch.outlet_id == outlet.id,
                                                     UploadBatch.sha256 == sha256))
@@ -283,8 +327,9 @@ def existing_batch(session: Session, outlet: Outlet, sha256: str) -> UploadBatch
 
 def ingest_daily_log(session: Session, *, outlet: Outlet, path: Path, sha256: str, size: int, filename: str,
                      strict: bool, source: str, user: User | None, vault: Vault, storage: Storage,
-                     progress: Callable[[int], None] | None = None) -> IngestOutcome:
-    """Ingest the file at ``path`` (already spooled and hashed) for ``outlet``.
+                     progress: Callable[[int], None] | None = None, parallel: bool = False) -> IngestOutcome:
+    """Ingest the file at ``path`` (already spooled and hashed) for ``outlet``; with ``parallel`` a second
+    process reads, validates and seals the rows while this one writes them (``reading.rows_in_child``).
 
     Returns the batch and whether it is new (the same file again returns the first batch). Raises a DomainError
     when the file as a whole is unusable: nothing is stored then. Flushes, never commits.
@@ -308,49 +353,50 @@ def ingest_daily_log(session: Session, *, outlet: Outlet, path: Path, sha256: st
                             uploaded_by_id=user.id if user else None)
         session.add(batch)
         session.flush()
-        errors: list[RowError] = []
-        rejected: list[dict] = []  # the cells of each rejected row, encrypted
+        rejects = _RejectedRows()
         total = 0
         savepoint = session.begin_nested()
-        writer = _RecordWriter(session, batch, outlet, vault)
-        repeated = RepeatedWaybills()
         encrypt = vault.encrypter(REJECTED_ROW)
+
+        def reject(row_no: int, row_errors: list[RowError], raw: dict) -> None:
+            cells = {k: v for k, v in raw.items() if k in COLUMNS and v}
+            rejects.add([{"batch_id": batch.id, "row": e.row, "column": e.column[:32], "code": e.code,
+                          "params": e.params} for e in row_errors],
+                        {"batch_id": batch.id, "row": row_no,
+                         "values_enc": encrypt(json.dumps(cells, ensure_ascii=False))})
+
+        writer = _RecordWriter(session, batch, outlet, vault,
+                               reject=lambda error, raw: reject(error.row, [error], raw))
+        rows = (rows_in_child if parallel else rows_here)(path, outlet.code, vault)
         try:
-            for row_no, raw in reader.rows():
-                total += 1
-                if progress is not None and not total % PROGRESS_ROWS:
-                    progress(total)
-                result = validate_row(row_no, raw, outlet_code=outlet.code)
-                if not isinstance(result, list):
-                    error = repeated.check(result)
-                    if error is None:
-                        writer.add(result)
-                        continue
-                    result = [error]
-                errors.extend(result)
-                cells = {k: v for k, v in raw.items() if k in COLUMNS and v}
-                rejected.append({"batch_id": batch.id, "row": row_no,
-                                 "values_enc": encrypt(json.dumps(cells, ensure_ascii=False))})
-            writer.flush()
+            with young_collections_only():
+                for row_no, raw, result, sealed in rows:
+                    total += 1
+                    if progress is not None and not total % PROGRESS_ROWS:
+                        progress(total)
+                    if sealed is None:
+                        reject(row_no, result, raw)
+                    else:
+                        writer.add(result, raw, sealed)
+                writer.flush()
         except InvalidLogFile:
             savepoint.rollback()
             raise
+        finally:
+            rows.close()  # stops the reading process when writing failed
         if total == 0:
             savepoint.rollback()
             raise Invalid("no_rows")
-        rejected_rows = len({e.row for e in errors})
-        if strict and errors:
+        if strict and rejects.count:
             savepoint.rollback()
             writer = _RecordWriter(session, batch, outlet, vault)
         else:
             savepoint.commit()
-    if errors:
-        session.execute(insert(BatchError), [{"batch_id": batch.id, "row": e.row, "column": e.column[:32],
-                                              "code": e.code, "params": e.params} for e in errors])
-        for start in range(0, len(rejected), CHUNK_ROWS):
-            session.execute(insert(RejectedRow), rejected[start:start + CHUNK_ROWS])
+    for chunk in rejects.chunks():  # outside the records' savepoint: a strict batch keeps its reasons
+        session.execute(insert(BatchError), [error for errors, _ in chunk for error in errors])
+        session.execute(insert(RejectedRow), [row for _, row in chunk])
     batch.rows_total = total
-    batch.rows_rejected = total if strict and errors else rejected_rows
+    batch.rows_rejected = total if strict and rejects.count else rejects.count
     batch.rows_accepted = total - batch.rows_rejected
     batch.rows_skipped = writer.skipped
     batch.rows_corrected = writer.corrected
@@ -359,4 +405,4 @@ def ingest_daily_log(session: Session, *, outlet: Outlet, path: Path, sha256: st
     session.flush()
     archive.store(storage, sha256, path, vault)  # only files that became a batch: a refused one leaves no copy
     return IngestOutcome(batch, created=True, touched={(outlet.id, d) for d in writer.touched_days},
-                         screen_rows=writer.screen_rows)
+                         screening=writer.screening)

@@ -200,7 +200,7 @@ def assign(machine_code, version) -> None:
     machine is calibrated for it at once. Prints its calibration as JSON (``calibrated``: false when it has too
     few scans and the model's own threshold applies)."""
     from greenshield.errors import DomainError, exception_message
-    from greenshield.xray.services import assign_model, calibration_of, unassign_model
+    from greenshield.xray.services import assign_model, unassign_model
     from models import XrayMachine
 
     try:
