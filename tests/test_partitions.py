@@ -206,7 +206,10 @@ def test_downgrade_and_upgrade_keep_the_rows(client, admin, make_outlet, session
 
     command.upgrade(migrate.alembic_config(connection), "head")
     assert session.scalar(text("SELECT count(*) FROM pg_partitioned_table")) == 2
-    assert rows() == before
+    upgraded = rows()  # a column added after BEFORE_PARTITIONING comes back empty: a downgrade drops its values
+    assert {t: columns_of(upgraded[t], downgraded[t][0]) for t in partitions.KEYS} == downgraded
+    assert {t: [set(row) for row in upgraded[t]] for t in partitions.KEYS} == \
+        {t: [set(row) for row in before[t]] for t in partitions.KEYS}
     [old] = record_ids(session, "SF30000001")
     assert partition_of(session, "collection_records", old) == "collection_records_y2025m03"  # a month with rows
     upload_rows(client, admin, outlet.code, [log_row("SF30000003", day=today, at="00:00:02")])
