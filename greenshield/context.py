@@ -12,7 +12,7 @@ from flask import Flask, current_app, g, request
 
 from greenshield import storage as storages
 from greenshield.settings import Settings
-from greenshield.trace.accesslog import Actor
+from greenshield.trace.accesslog import Actor, Checkpointer
 
 SETTINGS = "greenshield.settings"
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -40,10 +40,8 @@ def storage() -> storages.Storage:
 def actor() -> Actor:
     """The caller of this request, as the access log records them (one per request)."""
     if "actor" not in g:
-        from greenshield.trace.services import checkpointer
-
         g.actor = Actor(user=g.get("user"), client_addr=request.remote_addr, request_id=request_id(),
-                        checkpointer=checkpointer(settings()))
+                        checkpointer=Checkpointer.of(settings()))
     return g.actor
 
 

@@ -22,6 +22,7 @@ from flask_babel import force_locale, get_locale, lazy_gettext as _l
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from greenshield.web.labels import column_label
 from models.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 
 __all__ = ["MESSAGES", "Conflict", "DomainError", "Forbidden", "Invalid", "NotFound", "Unauthenticated",
@@ -520,8 +521,6 @@ def message(code: str, params: Mapping | None = None, locale: str | None = None,
     if "reason_code" in values:  # an error inside another (an image's, on a line of a manifest): its message
         values["reason"] = message(values.pop("reason_code"), values.pop("reason_params", None))
     if "%(column)s" in text:
-        from greenshield.web.labels import column_label
-
         values.setdefault("column", column_label(column or ""))
     if values:
         try:
@@ -633,6 +632,7 @@ HTTP_CODES = {status: code for code, status in STATUS.items()
 
 def init_app(app: Flask) -> None:
     app.before_request(refuse_nul_characters)
+    app.add_template_global(message, "error_message")
 
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError):

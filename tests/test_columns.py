@@ -13,7 +13,7 @@ import pytest
 from greenshield.personal import keyring
 from greenshield.errors import MESSAGES, message
 from greenshield.ingest import services
-from greenshield.ingest.api import record_view
+from greenshield.personal.records import record_view
 from greenshield.ingest.schemas import RecordVersionOut
 from greenshield.trace.export import CSV_COLUMNS
 from greenshield.web.labels import COLUMNS as LABELS
@@ -237,7 +237,7 @@ def test_types_have_parsers():
 
 def test_every_personal_column_is_masked_in_error_reports_and_record_views():
     from greenshield.ingest import report
-    from greenshield.ingest.api import _SHOWN
+    from greenshield.personal.records import _SHOWN
 
     personal = {c.personal for c in COLUMNS.values() if c.personal is not Personal.NONE}
     assert personal <= set(report._MASKS)

@@ -10,13 +10,15 @@ from sqlalchemy import String, and_, any_, bindparam, case, delete, exists, func
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased
 
+from greenshield.compliance.verification import (DEFAULT_WINDOW, SCANNED_WHILE_POWERED_OFF, SCANNED_WITHOUT_SCREENER,
+                                                 Window, add_to_finding, declared_not_scanned, powered_off,
+                                                 verified)
 from greenshield.personal.keyring import ID_NO, Vault
-
-from greenshield.compliance.verification import DEFAULT_WINDOW, Window, declared_not_scanned, verified
 from inspection import screening
 from inspection.identity import mask_id_no
 from inspection.rates import METRICS, DayCounts, below
-from models import (Alert, AlertStatus, CollectionRecord, Finding, FindingRecord, OutletDay, Staff, utcnow)
+from models import (Alert, AlertStatus, CollectionRecord, Finding, FindingRecord, Outlet, OutletDay, ScreeningSite, Staff,
+                    XrayEvent, utcnow)
 
 Pair = tuple[int, dt.date]
 
@@ -261,3 +263,33 @@ def _record_finding(session: Session, kind: str, subject: str, day: dt.date, det
             ["finding_id", "record_id"],
             select(literal(finding.id), CollectionRecord.id).where(behind, CollectionRecord.outlet_id == outlet_id)))
     return {(outlet_id, day) for outlet_id in by_outlet}
+
+
+def event_recorded(session: Session, event: XrayEvent, thresholds: dict[str, float], window: Window, *,
+                   recount: bool = True) -> set[tuple[int, dt.date]]:
+    """After an X-ray event is stored: its machine-side findings (a scan while the machine reported itself off,
+    a scan with no screener checked in), and the verified counts of the records it may verify (a log that came
+    before its scans). Test images (TIP) are neither. Returns the outlet-days to recount; with ``recount``
+    (default) recounts them now — a bulk import passes False and recounts the union once at the end."""
+    if event.is_tip:
+        return set()
+    if powered_off(session, event):
+        add_to_finding(session, SCANNED_WHILE_POWERED_OFF, event)
+    if event.screener_on_duty is None:
+        add_to_finding(session, SCANNED_WITHOUT_SCREENER, event)
+    served = select(Outlet.id).where(or_(Outlet.id == event.outlet_id, Outlet.id.in_(
+        select(ScreeningSite.outlet_id).where(ScreeningSite.site_id == event.outlet_id))))
+    pairs = {(outlet_id, day) for outlet_id, day in session.execute(
+        select(CollectionRecord.outlet_id, CollectionRecord.collected_on)
+        .where(CollectionRecord.waybill_no == event.waybill_no, CollectionRecord.is_current.is_(True),
+               CollectionRecord.outlet_id.in_(served)))}
+    if pairs and recount:
+        refresh_outlet_days(session, pairs, thresholds, window=window)
+    session.flush()
+    return pairs
+
+
+def refresh_outlet(session: Session, outlet: Outlet, thresholds: dict[str, float], window: Window) -> None:
+    """Recount every day of an outlet (its screening site changed: which scans verify its records changed)."""
+    days = session.scalars(select(OutletDay.day).where(OutletDay.outlet_id == outlet.id)).all()
+    refresh_outlet_days(session, {(outlet.id, day) for day in days}, thresholds, window=window)

@@ -129,7 +129,7 @@ def is_covered(session: Session, outlet_id: int) -> bool:
     return session.scalar(select(exists().where(Outlet.id == outlet_id, Outlet.id.in_(covering_outlets())))) or False
 
 
-def _powered_off(session: Session, event: XrayEvent) -> bool:
+def powered_off(session: Session, event: XrayEvent) -> bool:
     """Whether the machine's last power report before the scan said it was off."""
     last = session.scalar(select(MachineStatus.kind).where(
         MachineStatus.machine_id == event.machine_id, MachineStatus.kind.in_(("power_on", "power_off")),
@@ -137,7 +137,7 @@ def _powered_off(session: Session, event: XrayEvent) -> bool:
     return last == "power_off"
 
 
-def _add_to_finding(session: Session, kind: str, event: XrayEvent) -> None:
+def add_to_finding(session: Session, kind: str, event: XrayEvent) -> None:
     day = event.scanned_at.astimezone(CHINA).date()
     finding = session.scalar(select(Finding).where(Finding.kind == kind, Finding.outlet_id == event.outlet_id,
                                                    Finding.day == day, Finding.subject == kind))
@@ -154,40 +154,6 @@ def _add_to_finding(session: Session, kind: str, event: XrayEvent) -> None:
         detail["machines"].append(event.machine.code)
     finding.records += 1
     finding.detail = detail
-
-
-def event_recorded(session: Session, event: XrayEvent, thresholds: dict[str, float], window: Window, *,
-                   recount: bool = True) -> set[tuple[int, dt.date]]:
-    """After an X-ray event is stored: its machine-side findings (a scan while the machine reported itself off,
-    a scan with no screener checked in), and the verified counts of the records it may verify (a log that came
-    before its scans). Test images (TIP) are neither. Returns the outlet-days to recount; with ``recount``
-    (default) recounts them now — a bulk import passes False and recounts the union once at the end."""
-    from greenshield.compliance.services import refresh_outlet_days
-
-    if event.is_tip:
-        return set()
-    if _powered_off(session, event):
-        _add_to_finding(session, SCANNED_WHILE_POWERED_OFF, event)
-    if event.screener_on_duty is None:
-        _add_to_finding(session, SCANNED_WITHOUT_SCREENER, event)
-    served = select(Outlet.id).where(or_(Outlet.id == event.outlet_id, Outlet.id.in_(
-        select(ScreeningSite.outlet_id).where(ScreeningSite.site_id == event.outlet_id))))
-    pairs = {(outlet_id, day) for outlet_id, day in session.execute(
-        select(CollectionRecord.outlet_id, CollectionRecord.collected_on)
-        .where(CollectionRecord.waybill_no == event.waybill_no, CollectionRecord.is_current.is_(True),
-               CollectionRecord.outlet_id.in_(served)))}
-    if pairs and recount:
-        refresh_outlet_days(session, pairs, thresholds, window=window)
-    session.flush()
-    return pairs
-
-
-def refresh_outlet(session: Session, outlet: Outlet, thresholds: dict[str, float], window: Window) -> None:
-    """Recount every day of an outlet (its screening site changed: which scans verify its records changed)."""
-    from greenshield.compliance.services import refresh_outlet_days
-
-    days = session.scalars(select(OutletDay.day).where(OutletDay.outlet_id == outlet.id)).all()
-    refresh_outlet_days(session, {(outlet.id, day) for day in days}, thresholds, window=window)
 
 
 def days_closing(session: Session, window: Window, now: dt.datetime) -> set[tuple[int, dt.date]]:

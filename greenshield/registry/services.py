@@ -75,7 +75,8 @@ def update_outlet(session: Session, row: Outlet, data: dict[str, Any], settings:
             row.screening_site = site
             session.flush()
             if settings is not None:
-                from greenshield.compliance.verification import Window, refresh_outlet
+                from greenshield.compliance.services import refresh_outlet
+                from greenshield.compliance.verification import Window
 
                 refresh_outlet(session, row, settings.thresholds, Window.of(settings))
     if "enterprise_code" in data:

@@ -362,6 +362,11 @@ class Checkpointer:
     key_path: Path
     every: int
 
+    @classmethod
+    def of(cls, settings) -> Checkpointer:
+        """The checkpointer the settings describe: their folder, signing key and interval of entries."""
+        return cls(settings.checkpoints_dir, settings.signing_key_path, settings.access_log_checkpoint_every)
+
     def after_append(self, session: Session, entry: AccessLogEntry) -> None:
         if self.every <= 0 or entry.seq % self.every:
             return

@@ -13,7 +13,7 @@ from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from greenshield.errors import Invalid, on_field
-from greenshield.ingest.api import record_view
+from greenshield.personal.records import record_view
 from greenshield.personal import mask_name
 from greenshield.personal.keyring import ID_NO, PHONE, Vault
 from inspection.columns import COLUMNS, purpose

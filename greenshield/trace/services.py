@@ -294,8 +294,7 @@ def verify_log(session: Session, settings: Settings) -> accesslog.Verification:
 
 
 def checkpointer(settings: Settings) -> accesslog.Checkpointer:
-    return accesslog.Checkpointer(settings.checkpoints_dir, settings.signing_key_path,
-                                  settings.access_log_checkpoint_every)
+    return accesslog.Checkpointer.of(settings)
 
 
 def log_page(session: Session, stmt, *, limit: int, offset: int) -> list[dict]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from flask_babel import gettext as _, lazy_gettext as _l, ngettext
+from flask_babel import get_locale, gettext as _, lazy_gettext as _l, ngettext
 
 from models.base import CHINA
 
@@ -141,9 +141,8 @@ def outcome_label(outcome: str | None) -> str:
 
 
 def _chinese() -> bool:
-    from greenshield.errors import _chinese as chinese
-
-    return chinese()
+    locale = get_locale()
+    return locale is not None and locale.language == "zh"
 
 
 def birth_date_problem_label(problem: str) -> str:
@@ -291,9 +290,6 @@ def register(app) -> None:
     app.add_template_global(lambda code: str(FINDINGS.get(code, code)), "finding_label")
     app.add_template_global(lambda code: str(BATCH_STATUS.get(code, code)), "batch_status_label")
     app.add_template_global(column_label, "column_label")
-    from greenshield.errors import message
-
-    app.add_template_global(message, "error_message")
     app.add_template_global(outcome_label, "outcome_label")
     app.add_template_global(provenance, "provenance")
     app.add_template_global(step_detail, "step_detail")

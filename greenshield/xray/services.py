@@ -18,7 +18,8 @@ from greenshield.errors import Conflict, DomainError, Invalid, NotFound
 from greenshield.observability import scoring_timer
 from greenshield.settings import Settings
 from greenshield.storage import Storage, of as storage_of
-from greenshield.compliance.verification import Window, event_recorded
+from greenshield.compliance.services import event_recorded
+from greenshield.compliance.verification import Window
 from models import (Alert, AlertStatus, MachineStatus, Notification, Outlet, ProhibitedCategory, ReviewStatus, Staff,
                     StaffRole, User, XrayCalibration, XrayEvent, XrayMachine, XrayMachineModel, XrayModelVersion,
                     XrayReview, utcnow)

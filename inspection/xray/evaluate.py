@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 import cv2
 import numpy as np
@@ -17,8 +17,12 @@ from inspection.xray.features import CELL
 from inspection.xray.imaging import BagSource, decode_image, load_bag
 from inspection.xray.tip import Threat, project
 
-if TYPE_CHECKING:
-    from inspection.xray.model import TrainedModel  # model imports this module: a name for annotations only
+
+class Scorer(Protocol):
+    """What evaluation needs of a model (``inspection.xray.model.TrainedModel`` is one; the model module imports
+    this one, so evaluation names only the behaviour)."""
+
+    def score(self, data: Any) -> Any: ...
 
 Progress = Callable[[str, int, int], None]
 
@@ -219,7 +223,7 @@ def _round_trip(image: np.ndarray, encode: Literal["png", "jpeg"] | None, qualit
 
 
 def evaluate_pairs(
-    model: TrainedModel,
+    model: Scorer,
     bags: Sequence[BagSource],
     threats: Sequence[Threat],
     *,
@@ -296,7 +300,7 @@ def evaluate_pairs(
 
 
 def evaluate_labelled(
-    model: TrainedModel,
+    model: Scorer,
     images: Sequence[BagSource | bytes],
     labels: Sequence[int],
     *,
