@@ -88,6 +88,37 @@ def fast_password_hashing():
     services._hasher = original
 
 
+@pytest.fixture(scope="session", autouse=True)
+def dumps_as_marshmallow():
+    """Every response the suite dumps by a compiled plan (``greenshield.dumping.Out``) is checked against
+    marshmallow's own ``Schema.dump`` of the same object: the fast path must never change a response."""
+    from marshmallow import Schema
+
+    from greenshield.dumping import Out
+
+    fast = Out.dump
+
+    def checked(self, obj, *, many=None):
+        result = fast(self, obj, many=many)
+        expected = Schema.dump(self, obj, many=many)
+        assert result == expected and _same_order(result, expected), \
+            f"{type(self).__name__}: the compiled plan dumped {result!r}, marshmallow {expected!r}"
+        return result
+
+    checked.__wrapped__ = fast
+    Out.dump = checked
+    yield
+    Out.dump = fast
+
+
+def _same_order(a, b) -> bool:
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_same_order(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return all(_same_order(x, y) for x, y in zip(a, b))
+    return True
+
+
 @pytest.fixture(scope="session")
 def app(app_config):
     from greenshield.cli import prepare_database

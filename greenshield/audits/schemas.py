@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate, validates
 
+from greenshield.dumping import Out
 from greenshield.fields import REGION_CODE, cron_expression
 
 REGION = REGION_CODE
@@ -38,7 +39,7 @@ class SchedulePatch(Schema):
     active = fields.Boolean(required=True)
 
 
-class ScheduleOut(Schema):
+class ScheduleOut(Out):
     id = fields.Integer()
     cron = fields.String()
     region_code = fields.String()
@@ -55,14 +56,14 @@ class MemberIn(Schema):
     title = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
 
 
-class MemberOut(Schema):
+class MemberOut(Out):
     id = fields.Integer()
     name = fields.String()
     agency = fields.String()
     title = fields.String(allow_none=True)
 
 
-class PlannedAuditOut(Schema):
+class PlannedAuditOut(Out):
     id = fields.Integer()
     outlet_code = fields.String(attribute="outlet.code")
     inspectors = fields.Function(lambda a: [u.username for u in a.inspectors])
@@ -70,7 +71,7 @@ class PlannedAuditOut(Schema):
     due_date = fields.Date()
 
 
-class PlanOut(Schema):
+class PlanOut(Out):
     id = fields.Integer()
     seed = fields.Integer()
     region_code = fields.String()
@@ -86,14 +87,14 @@ class PlanOut(Schema):
     audits = fields.List(fields.Nested(PlannedAuditOut))
 
 
-class VerifyOut(Schema):
+class VerifyOut(Out):
     id = fields.Integer()
     seed = fields.Integer()
     reproducible = fields.Boolean()
     differences = fields.List(fields.String())
 
 
-class EntryOut(Schema):
+class EntryOut(Out):
     item = fields.String()
     name = fields.Function(lambda e: {"zh": e.name_zh, "en": e.name_en})
     serious = fields.Boolean()
@@ -102,7 +103,7 @@ class EntryOut(Schema):
     photos = fields.Function(lambda e: [p.id for p in e.photos])
 
 
-class OrderEventOut(Schema):
+class OrderEventOut(Out):
     id = fields.Integer()
     kind = fields.String(metadata={"description": "issued, answered, accepted, rejected, reinspection, "
                                                   "reinspected_pass, escalated, overdue"})
@@ -115,7 +116,7 @@ class OrderEventOut(Schema):
     photos = fields.Function(lambda e: [p.id for p in e.photos])
 
 
-class OrderOut(Schema):
+class OrderOut(Out):
     id = fields.Integer()
     audit_id = fields.Integer()
     outlet_code = fields.String(attribute="outlet.code")
@@ -219,7 +220,7 @@ class AbsenceIn(Schema):
     note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
 
 
-class AbsenceOut(Schema):
+class AbsenceOut(Out):
     id = fields.Integer()
     username = fields.String(attribute="user.username")
     name = fields.Function(lambda a: a.user.display_name or a.user.username)
@@ -246,7 +247,7 @@ class ChecklistItemPatch(Schema):
     position = fields.Integer(validate=validate.Range(min=0, max=999))
 
 
-class ChecklistItemOut(Schema):
+class ChecklistItemOut(Out):
     id = fields.Integer()
     kind = fields.Function(lambda i: i.kind.value)
     code = fields.String()
@@ -272,20 +273,20 @@ class CalendarYearIn(Schema):
     days = fields.List(fields.Nested(CalendarDayIn), required=True)
 
 
-class CalendarDayOut(Schema):
+class CalendarDayOut(Out):
     date = fields.Date(attribute="day")
     working = fields.Boolean()
     name = fields.String()
 
 
-class CalendarYearOut(Schema):
+class CalendarYearOut(Out):
     year = fields.Integer()
     known = fields.Boolean(metadata={"description": "false: deadlines in this year are provisional"})
     source = fields.String(allow_none=True)
     days = fields.List(fields.Nested(CalendarDayOut))
 
 
-class CreditOut(Schema):
+class CreditOut(Out):
     code = fields.String()
     name = fields.String()
     level = fields.String(metadata={"description": "A (守信), B (基本守信), C (失信风险), D (严重失信)"})

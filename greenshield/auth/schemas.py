@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from greenshield.dumping import Out
 from greenshield.fields import Code, Text
 from models import Role
 
@@ -25,7 +26,7 @@ class UserPatch(Schema):
     unlock = fields.Boolean(load_only=True)
 
 
-class UserOut(Schema):
+class UserOut(Out):
     username = fields.String()
     display_name = fields.String()
     role = fields.Function(lambda u: u.role.value)
@@ -46,7 +47,7 @@ class TokenIn(Schema):
         "description": "The caller's password: required when the caller is signed in with a browser session"})
 
 
-class TokenOut(Schema):
+class TokenOut(Out):
     id = fields.Integer()
     prefix = fields.String()
     created_at = fields.DateTime()
@@ -65,7 +66,7 @@ class AdminActionArgs(Schema):
     action = fields.String(validate=validate.Length(max=32))
 
 
-class AdminActionOut(Schema):
+class AdminActionOut(Out):
     id = fields.Integer()
     at = fields.DateTime()
     actor = fields.String(attribute="actor_username")

@@ -4,6 +4,8 @@ from __future__ import annotations
 from flask_babel import gettext, lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from greenshield.dumping import Out
+
 MAX_RANGE_DAYS = 731
 
 
@@ -49,7 +51,7 @@ class AlertArgs(Schema):
     metric = fields.String(validate=validate.OneOf(["real_name", "inspection", "xray", "xray_review_overdue"]))
 
 
-class DayOut(Schema):
+class DayOut(Out):
     date = fields.Date()
     parcels = fields.Integer()
     real_name_rate = fields.Float(allow_none=True)
@@ -71,7 +73,7 @@ class SummaryRowOut(DayOut):
     open_alerts = fields.Integer()
 
 
-class RollupOut(Schema):
+class RollupOut(Out):
     key = fields.String()
     name = fields.String()
     outlets = fields.Integer()
@@ -83,7 +85,7 @@ class RollupOut(Schema):
     xray_rate_verified = fields.Float(allow_none=True)
 
 
-class FindingOut(Schema):
+class FindingOut(Out):
     id = fields.Integer()
     kind = fields.String()
     outlet_code = fields.String(attribute="outlet.code")
@@ -92,7 +94,7 @@ class FindingOut(Schema):
     detail = fields.Dict()
 
 
-class AlertOut(Schema):
+class AlertOut(Out):
     id = fields.Integer()
     outlet_code = fields.String(attribute="outlet.code")
     date = fields.Date(attribute="day")
@@ -109,7 +111,7 @@ class CoverageArgs(Schema):
     enterprise = fields.String(validate=validate.Length(max=16))
 
 
-class CoverageGroupOut(Schema):
+class CoverageGroupOut(Out):
     key = fields.String()
     name = fields.String()
     sites_total = fields.Integer()
@@ -117,7 +119,7 @@ class CoverageGroupOut(Schema):
     coverage = fields.Float(allow_none=True)
 
 
-class UncoveredSiteOut(Schema):
+class UncoveredSiteOut(Out):
     code = fields.String()
     name = fields.String()
     kind = fields.String()
@@ -125,7 +127,7 @@ class UncoveredSiteOut(Schema):
     enterprise_code = fields.String()
 
 
-class CoverageOut(Schema):
+class CoverageOut(Out):
     sites_total = fields.Integer()
     sites_covered = fields.Integer()
     coverage = fields.Float(allow_none=True, metadata={"description": "sites_covered / sites_total; null without sites"})

@@ -10,6 +10,7 @@ TYPES = [t.value for t in IncidentType]
 GRADES = [g.value for g in IncidentGrade]
 STATUSES = [s.value for s in IncidentStatus]
 COUNT = validate.Range(min=0, max=2**31 - 1)
+from greenshield.dumping import Out
 from greenshield.fields import REGION_CODE as REGION
 
 
@@ -44,14 +45,14 @@ class IncidentListArgs(Schema):
     outlet = fields.String(validate=validate.Length(max=32))
 
 
-class IncidentUpdateOut(Schema):
+class IncidentUpdateOut(Out):
     id = fields.Integer()
     text = fields.String()
     author = fields.Function(lambda u: u.author.username if u.author else None)
     created_at = fields.DateTime()
 
 
-class IncidentAttachmentOut(Schema):
+class IncidentAttachmentOut(Out):
     id = fields.Integer()
     filename = fields.String()
     content_type = fields.String()
@@ -64,7 +65,7 @@ def _grade(value):
     return value.value if value is not None else None
 
 
-class IncidentOut(Schema):
+class IncidentOut(Out):
     id = fields.Integer()
     outlet_code = fields.String(attribute="outlet.code")
     enterprise_code = fields.String(attribute="outlet.enterprise.code")
@@ -97,7 +98,7 @@ class EmergencyPlanIn(Schema):
     valid_until = fields.Date(required=True)
 
 
-class EmergencyPlanOut(Schema):
+class EmergencyPlanOut(Out):
     id = fields.Integer()
     enterprise_code = fields.String(attribute="enterprise.code")
     title = fields.String()
@@ -116,7 +117,7 @@ class EmergencyDrillIn(Schema):
     findings = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=8000))
 
 
-class EmergencyDrillOut(Schema):
+class EmergencyDrillOut(Out):
     id = fields.Integer()
     enterprise_code = fields.String(attribute="enterprise.code")
     held_on = fields.Date()
@@ -125,7 +126,7 @@ class EmergencyDrillOut(Schema):
     findings = fields.String(allow_none=True)
 
 
-class EmergencyReadinessOut(Schema):
+class EmergencyReadinessOut(Out):
     enterprise_code = fields.String()
     enterprise_name = fields.String()
     plan = fields.Nested(EmergencyPlanOut, allow_none=True, metadata={"description": "the valid plan, latest first"})
@@ -144,7 +145,7 @@ class IncidentFileIn(Schema):
     file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
 
 
-class DailyOutletLineOut(Schema):
+class DailyOutletLineOut(Out):
     code = fields.String()
     name = fields.String()
     parcels = fields.Integer()
@@ -153,7 +154,7 @@ class DailyOutletLineOut(Schema):
     xray_rate = fields.Float()
 
 
-class DailyIncidentLineOut(Schema):
+class DailyIncidentLineOut(Out):
     id = fields.Integer()
     outlet_name = fields.String()
     type = fields.String()
@@ -163,7 +164,7 @@ class DailyIncidentLineOut(Schema):
     late = fields.Boolean()
 
 
-class DailyReportOut(Schema):
+class DailyReportOut(Out):
     region_code = fields.String()
     region_name = fields.String()
     date = fields.Date(attribute="day")

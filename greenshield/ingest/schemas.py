@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from greenshield.dumping import Out
 from greenshield.errors import message
 from inspection.columns import COLUMNS, Type
 
@@ -21,7 +22,7 @@ def warning_messages(warnings: list) -> list[str]:
             if isinstance(w, dict) else str(w) for w in warnings or []]
 
 
-class BatchOut(Schema):
+class BatchOut(Out):
     batch_id = fields.Integer(attribute="id")
     status = fields.Function(lambda b: b.status.value)
     rows_total = fields.Integer()
@@ -43,7 +44,7 @@ class BatchOut(Schema):
     created_at = fields.DateTime()
 
 
-class BatchErrorOut(Schema):
+class BatchErrorOut(Out):
     row = fields.Integer()
     column = fields.String(metadata={"description": "the column's English key; empty for the whole row"})
     code = fields.String(metadata={"description": "what is wrong, e.g. validation_error.too_long"})
@@ -66,7 +67,7 @@ class BatchListArgs(Schema):
 
 _FIELDS = {Type.DATETIME: fields.DateTime, Type.INT: fields.Integer, Type.BOOL: fields.Boolean}
 
-RecordVersionOut = Schema.from_dict({
+RecordVersionOut = Out.from_dict({
     "waybill_no": fields.String(),
     "version": fields.Integer(),
     "is_current": fields.Boolean(),

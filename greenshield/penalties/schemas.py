@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from greenshield.dumping import Out
+
 STATUSES = ["registered", "notified", "decided", "published"]
 ID = validate.Range(min=1, max=2**31 - 1)  # the database's integer keys
 YUAN = validate.Range(min=0, max=2**31 - 1)
@@ -30,7 +32,7 @@ class ProvisionPatch(Schema):
     active = fields.Boolean()
 
 
-class ProvisionOut(Schema):
+class ProvisionOut(Out):
     id = fields.Integer()
     code = fields.String()
     law = fields.String()
@@ -78,7 +80,7 @@ class PenaltyCaseListArgs(Schema):
     outlet = fields.String(validate=validate.Length(max=32))
 
 
-class PenaltyCaseOut(Schema):
+class PenaltyCaseOut(Out):
     id = fields.Integer()
     case_no = fields.String()
     status = fields.Function(lambda c: c.status.value)

@@ -5,6 +5,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from flask_babel import lazy_gettext as _l
 
+from greenshield.dumping import Out
 from greenshield.fields import REGION_CODE, Code, Text, not_in_future
 from models.base import china_today as _today
 
@@ -29,7 +30,7 @@ class OutletPatch(Schema):
     screening_site_code = fields.String(allow_none=True, validate=validate.Length(max=32))
 
 
-class OutletOut(Schema):
+class OutletOut(Out):
     code = fields.String()
     name = fields.String()
     enterprise_code = fields.String(attribute="enterprise.code")
@@ -55,7 +56,7 @@ class MachinePatch(Schema):
     active = fields.Boolean()
 
 
-class MachineOut(Schema):
+class MachineOut(Out):
     code = fields.String()
     outlet_code = fields.String(attribute="outlet.code")
     model = fields.String()
@@ -88,7 +89,7 @@ class StaffPatch(Schema):
     active = fields.Boolean()
 
 
-class StaffOut(Schema):
+class StaffOut(Out):
     staff_id = fields.String()
     name = fields.String()
     outlet_code = fields.String(attribute="outlet.code")
@@ -120,7 +121,7 @@ class ContractCustomerPatch(Schema):
     active = fields.Boolean()
 
 
-class ContractCustomerOut(Schema):
+class ContractCustomerOut(Out):
     code = fields.String()
     name = fields.String()
     credit_code = fields.String()
@@ -136,13 +137,13 @@ class EnterpriseIn(Schema):
     name = Text(64, required=True)
 
 
-class EnterpriseOut(Schema):
+class EnterpriseOut(Out):
     code = fields.String()
     name = fields.String()
     active = fields.Boolean()
 
 
-class RegionOut(Schema):
+class RegionOut(Out):
     code = fields.String()
     name = fields.String()
     name_en = fields.String()
@@ -150,13 +151,13 @@ class RegionOut(Schema):
     level = fields.Integer()
 
 
-class IdTypeOut(Schema):
+class IdTypeOut(Out):
     code = fields.String()
     name_zh = fields.String()
     name_en = fields.String()
 
 
-class CategoryOut(Schema):
+class CategoryOut(Out):
     code = fields.Integer()
     name_zh = fields.String()
     name_en = fields.String()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate, validates
 
+from greenshield.dumping import Out
 from greenshield.fields import Text, cron_expression
 from greenshield.web.labels import notification_text
 from greenshield.ingest.schemas import RecordVersionOut
@@ -23,7 +24,7 @@ class RefuseIn(Schema):
     reason = Text(1000, required=True)
 
 
-class CaseOut(Schema):
+class CaseOut(Out):
     id = fields.Integer()
     case_no = fields.String()
     status = fields.String(metadata={"description": "pending | approved | refused | expired"})
@@ -56,7 +57,7 @@ class TraceIn(Schema):
     to = fields.Date()
 
 
-class ChainSourceOut(Schema):
+class ChainSourceOut(Out):
     batch_id = fields.Integer()
     row = fields.Integer()
     filename = fields.String(allow_none=True)
@@ -67,7 +68,7 @@ class ChainVersionOut(RecordVersionOut):
     source = fields.Nested(ChainSourceOut)
 
 
-class ChainReviewOut(Schema):
+class ChainReviewOut(Out):
     decision = fields.String()
     category_code = fields.Integer(allow_none=True)
     note = fields.String(allow_none=True)
@@ -75,7 +76,7 @@ class ChainReviewOut(Schema):
     decided_at = fields.DateTime()
 
 
-class ChainXrayEventOut(Schema):
+class ChainXrayEventOut(Out):
     id = fields.Integer()
     machine_code = fields.String()
     outlet_code = fields.String()
@@ -93,7 +94,7 @@ class ChainXrayEventOut(Schema):
     review = fields.Nested(ChainReviewOut, allow_none=True)
 
 
-class ChainStepOut(Schema):
+class ChainStepOut(Out):
     at = fields.DateTime()
     kind = fields.String(metadata={"description": "collected | stored | corrected | xray_scanned | xray_reviewed"})
     detail = fields.String()
@@ -107,7 +108,7 @@ class ChainOut(ChainVersionOut):
     timeline = fields.List(fields.Nested(ChainStepOut))
 
 
-class TraceOut(Schema):
+class TraceOut(Out):
     count = fields.Integer()
     truncated = fields.Boolean(metadata={"description": "More items matched than TRACE_MAX_RESULTS"})
     case_no = fields.String(allow_none=True)
@@ -115,7 +116,7 @@ class TraceOut(Schema):
     results = fields.List(fields.Nested(ChainOut))
 
 
-class CaseResultsOut(Schema):
+class CaseResultsOut(Out):
     case = fields.Nested(CaseOut)
     count = fields.Integer()
     results = fields.List(fields.Nested(ChainOut))
@@ -131,7 +132,7 @@ class WatchlistIn(Schema):
         cron_expression(value)
 
 
-class WatchlistOut(Schema):
+class WatchlistOut(Out):
     id = fields.Integer()
     case_id = fields.Integer()
     name = fields.String()
@@ -146,7 +147,7 @@ class NotificationArgs(Schema):
     unread = fields.Boolean(load_default=False)
 
 
-class NotificationOut(Schema):
+class NotificationOut(Out):
     id = fields.Integer()
     kind = fields.String()
     message = fields.Function(lambda n: notification_text(n.kind, n.data, n.message),
@@ -165,7 +166,7 @@ class AccessLogArgs(Schema):
     to = fields.Date()
 
 
-class AccessLogOut(Schema):
+class AccessLogOut(Out):
     seq = fields.Integer()
     at = fields.DateTime(allow_none=True)
     user_id = fields.Integer(allow_none=True)
@@ -185,7 +186,7 @@ class AccessLogOut(Schema):
     verified = fields.Boolean(metadata={"description": "The entry still matches its hash (false: altered)"})
 
 
-class AccessLogVerifyOut(Schema):
+class AccessLogVerifyOut(Out):
     ok = fields.Boolean()
     entries = fields.Integer()
     checkpoints = fields.Integer()

@@ -9,6 +9,7 @@ from greenshield import db
 from greenshield.auth.permissions import Capability, can
 from greenshield.auth.policy import allow, current_user, outlet_in_scope
 from greenshield.context import settings
+from greenshield.dumping import Out
 from greenshield.errors import NotFound, message
 from greenshield.work import services
 from models import BackgroundJob, User
@@ -21,7 +22,7 @@ class JobError(Schema):
     message = fields.String(metadata={"description": "What was wrong, in the caller's language"})
 
 
-class JobOut(Schema):
+class JobOut(Out):
     id = fields.String()
     kind = fields.String(attribute="kind.value", metadata={"description": "daily_log | xray_import"})
     status = fields.String(attribute="status.value", metadata={"description": "queued | running | done | failed"})

@@ -5,6 +5,7 @@ from marshmallow import Schema, fields, validate
 
 from flask_babel import lazy_gettext as _l
 
+from greenshield.dumping import Out
 from greenshield.fields import Code, Text, not_in_future_time
 
 WAYBILL_FORMAT = _l('8-32 letters, digits or "-".')
@@ -29,12 +30,12 @@ class ImportFiles(Schema):
                                                "description": "A zip with manifest.csv and the images it names"})
 
 
-class ImportedOut(Schema):
+class ImportedOut(Out):
     imported = fields.Integer()
     flagged = fields.Integer()
 
 
-class EventCreated(Schema):
+class EventCreated(Out):
     id = fields.Integer()
     score = fields.Float()
     flagged = fields.Boolean()
@@ -44,7 +45,7 @@ class EventCreated(Schema):
                        "machine's calibrated one, else the model's"})
 
 
-class ReviewOut(Schema):
+class ReviewOut(Out):
     decision = fields.String()
     category = fields.Integer(attribute="category_code", allow_none=True)
     note = fields.String(allow_none=True)
@@ -96,7 +97,7 @@ class StatusIn(Schema):
     staff_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=32))
 
 
-class StatusOut(Schema):
+class StatusOut(Out):
     id = fields.Integer()
     kind = fields.String()
     at = fields.DateTime()
@@ -108,7 +109,7 @@ class PowerArgs(Schema):
     to = fields.AwareDateTime(required=True, default_timezone=None)
 
 
-class PowerOut(Schema):
+class PowerOut(Out):
     machine_code = fields.String()
     from_ = fields.DateTime(data_key="from", attribute="from")
     to = fields.DateTime()
@@ -116,7 +117,7 @@ class PowerOut(Schema):
     power_on_rate = fields.Float()
 
 
-class ModelOut(Schema):
+class ModelOut(Out):
     version = fields.String()
     active = fields.Boolean()
     threshold = fields.Float()
@@ -130,7 +131,7 @@ class ModelOut(Schema):
         "description": "codes of the machines whose events it scores now"})
 
 
-class CalibrationOut(Schema):
+class CalibrationOut(Out):
     model_version = fields.String()
     threshold = fields.Float()
     scans_used = fields.Integer(metadata={"description": "0: not calibrated yet, the model's own threshold applies"})
@@ -141,7 +142,7 @@ class CalibrationOut(Schema):
                        "the threshold answered applies (the model's own, or an earlier calibration for it)"})
 
 
-class ReviewerStatsOut(Schema):
+class ReviewerStatsOut(Out):
     reviewer = fields.String()
     reviews = fields.Integer()
     tip_hits = fields.Integer()
@@ -161,7 +162,7 @@ class ClueArgs(Schema):
     outlet = fields.String(validate=validate.Length(max=32))
 
 
-class ClueOut(Schema):
+class ClueOut(Out):
     id = fields.Integer()
     event_id = fields.Integer()
     waybill_no = fields.String()
@@ -193,7 +194,7 @@ class SeizureStatsArgs(Schema):
     enterprise = fields.String(validate=validate.Length(max=16))
 
 
-class SeizureStatsOut(Schema):
+class SeizureStatsOut(Out):
     from_ = fields.Date(data_key="from", attribute="from")
     to = fields.Date()
     total = fields.Integer()
