@@ -15,8 +15,10 @@ def create_app(config: dict | None = None) -> Flask:
                 instance_relative_config=True)
     load_config(app, config)
 
-    from greenshield import api_v1, cli, context, db, errors, extensions, observability, web
+    from greenshield import api_v1, cli, context, db, errors, extensions, jsonprovider, observability, web
     from greenshield.auth import policy
+
+    app.json = jsonprovider.FastJSONProvider(app)
 
     context.init_app(app)
     observability.init_app(app)

@@ -126,3 +126,36 @@ def test_every_route_dumps_through_a_plan(app):
                 if not isinstance(schema, Out):
                     plain.append(f"{endpoint}: {type(schema).__name__}")
     assert not plain, plain
+
+
+def test_json_responses_say_what_the_standard_provider_says(app):
+    """orjson writes the body; the document is the one Flask's own provider writes (UTF-8 instead of escapes)."""
+    import decimal
+    import json
+    import uuid
+    from dataclasses import dataclass
+
+    from flask.json.provider import DefaultJSONProvider
+    from flask_babel import lazy_gettext
+
+    from greenshield.jsonprovider import FastJSONProvider
+
+    @dataclass
+    class Point:
+        x: int
+        label: str
+
+    value = {"张三": [1, 2.5, None, True], "b": dt.datetime(2026, 3, 2, 8, 30, tzinfo=dt.timezone.utc),
+             "a": dt.date(2026, 3, 2), "ints": {2: "乙", 1: "甲"}, "d": decimal.Decimal("1.10"), "u": uuid.UUID(int=5), "p": Point(1, "甲"),
+             "lazy": lazy_gettext("绿盾"), "nested": {"z": 1, "y": {"x": [Colour.RED.value]}}}
+    assert isinstance(app.json, FastJSONProvider)
+    with app.test_request_context():
+        fast = app.json.response(value)
+        standard = DefaultJSONProvider(app).response(value)
+    assert fast.mimetype == standard.mimetype == "application/json"
+    assert json.loads(fast.get_data()) == json.loads(standard.get_data())
+    assert "张三".encode() in fast.get_data()  # not \\u5f20\\u4e09
+    assert list(json.loads(fast.get_data())) == sorted(["张三", "b", "a", "ints", "d", "u", "p", "lazy", "nested"])
+    with app.test_request_context():
+        big = app.json.response({"n": 2**70})  # over 64 bits: the standard way
+    assert json.loads(big.get_data()) == {"n": 2**70}
