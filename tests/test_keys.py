@@ -222,3 +222,19 @@ def test_the_whole_waybill_survives_rotation(app, runner, session, ingested):
             if number:
                 assert int.from_bytes(record.recipient_phone_enc[:2], "big") == version
                 assert record.recipient_phone_hmac == v.index(number, phone)
+
+
+@pytest.mark.parametrize("key", [bytes(range(32)), b"k" * 64, bytes(range(100))], ids=["32 bytes", "64", "100"])
+def test_the_bulk_indexer_is_the_same_hmac_as_a_lookup(key):
+    """The ingest's indexer (keyed SHA-256 states copied per value) gives what ``hmac`` gives, so traces find
+    what the ingest stored, whatever the key's length."""
+    import hashlib
+    import hmac
+
+    vault_ = keyring.Vault({1: keyring.KeyVersion(1, bytes(32), key)}, 1)
+    index = vault_.indexer(keyring.ID_NO)
+    for value in ["110101199003076578", "张三", "", "x" * 300]:
+        expected = hmac.new(key, keyring.ID_NO + b"\x00" + value.encode(), hashlib.sha256).hexdigest()
+        assert index(value) == vault_.index(value, keyring.ID_NO) == expected
+    assert index(None) is None
+    assert vault_.indexer(keyring.PHONE)("13800138000") != index("13800138000")
