@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import re
 import random
 from collections import defaultdict
 
@@ -444,6 +446,52 @@ def test_a_correction_that_breaks_the_pattern_frees_the_adjusted_rate(client, ad
     assert series(client, admin, outlet.code)[str(DAY)]["adjusted_real_name_rate"] == 0.0
     upload_rows(client, admin, outlet.code, [log_row("SF00004902", sender_id_no=resident_id(530), sender_name="王芳")])
     assert series(client, admin, outlet.code)[str(DAY)]["adjusted_real_name_rate"] == 1.0
+
+
+@pytest.mark.skipif(os.environ.get("TEST_DATABASE_URL", "").startswith("postgres"),
+                    reason="PostgreSQL plans on statistics (the ingest analyses a table that has none); "
+                           "this is SQLite's choice without them")
+def test_screening_reaches_a_senders_records_by_the_blind_index(app, client, admin, outlet):
+    """Every statement of the screening that names a sender's blind index must search by it. SQLite, with no
+    statistics, preferred the batch's or the outlet-day's index when the batch or outlet was named too, and
+    walked every record of the batch for each screened ID: a 5 M-row day ran for hours."""
+    from sqlalchemy import event
+
+    from greenshield import db as gdb
+
+    engine = app.extensions[gdb.EXTENSION].engine
+    seen: list[tuple[str, object]] = []
+
+    def grab(conn, cursor, statement, parameters, context, executemany):
+        if not executemany and "sender_id_hmac" in statement and "collection_records" in statement \
+                and not statement.lstrip().upper().startswith(("EXPLAIN", "INSERT INTO COLLECTION_RECORDS")):
+            seen.append((statement, parameters))
+
+    shared = resident_id(501)
+    rows = [log_row(f"SF0000500{n}", sender_id_no=shared, sender_name=name)
+            for n, name in enumerate(("张伟", "李娜", "王芳"))]
+    rows += [log_row(f"SF0000510{n}", sender_id_no=id_no) for n, id_no in enumerate(distinct_ids(7, start=701))]
+    event.listen(engine, "before_cursor_execute", grab)
+    try:
+        upload_rows(client, admin, outlet.code, rows)
+    finally:
+        event.remove(engine, "before_cursor_execute", grab)
+    assert [f["kind"] for f in client.get("/api/v1/findings", headers=admin).get_json()
+            if f["outlet_code"] == outlet.code] == ["shared_id"]
+    # statements run once per screened ID (one sender, or a few, named by their blind index) — the one-pass
+    # statements over the batch (the usage query, the staff match) may walk it
+    per_id = re.compile(r"collection_records\.sender_id_hmac (= \?|IN \(|= findings\.subject)")
+    walks = ("ix_collection_records_batch_id", "ix_collection_records_outlet_day")
+    checked = 0
+    with engine.connect() as conn:
+        for statement, parameters in seen:
+            if not per_id.search(statement):
+                continue
+            plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement,
+                                                                          parameters))
+            assert not any(w in plan for w in walks), (statement, plan)
+            checked += 1
+    assert checked >= 3  # the sender's usage that day, the masked ID, the finding's records
 
 
 def test_shared_id_builds_up_across_batches_and_days_are_separate(client, admin, outlet):
