@@ -6,12 +6,12 @@ a trace (each chain with its versions, X-ray events and timeline) that was a qua
 the base of the response schemas: its ``dump`` runs a plan compiled from the schema's own fields the first time
 it is used, so the schema stays the one home of the response's shape (and of its OpenAPI document), and the
 output is the same as marshmallow's: the same keys, in the same order, missing values left out, ``None`` kept,
-every value converted as the field would (tests/test_dumping.py compares the two on real responses).
+every value converted as the field would (the test suite compares the two on every response it dumps).
 
 Plain field types (String, Integer, Float, Boolean, DateTime and Date in ISO format, Dict without inner
 fields, Function, List, Nested without ``only``/``exclude``) are converted inline; any other field falls back to
-its own ``_serialize``. A schema with dump hooks (``pre_dump``, ``post_dump``), instance options (``only``,
-``exclude``, ``context``-like state) or a field with ``dump_default`` falls back to marshmallow as a whole.
+its own ``_serialize``. A schema with dump hooks (``pre_dump``, ``post_dump``), ``only`` or ``exclude``, a custom
+accessor or a field with ``dump_default`` falls back to marshmallow as a whole.
 """
 from __future__ import annotations
 
@@ -37,9 +37,8 @@ def _get(obj: Any, key: str) -> Any:
         return getattr(obj, key, _MISSING)
 
 
-def _getter(path: str) -> Callable[[Any], Any]:
-    if "." not in path:
-        return lambda obj: _get(obj, path)
+def _dotted(path: str) -> Callable[[Any], Any]:
+    """The value at a dotted attribute (``outlet.code``), as marshmallow reads it."""
     parts = path.split(".")
 
     def dotted(obj: Any) -> Any:
@@ -51,14 +50,18 @@ def _getter(path: str) -> Callable[[Any], Any]:
     return dotted
 
 
-def _number(kind: type) -> Callable[[Any], Any]:
-    def convert(value: Any) -> Any:
-        return None if value is None else (value if type(value) is kind else kind(value))
-    return convert
-
-
-def _text(value: Any) -> Any:
-    return value if value is None or type(value) is str else str(value)
+def _inline(field: fields.Field) -> str | None:
+    """The conversion of a plain field as an expression of ``v`` (written into the plans as it is), or None."""
+    kind = type(field)
+    if kind is fields.String:
+        return "v if v is None or v.__class__ is str else str(v)"
+    if kind is fields.Integer and not field.as_string:
+        return "v if v is None or v.__class__ is int else int(v)"
+    if kind is fields.Float and not field.as_string:
+        return "v if v is None or v.__class__ is float else float(v)"
+    if kind._serialize is fields.Field._serialize:  # Boolean, Raw: the value as it is
+        return "v"
+    return None
 
 
 def _formatted(field: fields.DateTime | fields.Date) -> Callable[[Any], Any]:
@@ -72,15 +75,10 @@ def _mapping(value: Any) -> Any:
 
 def _converter(field: fields.Field) -> Callable[[Any], Any] | None:
     """A function of the value alone for the plain field types; None when the field must convert itself."""
+    expression = _inline(field)
+    if expression is not None:
+        return eval(f"lambda v: {expression}")  # noqa: S307 - one of _inline's own expressions
     kind = type(field)
-    if kind is fields.String:
-        return _text
-    if kind is fields.Integer and not field.as_string:
-        return _number(int)
-    if kind is fields.Float and not field.as_string:
-        return _number(float)
-    if kind._serialize is fields.Field._serialize:
-        return lambda value: value
     if kind in (fields.DateTime, fields.Date) and (field.format or field.DEFAULT_FORMAT) in field.SERIALIZATION_FUNCS:
         return _formatted(field)
     if kind is fields.Dict and field.key_field is None and field.value_field is None:
@@ -109,20 +107,12 @@ def _lines(index: int, name: str, field: fields.Field, env: dict) -> list[str]:
         return [f"v = F{index}._serialize(None, {attribute!r}, obj)",
                 f"if v is not M: out[{key!r}] = v"]
     if "." in attribute:
-        env[f"G{index}"] = _getter(attribute)
+        env[f"G{index}"] = _dotted(attribute)
         read = f"v = G{index}(obj)"
     else:
         read = f"v = get({attribute!r}, M)"
-    kind = type(field)
-    if kind is fields.String:
-        value = "v if v is None or v.__class__ is str else str(v)"
-    elif kind is fields.Integer and not field.as_string:
-        value = "v if v is None or v.__class__ is int else int(v)"
-    elif kind is fields.Float and not field.as_string:
-        value = "v if v is None or v.__class__ is float else float(v)"
-    elif kind._serialize is fields.Field._serialize:  # Boolean, Raw: the value as it is
-        value = "v"
-    else:
+    value = _inline(field)
+    if value is None:
         convert = _converter(field)
         if convert is None:
             value = f"F{index}._serialize(v, {attribute!r}, obj)"
@@ -146,7 +136,7 @@ def _compile(schema: Schema) -> Plan:
 
 
 def _marshmallow_only(schema: Schema) -> bool:
-    """What the plan does not copy: dump hooks, instance options, a custom accessor or dict class, defaults."""
+    """What the plan does not copy: dump hooks, a custom accessor or dict class, dump defaults."""
     return bool(schema._hooks.get("pre_dump") or schema._hooks.get("post_dump")
                 or type(schema).get_attribute is not Schema.get_attribute or schema.dict_class is not dict
                 or any(f.dump_default is not _MISSING for f in schema.dump_fields.values()))
@@ -157,10 +147,10 @@ _PLANS: dict[tuple, Plan | None] = {}
 
 def plan(schema: Schema) -> Plan | None:
     """The plan of a schema (for one object), or None when only marshmallow can dump it. Compiled once per
-    schema class and set of load-only fields (the instance options that would change it fall back anyway)."""
+    schema class and set of load-only fields (``only`` and ``exclude`` fall back to marshmallow)."""
     if schema.only or schema.exclude:
         return None
-    key = (type(schema), frozenset(schema.load_only), frozenset(schema.dump_only))
+    key = (type(schema), frozenset(schema.load_only))
     if key not in _PLANS:
         _PLANS[key] = None if _marshmallow_only(schema) else _compile(schema)
     return _PLANS[key]

@@ -9,7 +9,6 @@ never mistaken for a finished one.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import json
 import os
@@ -69,21 +68,16 @@ class Vault:
         return hmac.digest(self._index_key, purpose + b"\x00" + value.encode(), "sha256").hex()
 
     def indexer(self, purpose: bytes) -> Callable[[str | None], str | None]:
-        """``index`` for one purpose, bound once: the bulk ingest calls it for five fields of every row.
-
-        The same HMAC-SHA256 (RFC 2104), with the keyed inner and outer SHA-256 states made once and copied
-        per value: 0.6 µs a value here against 2.5 µs for ``hmac.digest``, which sets the key up every time."""
-        inner, outer = _hmac_states(self._index_key)
-        inner.update(purpose + b"\x00")
+        """``index`` for one purpose, bound once: the bulk ingest calls it for five fields of every row. The
+        HMAC keyed with the purpose's prefix is made once and copied per value."""
+        keyed = hmac.new(self._index_key, purpose + b"\x00", "sha256")
 
         def index(value: str | None) -> str | None:
             if value is None:
                 return None
-            h = inner.copy()
+            h = keyed.copy()
             h.update(value.encode())
-            o = outer.copy()
-            o.update(h.digest())
-            return o.hexdigest()
+            return h.hexdigest()
 
         return index
 
@@ -101,14 +95,6 @@ class Vault:
 
     def with_active(self, version: int) -> Vault:
         return Vault(self.keys, version)
-
-
-def _hmac_states(key: bytes) -> tuple[hashlib._Hash, hashlib._Hash]:
-    """SHA-256 after absorbing ``key XOR ipad`` and ``key XOR opad`` (RFC 2104, block size 64 bytes)."""
-    if len(key) > 64:
-        key = hashlib.sha256(key).digest()
-    key = key.ljust(64, b"\x00")
-    return hashlib.sha256(bytes(b ^ 0x36 for b in key)), hashlib.sha256(bytes(b ^ 0x5C for b in key))
 
 
 ID_NO = b"sender_id_no"
